@@ -1,0 +1,153 @@
+"""Transport-independent dispatch: validate, call, wrap in the envelope.
+
+A binding (XML-RPC now, JSON-RPC later) hands in a verb name, its
+arguments and who called; it gets back the classic answer struct
+``{'status': {'code', 'message'}, <payload key>: value}``. This is the one
+place that turns exceptions into answers: expected errors (VdsmError) are
+logged in one line, unexpected ones with their traceback, and both become
+coded answers, so a failing verb never takes the server down.
+
+Handlers are objects, one per namespace, whose snake_case methods are named
+after the verb (``Host.getCapabilities`` -> ``host.get_capabilities``) and
+take the parameters as snake_case keywords (``vmID`` -> ``vm_id``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from vdsm.api import codes
+from vdsm.api.schema import Schema, Verb
+from vdsm.common.errors import MethodNotImplemented, VdsmError
+
+log = logging.getLogger(__name__)
+
+Envelope = dict[str, Any]
+
+
+class UnknownVerb(Exception):
+    """No such verb in the schema; bindings answer it in their own way."""
+
+    def __init__(self, name: str) -> None:
+        self.verb = name
+        super().__init__(f'method "{name}" is not supported')
+
+
+@dataclass(frozen=True)
+class CallContext:
+    client: str = "local"
+    transport: str = "direct"
+
+
+def snake_case(name: str) -> str:
+    """vmID -> vm_id, getCapabilities -> get_capabilities, sdUUID -> sd_uuid."""
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    return name.lower()
+
+
+def status(name: str, message: str | None = None) -> dict[str, Any]:
+    code, default = codes.CODES.get(name, codes.CODES["GeneralException"])
+    return {"code": code, "message": message or default}
+
+
+def success(verb: Verb, value: Any) -> Envelope:
+    answer: Envelope = {"status": {"code": codes.SUCCESS[0],
+                                   "message": codes.SUCCESS[1]}}
+    if verb.payload:
+        answer[verb.payload] = value
+    return answer
+
+
+class Dispatcher:
+    """Calls verbs on namespace handlers. Thread-safe if the handlers are."""
+
+    def __init__(self, schema: Schema, handlers: dict[str, object], *,
+                 on_call: Callable[[CallContext, Verb], None] | None = None) -> None:
+        self.schema = schema
+        self._handlers = handlers
+        self._on_call = on_call
+
+    def has_verb(self, name: str) -> bool:
+        return self.schema.get(name) is not None
+
+    def call_positional(self, name: str, args: list[Any] | tuple[Any, ...],
+                        ctx: CallContext = CallContext()) -> Envelope:
+        """A classic flat call: positional arguments in classic order."""
+        verb = self._verb(name)
+        start = time.monotonic()
+        try:
+            named = verb.bind_positional(args)
+        except VdsmError as e:
+            return self._failed(verb, ctx, start, e)
+        return self._call(verb, named, ctx, start)
+
+    def call_named(self, name: str, args: dict[str, Any],
+                   ctx: CallContext = CallContext()) -> Envelope:
+        """A namespaced call with named arguments (the JSON-RPC style)."""
+        verb = self._verb(name)
+        return self._call(verb, args, ctx, time.monotonic())
+
+    def _verb(self, name: str) -> Verb:
+        verb = self.schema.get(name)
+        if verb is None:
+            log.info("[%s] unknown verb %r", "?", name)
+            raise UnknownVerb(name)
+        return verb
+
+    def _call(self, verb: Verb, args: dict[str, Any], ctx: CallContext,
+              start: float) -> Envelope:
+        try:
+            args = verb.validate(args)
+            handler = self._handler(verb)
+            if self._on_call:
+                self._on_call(ctx, verb)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("[%s] calling %s with %s", ctx.client, verb.name,
+                          _masked(verb, args))
+            value = handler(**{snake_case(k): v for k, v in args.items()})
+        except VdsmError as e:
+            return self._failed(verb, ctx, start, e)
+        except Exception:
+            log.exception("[%s] %s failed unexpectedly", ctx.client, verb.name)
+            answer = {"status": status("UnexpectedError")}
+            self._log_done(verb, ctx, start, answer)
+            return answer
+        answer = success(verb, value)
+        self._log_done(verb, ctx, start, answer)
+        return answer
+
+    def _handler(self, verb: Verb) -> Callable[..., Any]:
+        target = self._handlers.get(verb.namespace)
+        method = getattr(target, snake_case(verb.method), None)
+        if method is None:
+            raise MethodNotImplemented(
+                f"Not implemented: {verb.name} is not available on this host")
+        return method
+
+    def _failed(self, verb: Verb, ctx: CallContext, start: float,
+                error: VdsmError) -> Envelope:
+        answer = {"status": status(error.name, error.message)}
+        self._log_done(verb, ctx, start, answer)
+        return answer
+
+    def _log_done(self, verb: Verb, ctx: CallContext, start: float,
+                  answer: Envelope) -> None:
+        elapsed = time.monotonic() - start
+        code = answer["status"]["code"]
+        if code == 0:
+            log.info("[%s] %s %s succeeded in %.3f s", ctx.client,
+                     ctx.transport, verb.label, elapsed)
+        else:
+            log.info("[%s] %s %s failed (code=%s, %s) in %.3f s", ctx.client,
+                     ctx.transport, verb.label, code,
+                     answer["status"]["message"], elapsed)
+
+
+def _masked(verb: Verb, args: dict[str, Any]) -> dict[str, Any]:
+    return {k: ("****" if (p := verb.param(k)) and p.secret else v)
+            for k, v in args.items()}

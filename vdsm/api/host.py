@@ -1,0 +1,52 @@
+"""Host namespace verbs: thin handlers over the host services."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from vdsm.common.errors import InvalidParameter
+
+if TYPE_CHECKING:
+    from vdsm.agent import Agent
+
+log = logging.getLogger(__name__)
+
+_LEVELS = {"10": "DEBUG", "20": "INFO", "30": "WARNING", "40": "ERROR",
+           "50": "CRITICAL"}
+
+
+class HostVerbs:
+    def __init__(self, agent: Agent) -> None:
+        self._agent = agent
+
+    def ping(self) -> None:
+        return None
+
+    def get_capabilities(self) -> dict[str, Any]:
+        return self._agent.capabilities()
+
+    def get_stats(self) -> dict[str, Any]:
+        return self._agent.host_stats.get()
+
+    def get_hardware_info(self) -> dict[str, Any]:
+        from vdsm.host import hardware
+        return hardware.get_hardware_info()
+
+    def set_log_level(self, level: str, name: str = "") -> None:
+        level = _LEVELS.get(level, level).upper()
+        target = logging.getLogger(name or None)
+        if name and name not in logging.root.manager.loggerDict:
+            raise InvalidParameter(f"Invalid parameter: no logger named {name!r}")
+        log.info("setting log level of %s to %s", name or "root", level)
+        target.setLevel(level)
+
+    # Tasks: the host-wide views.
+    def get_all_tasks_statuses(self) -> dict[str, Any]:
+        return self._agent.tasks.get_all_statuses()
+
+    def get_all_tasks_info(self) -> dict[str, Any]:
+        return self._agent.tasks.get_all_info()
+
+    def get_all_tasks(self, options: Any = None) -> dict[str, Any]:
+        return self._agent.tasks.get_all_tasks()

@@ -1,0 +1,270 @@
+"""Agent configuration: every default, with its meaning, in one table.
+
+The file is INI (``/etc/vdsm/vdsm.conf`` unless ``--config FILE`` or the
+``VDSM_CONF`` environment variable names another), followed by any
+``*.conf`` in the ``vdsm.conf.d`` directory beside it, in sorted order.
+The :class:`Config` object is passed to whatever needs it; nothing reads
+the file behind its caller's back. ``vdsmd --print-config`` shows the
+effective values.
+"""
+
+from __future__ import annotations
+
+import configparser
+import glob
+import os
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from vdsm.common.errors import InvalidConfiguration
+
+DEFAULT_CONF = "/etc/vdsm/vdsm.conf"
+ENV_CONF = "VDSM_CONF"
+
+
+@dataclass(frozen=True)
+class Option:
+    section: str
+    key: str
+    default: Any
+    doc: str
+
+    @property
+    def kind(self) -> type:
+        return type(self.default)
+
+
+# The single documented list of settings. Paths are the classic agent's.
+OPTIONS: tuple[Option, ...] = (
+    Option("vars", "ssl", True,
+           "Serve the API over mutual TLS. false is refused unless "
+           "management_ip is a loopback address."),
+    Option("vars", "trust_store_path", "/etc/pki/vdsm",
+           "PKI directory: certs/cacert.pem, certs/vdsmcert.pem, "
+           "keys/vdsmkey.pem."),
+    Option("vars", "run_dir", "/run/vdsm",
+           "Runtime files: pid files, sockets."),
+    Option("vars", "state_dir", "/var/lib/vdsm",
+           "Persistent state: tasks, network persistence, ..."),
+    Option("vars", "log_dir", "/var/log/vdsm",
+           "vdsm.log and supervdsm.log live here."),
+    Option("vars", "hooks_dir", "/usr/libexec/vdsm/hooks",
+           "Hook scripts, one directory per hook point."),
+    Option("vars", "vdsm_user", "vdsm",
+           "Unprivileged user vdsmd runs as once its sockets are set up."),
+    Option("vars", "drop_privileges", True,
+           "When started as root, switch to vdsm_user after setup."),
+    Option("vars", "libvirt_uri", "qemu:///system",
+           "libvirt connection URI."),
+    Option("vars", "host_stats_interval", 2.0,
+           "Seconds between background host statistics samples."),
+    Option("vars", "hook_timeout", 60.0,
+           "Seconds a single hook script may run before it is killed."),
+    Option("vars", "task_workers", 10,
+           "Worker threads running asynchronous tasks."),
+    Option("addresses", "management_ip", "",
+           "Address the API listens on; empty means all addresses."),
+    Option("addresses", "management_port", 54321,
+           "TCP port of the API."),
+    Option("rpc", "worker_threads", 8,
+           "Threads serving API requests; more requests wait in a queue."),
+    Option("rpc", "request_queue_size", 256,
+           "Accepted connections that may wait for a worker."),
+    Option("rpc", "max_request_bytes", 10 * 1024 * 1024,
+           "Largest request body accepted; larger ones are refused (413)."),
+    Option("rpc", "connection_timeout", 60.0,
+           "Seconds a client may stay silent during the TLS handshake or a "
+           "request."),
+    Option("irs", "repository", "/rhev/data-center",
+           "Storage root: mounts under <repository>/mnt, pools under "
+           "<repository>/<spUUID>."),
+    Option("supervdsm", "socket", "/run/vdsm/svdsm.sock",
+           "Unix socket of the privileged helper supervdsmd."),
+    Option("supervdsm", "timeout", 60.0,
+           "Seconds vdsmd waits for a supervdsm answer."),
+    Option("logging", "level", "INFO",
+           "Root log level: DEBUG, INFO, WARNING, ERROR."),
+)
+
+_BY_KEY = {(o.section, o.key): o for o in OPTIONS}
+
+
+class Config:
+    """Effective configuration: defaults overlaid with the files read."""
+
+    def __init__(self, values: dict[tuple[str, str], Any] | None = None,
+                 files: list[str] | None = None) -> None:
+        self._values = {(o.section, o.key): o.default for o in OPTIONS}
+        self.files = files or []
+        for (section, key), value in (values or {}).items():
+            self.set(section, key, value)
+
+    def get(self, section: str, key: str) -> Any:
+        try:
+            return self._values[(section, key)]
+        except KeyError:
+            raise InvalidConfiguration(
+                f"unknown configuration option [{section}] {key}") from None
+
+    def set(self, section: str, key: str, value: Any) -> None:
+        option = _BY_KEY.get((section, key))
+        if option is None:
+            raise InvalidConfiguration(
+                f"unknown configuration option [{section}] {key}")
+        self._values[(section, key)] = _coerce(option, value)
+
+    def items(self) -> Iterator[tuple[str, str, Any]]:
+        for o in OPTIONS:
+            yield o.section, o.key, self._values[(o.section, o.key)]
+
+    # Convenience accessors for the paths every subsystem uses.
+    @property
+    def pki_dir(self) -> str:
+        return self.get("vars", "trust_store_path")
+
+    @property
+    def ca_cert(self) -> str:
+        return os.path.join(self.pki_dir, "certs", "cacert.pem")
+
+    @property
+    def host_cert(self) -> str:
+        return os.path.join(self.pki_dir, "certs", "vdsmcert.pem")
+
+    @property
+    def host_key(self) -> str:
+        return os.path.join(self.pki_dir, "keys", "vdsmkey.pem")
+
+    @property
+    def run_dir(self) -> str:
+        return self.get("vars", "run_dir")
+
+    @property
+    def state_dir(self) -> str:
+        return self.get("vars", "state_dir")
+
+    @property
+    def log_dir(self) -> str:
+        return self.get("vars", "log_dir")
+
+    @property
+    def hooks_dir(self) -> str:
+        return self.get("vars", "hooks_dir")
+
+    @property
+    def supervdsm_socket(self) -> str:
+        return self.get("supervdsm", "socket")
+
+    @property
+    def repository(self) -> str:
+        return self.get("irs", "repository")
+
+    @property
+    def mount_root(self) -> str:
+        return os.path.join(self.repository, "mnt")
+
+    def format(self) -> str:
+        """The effective configuration as an INI text (for --print-config)."""
+        lines: list[str] = []
+        section = None
+        for o in OPTIONS:
+            if o.section != section:
+                section = o.section
+                lines.append(f"\n[{section}]" if lines else f"[{section}]")
+            lines.append(f"# {o.doc}")
+            lines.append(f"{o.key} = {_render(self.get(o.section, o.key))}")
+        return "\n".join(lines) + "\n"
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _coerce(option: Option, value: Any) -> Any:
+    kind = option.kind
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    text = str(value).strip()
+    try:
+        if kind is bool:
+            lowered = text.lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        return kind(text)
+    except ValueError:
+        raise InvalidConfiguration(
+            f"[{option.section}] {option.key}: {text!r} is not a valid "
+            f"{kind.__name__}") from None
+
+
+def config_path(explicit: str | None = None) -> str:
+    return explicit or os.environ.get(ENV_CONF) or DEFAULT_CONF
+
+
+def load(path: str | None = None) -> Config:
+    """Read the configuration file (missing file: defaults) and conf.d.
+
+    Raises InvalidConfiguration on an unknown option or a bad value, so a
+    typo in the file stops the daemon with a clear message.
+    """
+    path = config_path(path)
+    files = [path] if os.path.exists(path) else []
+    files += sorted(glob.glob(os.path.join(path + ".d", "*.conf")))
+    files += sorted(glob.glob(os.path.join(os.path.dirname(path),
+                                           "vdsm.conf.d", "*.conf")))
+    config = Config(files=[])
+    for name in dict.fromkeys(files):
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(name)
+        except configparser.Error as e:
+            raise InvalidConfiguration(f"{name}: {e}") from None
+        for section in parser.sections():
+            for key, value in parser.items(section):
+                config.set(section, key, value)
+        config.files.append(name)
+    return config
+
+
+def write(config_file: str, values: dict[tuple[str, str], Any]) -> None:
+    """Write the given options (and only those) as an INI file."""
+    parser = configparser.ConfigParser(interpolation=None)
+    for (section, key), value in values.items():
+        option = _BY_KEY.get((section, key))
+        if option is None:
+            raise InvalidConfiguration(f"unknown option [{section}] {key}")
+        if not parser.has_section(section):
+            parser.add_section(section)
+        parser.set(section, key, _render(_coerce(option, value)))
+    os.makedirs(os.path.dirname(os.path.abspath(config_file)), exist_ok=True)
+    tmp = config_file + ".tmp"
+    with open(tmp, "w") as f:
+        parser.write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, config_file)
+
+
+def rooted(root: str, **overrides: Any) -> dict[tuple[str, str], Any]:
+    """Option values that keep every path of an agent under ``root``.
+
+    Used by tests and by ``vds_bootstrap --root`` to run a whole agent in a
+    temporary directory.
+    """
+    values: dict[tuple[str, str], Any] = {
+        ("vars", "trust_store_path"): os.path.join(root, "etc/pki/vdsm"),
+        ("vars", "run_dir"): os.path.join(root, "run/vdsm"),
+        ("vars", "state_dir"): os.path.join(root, "var/lib/vdsm"),
+        ("vars", "log_dir"): os.path.join(root, "var/log/vdsm"),
+        ("vars", "hooks_dir"): os.path.join(root, "usr/libexec/vdsm/hooks"),
+        ("irs", "repository"): os.path.join(root, "rhev/data-center"),
+        ("supervdsm", "socket"): os.path.join(root, "run/vdsm/svdsm.sock"),
+    }
+    for name, value in overrides.items():
+        section, _, key = name.partition("__")
+        values[(section, key)] = value
+    return values

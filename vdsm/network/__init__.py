@@ -1,0 +1,1 @@
+"""Planned subsystem: see the open issues; nothing here yet."""
