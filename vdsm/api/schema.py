@@ -216,9 +216,10 @@ def parse(data: dict[str, Any]) -> Schema:
             raise SchemaError(f"verb name {name!r} is not Namespace.verb")
         params = tuple(_parse_param(name, p) for p in raw.get("params") or [])
         names = [p.name for p in params]
-        classic_params = tuple(raw.get("classic_params") or names)
-        if sorted(classic_params) != sorted(names):
-            raise SchemaError(f"{name}: classic_params must list every param")
+        listed = list(raw.get("classic_params") or [])
+        if len(set(listed)) != len(listed) or not set(listed) <= set(names):
+            raise SchemaError(f"{name}: classic_params must name params once")
+        classic_params = tuple(listed + [n for n in names if n not in listed])
         verb = Verb(
             name=name, classic=raw.get("classic"), params=params,
             classic_params=classic_params, payload=raw.get("payload"),
