@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -45,14 +46,31 @@ class CommandResult:
 
 def format_argv(argv: Sequence[str], secrets: Sequence[str] = ()) -> str:
     """Render argv for a log line, masking any argument that is a secret."""
-    masked = ["****" if a in secrets else a for a in argv]
-    return " ".join(_quote(a) for a in masked)
+    return " ".join("****" if a in secrets else _quote(a) for a in argv)
 
 
 def _quote(arg: str) -> str:
     if arg and all(c.isalnum() or c in "-_./=:,@+%" for c in arg):
         return arg
     return "'" + arg.replace("'", "'\\''") + "'"
+
+
+def _kill_group(proc: subprocess.Popen) -> tuple[str, str]:
+    """Kill the child and everything it started (its own session).
+
+    Killing only the child is not enough: a grandchild holding the output
+    pipes would keep communicate() waiting long after the timeout.
+    """
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # already gone
+    try:
+        out, err = proc.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        log.error("pid %d did not exit after SIGKILL", proc.pid)
+        out, err = "", ""
+    return out or "", err or ""
 
 
 def run(argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT,
@@ -77,22 +95,20 @@ def run(argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT,
             stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=dict(env) if env is not None else None, cwd=cwd,
-            text=text, close_fds=True)
+            text=text, close_fds=True, start_new_session=True)
     except OSError as e:
         raise CommandError(argv, None, "", str(e),
                            reason=f"could not be started ({e.strerror})") from e
     try:
         out, err = proc.communicate(input=data, timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
+        out, err = _kill_group(proc)
         elapsed = time.monotonic() - start
         log.warning("command timed out after %.1fs: %s", elapsed, shown)
         raise CommandError(argv, None, out, err,
                            reason=f"timed out after {timeout:g}s") from None
     except BaseException:
-        proc.kill()
-        proc.wait()
+        _kill_group(proc)
         raise
     elapsed = time.monotonic() - start
     log.debug("finished rc=%s in %.3fs: %s", proc.returncode, elapsed, shown)
