@@ -55,6 +55,13 @@ def status(name: str, message: str | None = None) -> dict[str, Any]:
     return {"code": code, "message": message or default}
 
 
+def error_code(error: BaseException) -> int:
+    """The wire code of an exception (tasks report it in their status)."""
+    if isinstance(error, VdsmError):
+        return codes.CODES.get(error.name, codes.CODES["GeneralException"])[0]
+    return codes.CODES["GeneralException"][0]
+
+
 def success(verb: Verb, value: Any) -> Envelope:
     answer: Envelope = {"status": {"code": codes.SUCCESS[0],
                                    "message": codes.SUCCESS[1]}}

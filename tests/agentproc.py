@@ -1,0 +1,117 @@
+"""Run the real daemons as processes under a temporary root (test aid)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import xmlrpc.client
+from typing import Any
+
+from vdsm import config as vdsm_config
+from vdsm.common import commands, pki
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PYTHON = sys.executable
+
+
+def ensure_vdsm_user(name: str = "vdsm") -> None:
+    """The unprivileged user vdsmd drops to (vds_bootstrap makes it too)."""
+    if commands.run(["getent", "passwd", name], check=False).rc != 0:
+        commands.run(["useradd", "--system", "--no-create-home",
+                      "--shell", "/usr/sbin/nologin", name])
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AgentRoot:
+    """A whole host's agent files under one directory."""
+
+    def __init__(self, overrides: dict[tuple[str, str], Any] | None = None) -> None:
+        self.root = tempfile.mkdtemp(prefix="vdsm-test-")
+        os.chmod(self.root, 0o755)  # the vdsm user must traverse it
+        self.port = free_port()
+        values = vdsm_config.rooted(self.root)
+        values[("addresses", "management_ip")] = "127.0.0.1"
+        values[("addresses", "management_port")] = self.port
+        values[("vars", "host_stats_interval")] = 0.5
+        values.update(overrides or {})
+        self.conf_file = os.path.join(self.root, "etc/vdsm/vdsm.conf")
+        vdsm_config.write(self.conf_file, values)
+        self.config = vdsm_config.load(self.conf_file)
+        self.pki = pki.PkiPaths(self.config.pki_dir)
+        pki.create_host_pki(self.pki, "localhost", clients=("engine",))
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = REPO
+        env["VDSM_CONF"] = self.conf_file
+        return env
+
+    def start(self, name: str, module: str, *args: str) -> subprocess.Popen:
+        log = open(os.path.join(self.root, f"{name}.out"), "ab")
+        proc = subprocess.Popen(
+            [PYTHON, "-m", module, "--config", self.conf_file, *args],
+            env=self.env(), stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        log.close()
+        self.procs[name] = proc
+        return proc
+
+    def start_vdsmd(self, timeout: float = 30) -> subprocess.Popen:
+        proc = self.start("vdsmd", "vdsm.daemon")
+        self.wait_for_api(proc, timeout)
+        return proc
+
+    def proxy(self, client: str = "engine") -> xmlrpc.client.ServerProxy:
+        ctx = pki.client_context(self.pki.ca_cert, self.pki.client_cert(client),
+                                 self.pki.client_key(client))
+        return xmlrpc.client.ServerProxy(f"https://127.0.0.1:{self.port}",
+                                         context=ctx, allow_none=True)
+
+    def wait_for_api(self, proc: subprocess.Popen, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"vdsmd exited rc={proc.returncode}:\n"
+                                   + self.output("vdsmd"))
+            try:
+                if self.proxy().ping()["status"]["code"] == 0:
+                    return
+            except OSError:
+                pass  # not listening yet
+            time.sleep(0.2)
+        raise TimeoutError("vdsmd did not answer:\n" + self.output("vdsmd"))
+
+    def output(self, name: str) -> str:
+        try:
+            with open(os.path.join(self.root, f"{name}.out")) as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self, name: str, sig: int = signal.SIGTERM,
+             timeout: float = 20) -> int | None:
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return proc.returncode if proc else None
+        proc.send_signal(sig)
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait(10)
+
+    def cleanup(self) -> None:
+        for name in list(self.procs):
+            self.stop(name)
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -1,0 +1,101 @@
+"""The agent: builds the services and the API from one configuration.
+
+The daemon process (:mod:`vdsm.daemon`) owns process concerns (logging,
+signals, privileges); this class owns what the API serves, so a test can
+run a whole agent in-process on port 0 under a temporary root.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import time
+from typing import Any
+
+from vdsm.api import schema
+from vdsm.api.dispatcher import Dispatcher, error_code
+from vdsm.api.host import HostVerbs
+from vdsm.api.task import TaskVerbs
+from vdsm.api.xmlrpc import XmlRpcServer
+from vdsm.common import hooks, pki
+from vdsm.common.errors import InvalidConfiguration
+from vdsm.config import Config
+from vdsm.host import caps
+from vdsm.host.stats import HostStatsSampler
+from vdsm.tasks.manager import TaskManager
+
+log = logging.getLogger(__name__)
+
+
+def is_loopback(address: str) -> bool:
+    if address in ("localhost",):
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+class Agent:
+    """Every service of a running agent, and the API server over them."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.start_time = time.monotonic()
+        self.schema = schema.load()
+        self.host_stats = HostStatsSampler(
+            config.get("vars", "host_stats_interval"))
+        self.tasks = TaskManager(
+            config.get("vars", "task_workers"),
+            persist_dir=os.path.join(config.state_dir, "tasks"),
+            error_code=error_code)
+        self.dispatcher = Dispatcher(self.schema, {
+            "Host": HostVerbs(self),
+            "Task": TaskVerbs(self),
+        })
+        self.server: XmlRpcServer | None = None
+
+    # --- services -------------------------------------------------------
+    def capabilities(self) -> dict[str, Any]:
+        return caps.get_capabilities(
+            self.config, hooks=hooks.installed_hooks(self.config.hooks_dir))
+
+    # --- life cycle -----------------------------------------------------
+    def bind(self) -> XmlRpcServer:
+        """Open the API socket (before privileges are dropped)."""
+        config = self.config
+        address = config.get("addresses", "management_ip") or "0.0.0.0"
+        port = config.get("addresses", "management_port")
+        if config.get("vars", "ssl"):
+            context = pki.server_context(config.ca_cert, config.host_cert,
+                                         config.host_key)
+        else:
+            if not is_loopback(address):
+                raise InvalidConfiguration(
+                    "ssl = false is allowed only with a loopback "
+                    f"management_ip, not {address!r}")
+            log.warning("API served WITHOUT TLS on %s:%s (loopback only)",
+                        address, port)
+            context = None
+        self.server = XmlRpcServer(
+            self.dispatcher, (address, port), ssl_context=context,
+            workers=config.get("rpc", "worker_threads"),
+            queue_size=config.get("rpc", "request_queue_size"),
+            max_request_bytes=config.get("rpc", "max_request_bytes"),
+            connection_timeout=config.get("rpc", "connection_timeout"))
+        log.info("API listening on %s:%s (%s)", address, self.server.port,
+                 "TLS" if context else "plain")
+        return self.server
+
+    def start(self) -> None:
+        """Start the background services and recover persisted state."""
+        self.host_stats.start()
+        self.tasks.recover()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+        self.tasks.shutdown(timeout=10)
+        self.host_stats.stop(timeout=10)
