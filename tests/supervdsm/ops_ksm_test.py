@@ -1,0 +1,67 @@
+"""set_ksm against the real /sys/kernel/mm/ksm (values restored afterwards)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from vdsm.common.errors import InvalidParameter
+from vdsm.config import Config
+from vdsm.supervdsm import ops, ops_ksm
+from vdsm.supervdsm.errors import KSMUpdateFailed
+from vdsm.supervdsm.ops_ksm import set_ksm
+
+CTX = ops.OpContext(config=Config(), peer=ops.Peer(pid=1, uid=0, gid=0))
+KEYS = ("run", "pages_to_scan", "sleep_millisecs")
+
+
+def read(name: str) -> int:
+    with open(os.path.join(ops_ksm.KSM_DIR, name)) as f:
+        return int(f.read())
+
+
+@pytest.fixture
+def saved_ksm():
+    if not os.path.isdir(ops_ksm.KSM_DIR):
+        pytest.skip(f"kernel without KSM: {ops_ksm.KSM_DIR} missing")
+    if os.geteuid() != 0:
+        pytest.skip("writing KSM settings needs root")
+    saved = {k: read(k) for k in KEYS}
+    yield saved
+    for k in ("pages_to_scan", "sleep_millisecs", "run"):
+        with open(os.path.join(ops_ksm.KSM_DIR, k), "w") as f:
+            f.write(str(saved[k]))
+
+
+def test_set_ksm_writes_and_reports(saved_ksm):
+    run = bool(saved_ksm["run"])  # keep the machine's run state
+    pages = 123 if saved_ksm["pages_to_scan"] != 123 else 124
+    try:
+        result = set_ksm(CTX, run=run, pages_to_scan=pages, sleep_millisecs=37)
+    except KSMUpdateFailed as e:
+        pytest.skip(f"this machine refuses KSM writes: {e}")
+    assert result == {"run": int(run), "pages_to_scan": pages,
+                      "sleep_millisecs": 37}
+    assert read("pages_to_scan") == pages
+    assert read("sleep_millisecs") == 37
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"pages_to_scan": 0}, {"pages_to_scan": ops_ksm.MAX_PAGES_TO_SCAN + 1},
+    {"pages_to_scan": 100, "sleep_millisecs": 0},
+    {"pages_to_scan": 100, "sleep_millisecs": 60_001},
+])
+def test_out_of_range_refused_before_writing(kwargs):
+    before = {k: read(k) for k in KEYS} if os.path.isdir(ops_ksm.KSM_DIR) else {}
+    with pytest.raises(InvalidParameter):
+        set_ksm(CTX, run=False, **kwargs)
+    if before:
+        assert {k: read(k) for k in KEYS} == before
+
+
+def test_missing_ksm_is_a_ksm_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(ops_ksm, "KSM_DIR", str(tmp_path / "no-ksm"))
+    with pytest.raises(KSMUpdateFailed, match="not available") as e:
+        set_ksm(CTX, run=True, pages_to_scan=100)
+    assert e.value.name == "KSMUpdateFailed"
