@@ -67,6 +67,17 @@ class AgentRoot:
         self.procs[name] = proc
         return proc
 
+    def start_supervdsmd(self, timeout: float = 30) -> subprocess.Popen:
+        proc = self.start("supervdsmd", "vdsm.supervdsm.server")
+        sock = self.config.supervdsm_socket
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(sock):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("supervdsmd did not start:\n"
+                                   + self.output("supervdsmd"))
+            time.sleep(0.05)
+        return proc
+
     def start_vdsmd(self, timeout: float = 30) -> subprocess.Popen:
         proc = self.start("vdsmd", "vdsm.daemon")
         self.wait_for_api(proc, timeout)

@@ -11,7 +11,7 @@ from vdsm.common.errors import InvalidConfiguration
 
 
 def test_defaults_are_the_classic_ones():
-    c = config.load("/nonexistent/vdsm.conf")
+    c = config.Config()
     assert c.get("addresses", "management_port") == 54321
     assert c.get("vars", "ssl") is True
     assert c.pki_dir == "/etc/pki/vdsm"
@@ -54,8 +54,16 @@ def test_bad_value_and_unknown_key(tmp_path):
 
 
 def test_format_round_trips(tmp_path):
-    c = config.load("/nonexistent")
+    c = config.Config()
     path = tmp_path / "printed.conf"
     path.write_text(c.format())
     assert dict(((s, k), v) for s, k, v in config.load(str(path)).items()) == \
         dict(((s, k), v) for s, k, v in c.items())
+
+
+def test_explicit_missing_file_is_an_error(monkeypatch):
+    with pytest.raises(InvalidConfiguration, match="does not exist"):
+        config.load("/nonexistent/vdsm.conf")
+    monkeypatch.setenv("VDSM_CONF", "/nonexistent/other.conf")
+    with pytest.raises(InvalidConfiguration, match="does not exist"):
+        config.load()

@@ -19,6 +19,7 @@ from vdsm.common import pki
 def agent():
     ensure_vdsm_user()
     root = AgentRoot()
+    root.start_supervdsmd()
     root.start_vdsmd()
     yield root
     root.cleanup()
@@ -59,9 +60,20 @@ def test_stats_from_memory(agent):
     assert "lo" in info["network"] or info["network"]
 
 
-def test_hardware_info_and_log_level(agent):
+def test_hardware_info_through_supervdsm_survives_its_restart(agent):
     proxy = agent.proxy()
-    assert proxy.getVdsHardwareInfo()["status"]["code"] == 0
+    first = proxy.getVdsHardwareInfo()
+    assert first["status"]["code"] == 0
+    assert set(first["info"]) >= {"systemManufacturer", "systemUUID"}
+    assert agent.stop("supervdsmd") == 0
+    down = proxy.getVdsHardwareInfo()["status"]
+    assert down["code"] != 0 and proxy.ping()["status"]["code"] == 0
+    agent.start_supervdsmd()
+    assert proxy.getVdsHardwareInfo() == first
+
+
+def test_log_level(agent):
+    proxy = agent.proxy()
     assert proxy.setLogLevel("DEBUG")["status"]["code"] == 0
     assert proxy.setLogLevel("INFO")["status"]["code"] == 0
     assert proxy.setLogLevel("LOUD")["status"]["code"] == 91

@@ -23,6 +23,7 @@ from vdsm.common.errors import InvalidConfiguration
 from vdsm.config import Config
 from vdsm.host import caps
 from vdsm.host.stats import HostStatsSampler
+from vdsm.supervdsm.client import SupervdsmClient
 from vdsm.tasks.manager import TaskManager
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ class Agent:
             "Host": HostVerbs(self),
             "Task": TaskVerbs(self),
         })
+        self.supervdsm = SupervdsmClient(
+            config.supervdsm_socket, timeout=config.get("supervdsm", "timeout"))
         self.server: XmlRpcServer | None = None
 
     # --- services -------------------------------------------------------
@@ -99,3 +102,4 @@ class Agent:
             self.server.server_close()
         self.tasks.shutdown(timeout=10)
         self.host_stats.stop(timeout=10)
+        self.supervdsm.close()

@@ -206,12 +206,18 @@ def config_path(explicit: str | None = None) -> str:
 
 
 def load(path: str | None = None) -> Config:
-    """Read the configuration file (missing file: defaults) and conf.d.
+    """Read the configuration file and its conf.d.
+
+    A missing default file means the defaults; a missing file that was
+    named explicitly (argument or VDSM_CONF) is an error.
 
     Raises InvalidConfiguration on an unknown option or a bad value, so a
     typo in the file stops the daemon with a clear message.
     """
+    explicit = path or os.environ.get(ENV_CONF)
     path = config_path(path)
+    if explicit and not os.path.exists(path):
+        raise InvalidConfiguration(f"configuration file {path} does not exist")
     files = [path] if os.path.exists(path) else []
     files += sorted(glob.glob(os.path.join(path + ".d", "*.conf")))
     files += sorted(glob.glob(os.path.join(os.path.dirname(path),

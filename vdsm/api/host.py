@@ -30,8 +30,7 @@ class HostVerbs:
         return self._agent.host_stats.get()
 
     def get_hardware_info(self) -> dict[str, Any]:
-        from vdsm.host import hardware
-        return hardware.get_hardware_info()
+        return self._agent.supervdsm.call("hardware_info")
 
     def set_log_level(self, level: str, name: str = "") -> None:
         level = _LEVELS.get(level, level).upper()

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 OP_MODULES: tuple[str, ...] = (
     "vdsm.supervdsm.ops_files",
+    "vdsm.supervdsm.ops_host",
     "vdsm.supervdsm.ops_ksm",
     "vdsm.supervdsm.ops_mount",
 )
