@@ -37,15 +37,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _prepare_dirs(config: vdsm_config.Config, user: str | None) -> None:
-    """Create the agent's directories, owned by the user it will run as."""
+    """Create the agent's directories, owned by the user it will run as.
+
+    Whatever root left in them (a task persisted by an earlier root run, an
+    old log) is handed over too, so the unprivileged daemon can go on with it.
+    """
     for path in (config.run_dir, config.state_dir, config.log_dir):
         os.makedirs(path, exist_ok=True)
-        if user is not None:
-            entry = pwd.getpwnam(user)
-            os.chown(path, entry.pw_uid, entry.pw_gid)
-            for name in os.listdir(path):
-                full = os.path.join(path, name)
-                if os.path.isfile(full) and not os.path.islink(full):
+        if user is None:
+            continue
+        entry = pwd.getpwnam(user)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+        for top, dirs, files in os.walk(path):
+            for name in dirs + files:
+                full = os.path.join(top, name)
+                if not os.path.islink(full):
                     os.chown(full, entry.pw_uid, entry.pw_gid)
 
 
