@@ -102,7 +102,6 @@ class Dispatcher:
     def _verb(self, name: str) -> Verb:
         verb = self.schema.get(name)
         if verb is None:
-            log.info("[%s] unknown verb %r", "?", name)
             raise UnknownVerb(name)
         return verb
 
