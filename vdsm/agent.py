@@ -3,15 +3,21 @@
 The daemon process (:mod:`vdsm.daemon`) owns process concerns (logging,
 signals, privileges); this class owns what the API serves, so a test can
 run a whole agent in-process on port 0 under a temporary root.
+
+Subsystems (virt, storage, network) plug in through :class:`Subsystem`:
+each is built from the agent (for the shared services: config, supervdsm,
+tasks, hooks), contributes handler objects per API namespace, and is
+started after and stopped before the core services.
 """
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import logging
 import os
 import time
-from typing import Any
+from typing import Any, Callable, Iterable, Protocol
 
 from vdsm.api import schema
 from vdsm.api.dispatcher import Dispatcher, error_code
@@ -29,6 +35,35 @@ from vdsm.tasks.manager import TaskManager
 log = logging.getLogger(__name__)
 
 
+class Subsystem(Protocol):
+    """What a subsystem offers the agent."""
+
+    name: str
+
+    def handlers(self) -> dict[str, object]:
+        """API handler objects by namespace (``{"VM": VmVerbs(...)}``)."""
+
+    def start(self) -> None:
+        """Start background work and recover state; called once."""
+
+    def stop(self) -> None:
+        """Stop background work, bounded in time; called once."""
+
+
+SubsystemFactory = Callable[["Agent"], Subsystem]
+
+# "module:callable" of every subsystem the daemon runs, in start order.
+DEFAULT_SUBSYSTEMS: tuple[str, ...] = ()
+
+
+def load_factories(specs: Iterable[str]) -> list[SubsystemFactory]:
+    factories = []
+    for spec in specs:
+        module, _, attr = spec.partition(":")
+        factories.append(getattr(importlib.import_module(module), attr))
+    return factories
+
+
 def is_loopback(address: str) -> bool:
     if address in ("localhost",):
         return True
@@ -41,12 +76,17 @@ def is_loopback(address: str) -> bool:
 class Agent:
     """Every service of a running agent, and the API server over them."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *,
+                 subsystems: Iterable[SubsystemFactory] | None = None) -> None:
         self.config = config
         self.start_time = time.monotonic()
         self.schema = schema.load()
+        self.hooks = hooks.Hooks.from_config(config)
+        self.supervdsm = SupervdsmClient(
+            config.supervdsm_socket, timeout=config.get("supervdsm", "timeout"))
         self.host_stats = HostStatsSampler(
-            config.get("vars", "host_stats_interval"))
+            config.get("vars", "host_stats_interval"),
+            vm_counts=self._vm_counts, storage_stats=self._storage_stats)
         self.tasks = TaskManager(
             config.get("vars", "task_workers"),
             persist_dir=os.path.join(config.state_dir, "tasks"),
@@ -55,14 +95,34 @@ class Agent:
             "Host": HostVerbs(self),
             "Task": TaskVerbs(self),
         })
-        self.supervdsm = SupervdsmClient(
-            config.supervdsm_socket, timeout=config.get("supervdsm", "timeout"))
+        if subsystems is None:
+            subsystems = load_factories(DEFAULT_SUBSYSTEMS)
+        self.subsystems: dict[str, Subsystem] = {}
+        for factory in subsystems:
+            sub = factory(self)
+            self.subsystems[sub.name] = sub
+            for namespace, handler in sub.handlers().items():
+                self.dispatcher.add_handlers(namespace, handler)
         self.server: XmlRpcServer | None = None
 
-    # --- services -------------------------------------------------------
+    # --- services shared by the verbs and the subsystems ----------------
     def capabilities(self) -> dict[str, Any]:
-        return caps.get_capabilities(
-            self.config, hooks=hooks.installed_hooks(self.config.hooks_dir))
+        info = caps.get_capabilities(self.config, hooks=self.hooks.installed())
+        for sub in self.subsystems.values():
+            extend = getattr(sub, "extend_capabilities", None)
+            if extend is not None:
+                extend(info)
+        return info
+
+    def _vm_counts(self) -> dict[str, Any]:
+        virt = self.subsystems.get("virt")
+        counts = getattr(virt, "vm_counts", None)
+        return counts() if counts is not None else {}
+
+    def _storage_stats(self) -> dict[str, Any]:
+        storage = self.subsystems.get("storage")
+        stats = getattr(storage, "domain_stats", None)
+        return stats() if stats is not None else {}
 
     # --- life cycle -----------------------------------------------------
     def bind(self) -> XmlRpcServer:
@@ -95,11 +155,19 @@ class Agent:
         """Start the background services and recover persisted state."""
         self.host_stats.start()
         self.tasks.recover()
+        for sub in self.subsystems.values():
+            log.info("starting subsystem %s", sub.name)
+            sub.start()
 
     def stop(self) -> None:
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
+        for sub in reversed(list(self.subsystems.values())):
+            try:
+                sub.stop()
+            except Exception:
+                log.exception("subsystem %s failed to stop", sub.name)
         self.tasks.shutdown(timeout=10)
         self.host_stats.stop(timeout=10)
         self.supervdsm.close()

@@ -84,6 +84,9 @@ OPTIONS: tuple[Option, ...] = (
            "Seconds vdsmd waits for a supervdsm answer."),
     Option("logging", "level", "INFO",
            "Root log level: DEBUG, INFO, WARNING, ERROR."),
+    # --- virt: VM lifecycle and monitoring ---
+    # --- network: host network configuration ---
+    # --- storage: image repository ---
 )
 
 _BY_KEY = {(o.section, o.key): o for o in OPTIONS}

@@ -7,9 +7,11 @@ place that turns exceptions into answers: expected errors (VdsmError) are
 logged in one line, unexpected ones with their traceback, and both become
 coded answers, so a failing verb never takes the server down.
 
-Handlers are objects, one per namespace, whose snake_case methods are named
-after the verb (``Host.getCapabilities`` -> ``host.get_capabilities``) and
-take the parameters as snake_case keywords (``vmID`` -> ``vm_id``).
+Handlers are objects whose snake_case methods are named after the verb
+(``Host.getCapabilities`` -> ``get_capabilities``) and take the parameters
+as snake_case keywords (``vmID`` -> ``vm_id``). A namespace may have several
+handler objects (each subsystem serves its own ``Host`` verbs); the first
+that has the method serves the verb.
 """
 
 from __future__ import annotations
@@ -73,10 +75,13 @@ def success(verb: Verb, value: Any) -> Envelope:
 class Dispatcher:
     """Calls verbs on namespace handlers. Thread-safe if the handlers are."""
 
-    def __init__(self, schema: Schema, handlers: dict[str, object], *,
+    def __init__(self, schema: Schema,
+                 handlers: dict[str, object | list[object]], *,
                  on_call: Callable[[CallContext, Verb], None] | None = None) -> None:
         self.schema = schema
-        self._handlers = handlers
+        self._handlers: dict[str, list[object]] = {
+            ns: list(h) if isinstance(h, list) else [h]
+            for ns, h in handlers.items()}
         self._on_call = on_call
 
     def has_verb(self, name: str) -> bool:
@@ -127,13 +132,18 @@ class Dispatcher:
         self._log_done(verb, ctx, start, answer)
         return answer
 
+    def add_handlers(self, namespace: str, handler: object) -> None:
+        """Register one more handler object for a namespace (at start-up)."""
+        self._handlers.setdefault(namespace, []).append(handler)
+
     def _handler(self, verb: Verb) -> Callable[..., Any]:
-        target = self._handlers.get(verb.namespace)
-        method = getattr(target, snake_case(verb.method), None)
-        if method is None:
-            raise MethodNotImplemented(
-                f"Not implemented: {verb.name} is not available on this host")
-        return method
+        name = snake_case(verb.method)
+        for target in self._handlers.get(verb.namespace, ()):
+            method = getattr(target, name, None)
+            if method is not None:
+                return method
+        raise MethodNotImplemented(
+            f"Not implemented: {verb.name} is not available on this host")
 
     def _failed(self, verb: Verb, ctx: CallContext, start: float,
                 error: VdsmError) -> Envelope:

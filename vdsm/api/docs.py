@@ -15,7 +15,7 @@ from vdsm.api import schema
 
 def render(api: schema.Schema) -> str:
     out = ["# vdsm API reference", "",
-           "Generated from `vdsm/api/schema.yaml` by `python3 -m vdsm.api.docs`;",
+           "Generated from `vdsm/api/schema/*.yaml` by `python3 -m vdsm.api.docs`;",
            "do not edit by hand.", "",
            "Every verb answers a struct `{'status': {'code': 0, 'message': "
            "'Done'}, <payload key>: value}`;",

@@ -6,6 +6,7 @@ or one of the wrong type is refused before any subsystem sees the call.
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ import yaml
 
 from vdsm.common.errors import InvalidParameter, MissingParameter
 
-SCHEMA_FILE = os.path.join(os.path.dirname(__file__), "schema.yaml")
+SCHEMA_DIR = os.path.join(os.path.dirname(__file__), "schema")
 
 TYPES = ("string", "int", "bool", "float", "object", "list", "any", "uuid")
 _UUID_RE = re.compile(
@@ -234,9 +235,17 @@ def parse(data: dict[str, Any]) -> Schema:
 _cache: dict[str, Schema] = {}
 
 
-def load(path: str = SCHEMA_FILE) -> Schema:
-    """Load (once per process) and check the schema file."""
+def load(path: str = SCHEMA_DIR) -> Schema:
+    """Load (once per process) and check the schema: a file, or a directory
+    whose ``*.yaml`` files are merged in name order."""
     if path not in _cache:
-        with open(path) as f:
-            _cache[path] = parse(yaml.safe_load(f))
+        if os.path.isdir(path):
+            files = sorted(glob.glob(os.path.join(path, "*.yaml")))
+        else:
+            files = [path]
+        verbs: list[dict[str, Any]] = []
+        for name in files:
+            with open(name) as f:
+                verbs += (yaml.safe_load(f) or {}).get("verbs") or []
+        _cache[path] = parse({"verbs": verbs})
     return _cache[path]

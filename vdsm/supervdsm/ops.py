@@ -13,8 +13,8 @@ signature (missing, unexpected and wrongly typed arguments are refused
 before the function runs); the function then checks ranges and paths and
 raises a :class:`~vdsm.common.errors.VdsmError` subclass on bad input.
 
-Ops live in the modules named by :data:`OP_MODULES`; a subsystem adds its
-own privileged ops by writing such a module and listing it there.
+Ops live in the package's ``ops_*.py`` modules (:data:`OP_MODULES`); a
+subsystem adds its own privileged ops by writing such a module.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import os
+import pkgutil
 import types
 import typing
 from dataclasses import dataclass, field
@@ -33,12 +35,20 @@ from vdsm.supervdsm.errors import UnknownOperation
 
 log = logging.getLogger(__name__)
 
-OP_MODULES: tuple[str, ...] = (
-    "vdsm.supervdsm.ops_files",
-    "vdsm.supervdsm.ops_host",
-    "vdsm.supervdsm.ops_ksm",
-    "vdsm.supervdsm.ops_mount",
-)
+def _op_modules() -> tuple[str, ...]:
+    """Every ``ops_*`` module of this package, in name order.
+
+    The allowlist is the set of @operation functions in those modules: a
+    subsystem adds privileged ops by adding an ``ops_<subsystem>.py`` here.
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    return tuple(f"{__package__}.{info.name}"
+                 for info in sorted(pkgutil.iter_modules([here]),
+                                    key=lambda i: i.name)
+                 if info.name.startswith("ops_"))
+
+
+OP_MODULES: tuple[str, ...] = _op_modules()
 
 MAX_STRING = 4096
 
