@@ -91,10 +91,12 @@ class Agent:
             config.get("vars", "task_workers"),
             persist_dir=os.path.join(config.state_dir, "tasks"),
             error_code=error_code)
+        self.task_managers: list[TaskManager] = [self.tasks]
+        self._last_call = time.monotonic()
         self.dispatcher = Dispatcher(self.schema, {
             "Host": HostVerbs(self),
             "Task": TaskVerbs(self),
-        })
+        }, on_call=self._record_call)
         if subsystems is None:
             subsystems = load_factories(DEFAULT_SUBSYSTEMS)
         self.subsystems: dict[str, Subsystem] = {}
@@ -106,6 +108,21 @@ class Agent:
         self.server: XmlRpcServer | None = None
 
     # --- services shared by the verbs and the subsystems ----------------
+    def _record_call(self, ctx: Any, verb: Any) -> None:
+        self._last_call = time.monotonic()
+
+    def last_call_time(self) -> float:
+        """time.monotonic() of the last valid API call from any client.
+
+        The network subsystem's connectivity check waits for this to move
+        after a change, as proof that the engine still reaches the host.
+        """
+        return self._last_call
+
+    def add_task_manager(self, manager: TaskManager) -> None:
+        """Let the Task verbs see another manager's tasks (e.g. the pool's)."""
+        self.task_managers.append(manager)
+
     def capabilities(self) -> dict[str, Any]:
         info = caps.get_capabilities(self.config, hooks=self.hooks.installed())
         for sub in self.subsystems.values():

@@ -42,10 +42,17 @@ class HostVerbs:
 
     # Tasks: the host-wide views.
     def get_all_tasks_statuses(self) -> dict[str, Any]:
-        return self._agent.tasks.get_all_statuses()
+        return _merged(m.get_all_statuses() for m in self._agent.task_managers)
 
     def get_all_tasks_info(self) -> dict[str, Any]:
-        return self._agent.tasks.get_all_info()
+        return _merged(m.get_all_info() for m in self._agent.task_managers)
 
     def get_all_tasks(self, options: Any = None) -> dict[str, Any]:
-        return self._agent.tasks.get_all_tasks()
+        return _merged(m.get_all_tasks() for m in self._agent.task_managers)
+
+
+def _merged(parts: Any) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for part in parts:
+        result.update(part)
+    return result
