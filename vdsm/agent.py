@@ -53,7 +53,9 @@ class Subsystem(Protocol):
 SubsystemFactory = Callable[["Agent"], Subsystem]
 
 # "module:callable" of every subsystem the daemon runs, in start order.
-DEFAULT_SUBSYSTEMS: tuple[str, ...] = ()
+DEFAULT_SUBSYSTEMS: tuple[str, ...] = (
+    "vdsm.network.subsystem:NetworkSubsystem",
+)
 
 
 def load_factories(specs: Iterable[str]) -> list[SubsystemFactory]:

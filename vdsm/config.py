@@ -85,8 +85,50 @@ OPTIONS: tuple[Option, ...] = (
     Option("logging", "level", "INFO",
            "Root log level: DEBUG, INFO, WARNING, ERROR."),
     # --- virt: VM lifecycle and monitoring ---
+    Option("vars", "domain_type", "kvm",
+           "libvirt domain type of every VM: kvm (hardware acceleration) or "
+           "qemu (TCG emulation, for hosts where KVM cannot be used). A VM "
+           "asking kvmEnable=false always gets qemu."),
+    Option("vars", "vm_sample_interval", 15.0,
+           "Seconds between bulk VM statistics samples (one libvirt call for "
+           "all VMs); getAllVmStats answers from the latest sample."),
+    Option("vars", "vm_sample_timeout", 2.0,
+           "Seconds a statistics call may take; a VM whose QEMU does not "
+           "answer in time is reported with monitorResponse -1 and left out "
+           "of the bulk calls until it answers again."),
+    Option("vars", "vm_console_log", True,
+           "Log each VM's serial console to <log_dir>/console/<vmId>.log."),
+    Option("vars", "user_shutdown_timeout", 30.0,
+           "Seconds a graceful VM shutdown may take when the caller gives no "
+           "timeout, before the next method or a forced stop."),
     # --- network: host network configuration ---
+    Option("network", "netns", "",
+           "Network namespace (a name under /run/netns) whose devices the "
+           "agent configures and reports; empty: the host's own. Tests "
+           "point it at a namespace of their own."),
+    Option("network", "connectivity_timeout", 4,
+           "Seconds to wait for a client after a setupNetworks with "
+           "connectivityCheck but no connectivityTimeout (classic default)."),
+    Option("network", "restore_on_start", True,
+           "At the first agent start after a boot, restore the last "
+           "configuration marked safe by setSafeNetworkConfig."),
     # --- storage: image repository ---
+    Option("irs", "lease_manager", "sanlock",
+           "Lease manager for host ids and the SPM/volume leases (sanlock)."),
+    Option("irs", "process_pool_timeout", 60.0,
+           "Seconds a storage I/O call (run in a helper process) may take "
+           "before it is abandoned as hung."),
+    Option("irs", "sd_health_check_delay", 10.0,
+           "Seconds between two checks of a monitored storage domain."),
+    Option("irs", "resource_timeout", 120.0,
+           "Seconds a verb waits for its locks on a pool, domain or image."),
+    Option("irs", "host_id_timeout", 60.0,
+           "Seconds spmStart waits for this host's id on the master domain."),
+    Option("irs", "spm_check_interval", 5.0,
+           "Seconds between the SPM's checks that it still holds its host id "
+           "(it stops being SPM when storage is lost)."),
+    Option("sanlock", "io_timeout", 10,
+           "sanlock I/O timeout (seconds) of new lockspaces and leases."),
 )
 
 _BY_KEY = {(o.section, o.key): o for o in OPTIONS}
@@ -168,13 +210,13 @@ class Config:
     def format(self) -> str:
         """The effective configuration as an INI text (for --print-config)."""
         lines: list[str] = []
-        section = None
-        for o in OPTIONS:
-            if o.section != section:
-                section = o.section
-                lines.append(f"\n[{section}]" if lines else f"[{section}]")
-            lines.append(f"# {o.doc}")
-            lines.append(f"{o.key} = {_render(self.get(o.section, o.key))}")
+        sections = list(dict.fromkeys(o.section for o in OPTIONS))
+        for section in sections:
+            lines.append(f"\n[{section}]" if lines else f"[{section}]")
+            for o in OPTIONS:
+                if o.section == section:
+                    lines.append(f"# {o.doc}")
+                    lines.append(f"{o.key} = {_render(self.get(o.section, o.key))}")
         return "\n".join(lines) + "\n"
 
 

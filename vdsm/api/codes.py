@@ -369,6 +369,18 @@ CODES: dict[str, tuple[int, str]] = {
     'ShuttingDownError': (3001, 'Shutdown in progress'),
     'VolumeGeneralException': (4000, 'Volume exception'),
     'UnicodeArgumentException': (4900, 'Unicode arguments are not supported'),
+    # network (classic ne.ERR_*); a lost connection is NoConnectionToPeer (10)
+    'NetworkBadParams': (21, 'Bad network parameters'),
+    'NetworkBadAddress': (22, 'Bad network address'),
+    'NetworkBadNic': (23, 'Bad NIC'),
+    'NetworkUsedNic': (24, 'NIC already in use'),
+    'NetworkBadBonding': (25, 'Bad bonding'),
+    'NetworkBadVlan': (26, 'Bad VLAN'),
+    'NetworkBadBridge': (27, 'Bad network or bridge'),
+    'NetworkUsedBridge': (28, 'Network in use'),
+    'NetworkFailedIfup': (29, 'Failed to configure a network device'),
+    'NetworkFailedIfdown': (30, 'Failed to remove a network device'),
+    'NetworkUsedBond': (31, 'Bond in use'),
 }
 
 SUCCESS = (0, "Done")
