@@ -67,7 +67,11 @@ def error_code(error: BaseException) -> int:
 def success(verb: Verb, value: Any) -> Envelope:
     answer: Envelope = {"status": {"code": codes.SUCCESS[0],
                                    "message": codes.SUCCESS[1]}}
-    if verb.payload:
+    if verb.payload == "*":
+        # classic multi-key answers (getStoragePoolInfo, prepareImage, ...)
+        # carry their payload's keys beside status
+        answer.update(value)
+    elif verb.payload:
         answer[verb.payload] = value
     return answer
 

@@ -44,7 +44,10 @@ def render(api: schema.Schema) -> str:
                     out += ["Classic positional order: "
                             + ", ".join(f"`{n}`" for n in verb.classic_params),
                             ""]
-            if verb.payload:
+            if verb.payload == "*":
+                returns = f" ({verb.returns})" if verb.returns else ""
+                out += [f"Answer: the payload's keys beside `status`{returns}", ""]
+            elif verb.payload:
                 returns = f" ({verb.returns})" if verb.returns else ""
                 out += [f"Answer payload key: `{verb.payload}`{returns}", ""]
             else:
