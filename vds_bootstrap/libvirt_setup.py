@@ -33,6 +33,10 @@ CONF_DIR = "/etc/libvirt"
 STATE_DIRS = ("/run/libvirt", "/var/lib/libvirt", "/var/cache/libvirt",
               "/var/log/libvirt")
 QEMU_CONF = {"user": "root", "group": "root", "security_driver": "none"}
+# vdsmd runs as the vdsm user, a member of the kvm group: let that group
+# use the read-write socket without further authentication.
+LIBVIRTD_CONF = {"unix_sock_group": "kvm", "unix_sock_rw_perms": "0770",
+                 "auth_unix_rw": "none"}
 QEMU_USER = "libvirt-qemu"
 KVM_GROUP = "kvm"
 BIN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin:/usr/libexec"
@@ -166,11 +170,13 @@ def configure(layout: Layout) -> list[str]:
     conf_dir = layout.path(CONF_DIR)
     if libvirt_conf.update(os.path.join(conf_dir, "qemu.conf"), QEMU_CONF):
         changes.append("qemu.conf")
-    if layout.base is not None and libvirt_conf.update(
-            os.path.join(conf_dir, "libvirtd.conf"),
-            {"host_uuid": str(uuid.uuid4())}, keep_existing={"host_uuid"}):
+    libvirtd_conf = dict(LIBVIRTD_CONF)
+    if layout.base is not None:
         # Two libvirts on one machine must not share the host UUID
         # (migration between them is refused), and DMI may be missing.
+        libvirtd_conf["host_uuid"] = str(uuid.uuid4())
+    if libvirt_conf.update(os.path.join(conf_dir, "libvirtd.conf"),
+                           libvirtd_conf, keep_existing={"host_uuid"}):
         changes.append("libvirtd.conf")
     return changes
 

@@ -25,9 +25,9 @@ from vdsm.api.host import HostVerbs
 from vdsm.api.task import TaskVerbs
 from vdsm.api.xmlrpc import XmlRpcServer
 from vdsm.common import hooks, pki
-from vdsm.common.errors import InvalidConfiguration
+from vdsm.common.errors import InvalidConfiguration, VdsmError
 from vdsm.config import Config
-from vdsm.host import caps
+from vdsm.host import caps, osinfo
 from vdsm.host.stats import HostStatsSampler
 from vdsm.supervdsm.client import SupervdsmClient
 from vdsm.tasks.manager import TaskManager
@@ -55,6 +55,8 @@ SubsystemFactory = Callable[["Agent"], Subsystem]
 # "module:callable" of every subsystem the daemon runs, in start order.
 DEFAULT_SUBSYSTEMS: tuple[str, ...] = (
     "vdsm.network.subsystem:NetworkSubsystem",
+    "vdsm.storage.subsystem:StorageSubsystem",
+    "vdsm.virt.subsystem:VirtSubsystem",
 )
 
 
@@ -93,7 +95,8 @@ class Agent:
             config.get("vars", "task_workers"),
             persist_dir=os.path.join(config.state_dir, "tasks"),
             error_code=error_code)
-        self.task_managers: list[TaskManager] = [self.tasks]
+        # TaskManager or a facade with its verb methods (the pool's tasks)
+        self.task_managers: list[Any] = [self.tasks]
         self._last_call = time.monotonic()
         self.dispatcher = Dispatcher(self.schema, {
             "Host": HostVerbs(self),
@@ -121,12 +124,19 @@ class Agent:
         """
         return self._last_call
 
-    def add_task_manager(self, manager: TaskManager) -> None:
+    def add_task_manager(self, manager: Any) -> None:
         """Let the Task verbs see another manager's tasks (e.g. the pool's)."""
         self.task_managers.append(manager)
 
     def capabilities(self) -> dict[str, Any]:
         info = caps.get_capabilities(self.config, hooks=self.hooks.installed())
+        if not info.get("ISCSIInitiatorName") and os.path.exists(
+                osinfo.ISCSI_INITIATOR):
+            try:
+                info["ISCSIInitiatorName"] = self.supervdsm.call(
+                    "iscsi_initiator_name")
+            except VdsmError as e:
+                log.warning("cannot read the iSCSI initiator name: %s", e)
         for sub in self.subsystems.values():
             extend = getattr(sub, "extend_capabilities", None)
             if extend is not None:

@@ -22,7 +22,12 @@ from vdsm.api.schema import Schema, Verb
 from vdsm.common.errors import InvalidConfiguration
 from vdsm_cli import args as cli_args
 from vdsm_cli import help as cli_help
-from vdsm_cli import output, transport, verbs
+from vdsm_cli import (
+    output,
+    transport,
+    verbs,
+    vm_cli,  # noqa: F401  (registers the VM verbs' syntax)
+)
 from vdsm_cli.errors import EXIT_FAILED, EXIT_OK, CliError, TransportError, UsageError
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ API = schema.parse({"verbs": [
         {"name": "ids", "type": "list", "items": "int", "optional": True},
         {"name": "extra", "type": "any", "optional": True},
     ]},
-    {"name": "VM.create", "classic": "create", "cli": "keyvalue",
+    {"name": "Demo.create", "classic": "demoCreate", "cli": "keyvalue",
      "params": [{"name": "vmParams", "type": "object"}]},
     {"name": "VM.hotplug", "classic": "hotplug", "cli": "keyvalue",
      "params": [{"name": "vmID", "type": "uuid"},
@@ -28,7 +28,7 @@ API = schema.parse({"verbs": [
         {"name": "specs", "type": "list", "items": "object"}]},
 ]})
 TYPED = API.get("typed")
-CREATE = API.get("create")
+CREATE = API.get("demoCreate")
 
 
 def test_int_bool_float():
@@ -130,5 +130,5 @@ def test_keyvalue_bad_file_line(tmp_path):
 def test_struct_hook(monkeypatch):
     monkeypatch.setattr(args, "_struct_hooks", {})
     args.register_struct_hook(
-        "VM.create", lambda s: {**s, "memSize": int(s["memSize"])})
+        "Demo.create", lambda s: {**s, "memSize": int(s["memSize"])})
     assert args.build(CREATE, ["/dev/null", "memSize=64"]) == [{"memSize": 64}]

@@ -121,7 +121,11 @@ def _vdsm_id_path(config: Config) -> str:
 
 
 def _os_caps(config: Config) -> dict[str, Any]:
-    iscsi_name = osinfo.iscsi_initiator_name()
+    try:
+        iscsi_name = osinfo.iscsi_initiator_name()
+    except PermissionError:
+        # root-only on Debian: the agent asks supervdsm for it instead
+        iscsi_name = ""
     return {
         "operatingSystem": osinfo.os_version(),
         "kernelArgs": osinfo.kernel_args(),

@@ -1,1 +1,4 @@
-"""Planned subsystem: see the open issues; nothing here yet."""
+"""The image repository: storage connections, domains, pools, SPM, images.
+
+Entry point for the agent: :class:`vdsm.storage.subsystem.StorageSubsystem`.
+"""

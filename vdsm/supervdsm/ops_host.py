@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vdsm.host import hardware
+from vdsm.host import hardware, osinfo
 from vdsm.supervdsm.ops import OpContext, operation
 
 
@@ -14,3 +14,12 @@ def hardware_info(ctx: OpContext) -> dict[str, str]:
     unprivileged vdsmd asks here. Raises CannotRetrieveHWInfo on a read error.
     """
     return hardware.get_hardware_info()
+
+
+@operation
+def iscsi_initiator_name(ctx: OpContext) -> str:
+    """This host's iSCSI initiator name ('' without open-iscsi).
+
+    /etc/iscsi/initiatorname.iscsi is readable by root only on Debian.
+    """
+    return osinfo.iscsi_initiator_name()

@@ -1,1 +1,5 @@
-"""Planned subsystem: see the open issues; nothing here yet."""
+"""VMs through libvirt: definition, life cycle, events, monitoring, recovery.
+
+Entry point: :class:`vdsm.virt.subsystem.VirtSubsystem` (plugged into the
+agent); the API handlers are in :mod:`vdsm.api.vm`.
+"""

@@ -1,0 +1,95 @@
+"""freezefs (tests/storage/freezefs.c): a FUSE pass-through a test can hang.
+
+Compiled at test time against libfuse3 into the test cache directory.
+``freeze()`` stops the daemon (SIGSTOP): new accesses to the mount wait
+as on a dead NFS server; ``thaw()`` lets them go on.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+
+from tests.storage.helpers import CACHE_DIR, HERE, wait_for
+from vdsm.common import commands
+from vdsm.storage import mounts
+
+SOURCE = os.path.join(HERE, "freezefs.c")
+
+
+def unavailable() -> str | None:
+    """Why freezefs cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "FUSE mounts need root"
+    if not os.path.exists("/dev/fuse"):
+        return "no /dev/fuse"
+    if shutil.which("gcc") is None or shutil.which("pkg-config") is None:
+        return "gcc and pkg-config are needed to build freezefs"
+    if commands.run(["pkg-config", "--exists", "fuse3"], check=False).rc != 0:
+        return "libfuse3-dev is not installed"
+    return None
+
+
+def build() -> str:
+    os.makedirs(CACHE_DIR, exist_ok=True)
+    binary = os.path.join(CACHE_DIR, "freezefs")
+    if os.path.exists(binary) and os.path.getmtime(binary) >= os.path.getmtime(SOURCE):
+        return binary
+    flags = commands.run(["pkg-config", "--cflags", "--libs", "fuse3"]).out.split()
+    tmp = f"{binary}.{os.getpid()}"
+    commands.run(["gcc", "-O2", "-Wall", "-o", tmp, SOURCE, *flags], timeout=120)
+    os.replace(tmp, binary)
+    return binary
+
+
+class FreezeFs:
+    def __init__(self, backing: str, mountpoint: str) -> None:
+        self.backing = backing
+        self.mountpoint = mountpoint
+        self.proc: subprocess.Popen | None = None
+        self.frozen = False
+
+    def start(self) -> FreezeFs:
+        os.makedirs(self.backing, exist_ok=True)
+        os.makedirs(self.mountpoint, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [build(), "-f", "-o", "default_permissions,allow_other",
+             self.backing, self.mountpoint],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_for(lambda: mounts.find_mount(self.mountpoint) is not None
+                 or self.proc.poll() is not None, 10, "the FUSE mount")
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"freezefs failed: {self.proc.stderr.read()!r}")
+        return self
+
+    def freeze(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+        self.frozen = True
+
+    def thaw(self) -> None:
+        if self.proc is not None and self.frozen:
+            self.proc.send_signal(signal.SIGCONT)
+            self.frozen = False
+
+    def stop(self) -> None:
+        """Thaw, unmount (lazily if busy) and stop the daemon by pid."""
+        if self.proc is None:
+            return
+        self.thaw()
+        if mounts.find_mount(self.mountpoint) is not None:
+            if commands.run(["umount", self.mountpoint], timeout=10,
+                            check=False).rc != 0:
+                commands.run(["umount", "-l", self.mountpoint], timeout=10,
+                             check=False)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        if self.proc.stderr:
+            self.proc.stderr.close()

@@ -1,0 +1,113 @@
+"""Domain monitoring with a domain whose storage hangs.
+
+Two local domains, one behind freezefs (a FUSE pass-through). When the
+FUSE daemon is stopped, the domain's checks hang in its I/O helper
+process: repoStats shows it invalid with a growing lastCheck, while ping,
+repoStats and the other domain's verbs keep answering in well under 1 s.
+When the daemon goes on, the domain is valid again.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from tests.storage import fusefs
+from tests.storage.helpers import (
+    BLANK,
+    StorageAgentRoot,
+    new_uuid,
+    ok,
+    wait_for,
+)
+from vdsm.agent import Agent
+from vdsm.storage.subsystem import StorageSubsystem
+
+WHY = fusefs.unavailable()
+pytestmark = pytest.mark.skipif(WHY is not None, reason=f"freezefs: {WHY}")
+
+
+@pytest.fixture
+def agent_with_domains():
+    root = StorageAgentRoot({("irs", "process_pool_timeout"): 2.0,
+                             ("irs", "sd_health_check_delay"): 0.3})
+    fs = fusefs.FreezeFs(os.path.join(root.root, "backing"),
+                         os.path.join(root.root, "fuse"))
+    agent = None
+    try:
+        fs.start()
+        agent = Agent(root.config, subsystems=[StorageSubsystem])
+        agent.bind()
+        agent.start()
+        agent.server.serve_in_thread()
+        p = root.proxy()
+        good_dir = os.path.join(root.root, "good")
+        os.makedirs(good_dir)
+        domains = {}
+        for name, path in (("good", good_dir), ("hung", fs.mountpoint)):
+            con = {"id": new_uuid(), "connection": path}
+            assert ok(p.connectStorageServer(4, BLANK, [con]))["statuslist"][0][
+                "status"] == 0
+            sd_uuid = new_uuid()
+            ok(p.createStorageDomain(4, sd_uuid, name, path, 1))
+            ok(p.startMonitoringDomain(sd_uuid, 0))
+            domains[name] = sd_uuid
+        yield root, fs, domains
+        for sd_uuid in domains.values():
+            fs.thaw()
+            ok(p.stopMonitoringDomain(sd_uuid))
+    finally:
+        fs.thaw()
+        if agent is not None:
+            agent.stop()
+        fs.stop()
+        root.cleanup()
+
+
+def timed(call):
+    start = time.monotonic()
+    answer = call()
+    return answer, time.monotonic() - start
+
+
+def test_hung_domain_turns_invalid_while_others_answer(agent_with_domains):
+    root, fs, domains = agent_with_domains
+    good, hung = domains["good"], domains["hung"]
+    p = root.proxy()
+
+    def stats():
+        return ok(p.repoStats())["info"]
+
+    wait_for(lambda: all(stats().get(d, {}).get("actual") for d in (good, hung)),
+             10, "first checks")
+    assert stats()[hung]["valid"] and stats()[good]["valid"]
+    assert stats()[hung]["version"] == 5
+
+    fs.freeze()
+    try:
+        wait_for(lambda: not stats()[hung]["valid"], 15, "the hung domain invalid")
+        first = float(stats()[hung]["lastCheck"])
+        time.sleep(1.0)
+        later = stats()
+        assert not later[hung]["valid"]
+        assert later[hung]["code"] == 3  # AccessTimeout
+        assert float(later[hung]["lastCheck"]) >= first + 0.8  # growing
+        assert later[good]["valid"] and float(later[good]["lastCheck"]) < 2
+
+        for call in (lambda: p.ping(), lambda: p.repoStats(),
+                     lambda: p.getStorageDomainInfo(good),
+                     lambda: p.getStorageDomainStats(good),
+                     lambda: p.getImagesList(good),
+                     lambda: p.getVolumesList(good, BLANK)):
+            answer, elapsed = timed(call)
+            assert answer["status"]["code"] == 0, answer
+            assert elapsed < 1.0, (answer, elapsed)
+        # the hung domain's own verbs fail after the I/O timeout, not hang
+        answer, elapsed = timed(lambda: p.getStorageDomainStats(hung))
+        assert answer["status"]["code"] == 3 and elapsed < 5
+    finally:
+        fs.thaw()
+    wait_for(lambda: stats()[hung]["valid"], 15, "the domain valid again")
+    assert float(stats()[hung]["lastCheck"]) < 2

@@ -1,0 +1,90 @@
+"""Fixtures of the virt tests: the test guest and one private libvirtd
+(in its own network namespace, with a bridge for guest NICs) per session.
+
+Everything started here is stopped by pid at the end; guests are
+destroyed by the tests that create them (and by the agent fixture).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from typing import Any, Iterator
+
+import pytest
+
+from vdsm.common import commands
+
+from .harness import BRIDGE, VirtAgent, build_guest, destroy_quietly
+from .privlibvirt import PrivateLibvirt
+
+
+@pytest.fixture(scope="session")
+def guest() -> dict[str, Any]:
+    try:
+        return build_guest()
+    except (RuntimeError, OSError) as e:
+        pytest.skip(f"cannot build the test guest: {e}")
+
+
+@pytest.fixture(scope="session")
+def netns() -> Iterator[str]:
+    if os.geteuid() != 0:
+        pytest.skip("network namespaces need root")
+    name = f"vdsmvirt-{uuid.uuid4().hex[:8]}"
+    commands.run(["ip", "netns", "add", name], timeout=10)
+    try:
+        for argv in (["ip", "link", "set", "lo", "up"],
+                     ["ip", "link", "add", BRIDGE, "type", "bridge"],
+                     ["ip", "link", "set", BRIDGE, "up"]):
+            commands.run(["ip", "netns", "exec", name] + argv, timeout=10)
+        yield name
+    finally:
+        commands.run(["ip", "netns", "delete", name], timeout=10, check=False)
+
+
+@pytest.fixture(scope="session")
+def small_fs() -> Iterator[str]:
+    """A 4 MiB tmpfs, mounted before libvirtd starts so that its private
+    mount namespace sees it: images there run out of space (ENOSPC)."""
+    path = tempfile.mkdtemp(prefix="vdsm-virt-small-", dir="/tmp")
+    os.chmod(path, 0o755)
+    res = commands.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", path],
+                       timeout=10, check=False)
+    if res.rc != 0:
+        os.rmdir(path)
+        pytest.skip(f"cannot mount a tmpfs: {res.err.strip()}")
+    try:
+        yield path
+    finally:
+        commands.run(["umount", "-l", path], timeout=10, check=False)
+        os.rmdir(path)
+
+
+@pytest.fixture(scope="session")
+def libvirtd(netns: str, small_fs: str) -> Iterator[PrivateLibvirt]:
+    instance = PrivateLibvirt(netns=netns)
+    try:
+        instance.start()
+    except (RuntimeError, OSError, commands.CommandError) as e:
+        instance.stop()
+        instance.cleanup()
+        pytest.skip(f"cannot start a private libvirtd: {e}")
+    try:
+        yield instance
+    finally:
+        instance.stop()
+        instance.cleanup()
+
+
+@pytest.fixture(scope="module")
+def virt_agent(libvirtd: PrivateLibvirt, guest: dict[str, Any]) -> Iterator[VirtAgent]:
+    agent = VirtAgent(libvirtd.uri)
+    try:
+        yield agent
+    finally:
+        ids = [vm.id for vm in agent.virt.ctx.registry.all()]
+        agent.stop()
+        destroy_quietly(libvirtd.uri, ids)
+        agent.root.cleanup()

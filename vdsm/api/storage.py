@@ -1,0 +1,206 @@
+"""Storage verbs: thin handlers over the storage service.
+
+StoragePool.*, StorageDomain.*, Image.*, Volume.* and the storage Host.*
+verbs. Handlers turn wire values into service calls and service results
+into payloads; SPM verbs answer a task id (``uuid``). Error names become
+codes only here (connection status lists) and in the dispatcher.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from vdsm.api.dispatcher import error_code
+from vdsm.api.storage_images import ImageVerbs, VolumeVerbs
+from vdsm.storage import constants as sc
+from vdsm.storage import monitor
+
+if TYPE_CHECKING:
+    from vdsm.agent import Agent
+    from vdsm.storage.hsm import StorageService
+
+BLANK = sc.BLANK_UUID
+
+
+def handlers(service: StorageService, agent: Agent) -> dict[str, object]:
+    return {
+        "Host": StorageHostVerbs(service),
+        "StoragePool": PoolVerbs(service, agent),
+        "StorageDomain": DomainVerbs(service),
+        "Image": ImageVerbs(service),
+        "Volume": VolumeVerbs(service),
+    }
+
+
+def _statuslist(results: list[Any]) -> list[dict[str, Any]]:
+    return [{"id": con_id, "status": 0 if err is None else error_code(err)}
+            for con_id, err in results]
+
+
+def _blank(value: str | None) -> str | None:
+    return None if value in (None, "", BLANK) else value
+
+
+class StorageHostVerbs:
+    def __init__(self, service: StorageService) -> None:
+        self._svc = service
+
+    def get_storage_domains(self, storagepool_id: str | None = None,
+                            domain_class: int | None = None,
+                            storage_type: int | None = None,
+                            remote_path: str | None = None) -> list[str]:
+        return self._svc.domains.list(sp_uuid=_blank(storagepool_id),
+                                      dom_class=domain_class or None,
+                                      storage_type=storage_type or None,
+                                      remote_path=remote_path or None)
+
+    def get_connected_storage_pools(self) -> list[str]:
+        return self._svc.connected_pools()
+
+    def get_storage_repo_stats(self, domains: list[str] | None = None
+                               ) -> dict[str, Any]:
+        return monitor.repo_stats(self._svc.repo_statuses(domains), error_code)
+
+    def start_monitoring_domain(self, sd_uuid: str, host_id: int) -> None:
+        self._svc.start_monitoring_domain(sd_uuid, host_id)
+
+    def stop_monitoring_domain(self, sd_uuid: str) -> None:
+        self._svc.stop_monitoring_domain(sd_uuid)
+
+    def get_storage_connections_list(self, storagepool_id: str | None = None
+                                     ) -> list[dict[str, Any]]:
+        return self._svc.connections.list()
+
+
+class PoolVerbs:
+    def __init__(self, service: StorageService, agent: Agent) -> None:
+        self._svc = service
+        self._agent = agent
+
+    def connect_storage_server(self, storagepool_id: str, domain_type: int,
+                               connection_params: list[dict[str, Any]]) -> list[Any]:
+        return _statuslist(self._svc.connect_storage_server(domain_type,
+                                                            connection_params))
+
+    def disconnect_storage_server(self, storagepool_id: str, domain_type: int,
+                                  connection_params: list[dict[str, Any]]
+                                  ) -> list[Any]:
+        return _statuslist(self._svc.disconnect_storage_server(domain_type,
+                                                               connection_params))
+
+    def validate_storage_server_connection(self, storagepool_id: str,
+                                           domain_type: int,
+                                           connection_params: list[dict[str, Any]]
+                                           ) -> list[Any]:
+        return _statuslist(self._svc.validate_storage_server_connection(
+            domain_type, connection_params))
+
+    def create(self, storagepool_id: str, name: str, master_sd_uuid: str,
+               master_version: int, domain_list: Any = None, pool_type: Any = None,
+               lock_policy: str | None = None,
+               lock_renewal_interval_sec: int | None = None,
+               lease_time_sec: int | None = None, io_op_timeout_sec: int | None = None,
+               lease_retries: int | None = None) -> None:
+        self._svc.create_storage_pool(
+            sp_uuid=storagepool_id, name=name, master_uuid=master_sd_uuid,
+            master_version=master_version, lease_params={
+                sc.MD_LOCK_POLICY: lock_policy,
+                sc.MD_LOCK_RENEWAL: lock_renewal_interval_sec,
+                sc.MD_LEASE_TIME: lease_time_sec, sc.MD_IO_TIMEOUT: io_op_timeout_sec,
+                sc.MD_LEASE_RETRIES: lease_retries})
+
+    def connect(self, storagepool_id: str, host_id: int, scsi_key: Any,
+                master_sd_uuid: str, master_version: int,
+                domain_dict: Any = None) -> None:
+        self._svc.connect_storage_pool(sp_uuid=storagepool_id, host_id=host_id,
+                                       master_uuid=master_sd_uuid,
+                                       master_version=master_version)
+
+    def disconnect(self, storagepool_id: str, host_id: int, scsi_key: Any,
+                   remove: bool = False) -> None:
+        self._svc.disconnect_storage_pool(storagepool_id)
+
+    def destroy(self, storagepool_id: str, host_id: int, scsi_key: Any) -> None:
+        self._svc.destroy_storage_pool(storagepool_id)
+
+    def get_info(self, storagepool_id: str) -> dict[str, Any]:
+        return self._svc.storage_pool_info(storagepool_id)
+
+    def refresh(self, storagepool_id: str, master_sd_uuid: str,
+                master_version: int) -> None:
+        self._svc.refresh_storage_pool(storagepool_id, master_sd_uuid, master_version)
+
+    def spm_start(self, storagepool_id: str, prev_id: int = -1, prev_lver: int = -1,
+                  recovery_mode: Any = None, enable_scsi_fencing: Any = False,
+                  max_host_id: int | None = None,
+                  dom_version: int | None = None) -> str:
+        return self._svc.spm_start(storagepool_id, self._agent.tasks)
+
+    def spm_stop(self, storagepool_id: str) -> None:
+        self._svc.spm_stop(storagepool_id)
+
+    def get_spm_status(self, storagepool_id: str) -> dict[str, Any]:
+        return self._svc.spm_status(storagepool_id)
+
+    def get_iso_list(self, storagepool_id: str, extension: str = "iso") -> list[str]:
+        return self._svc.iso_files(storagepool_id, f"*.{extension}")
+
+    def get_floppy_list(self, storagepool_id: str) -> list[str]:
+        return self._svc.iso_files(storagepool_id, "*.vfd")
+
+    def set_description(self, storagepool_id: str, description: str) -> None:
+        self._svc.pool_verb(storagepool_id, "setStoragePoolDescription",
+                            "set_description", description)
+
+
+class DomainVerbs:
+    def __init__(self, service: StorageService) -> None:
+        self._svc = service
+
+    def create(self, storagedomain_id: str, domain_type: int, type_args: str,
+               name: str, domain_class: int, version: int | None = None) -> None:
+        self._svc.domains.create(storage_type=domain_type, sd_uuid=storagedomain_id,
+                                 name=name, type_arg=type_args,
+                                 dom_class=domain_class, version=version)
+
+    def format(self, storagedomain_id: str, auto_detach: bool = False) -> None:
+        self._svc.domains.format(storagedomain_id, auto_detach=auto_detach)
+
+    def validate(self, storagedomain_id: str) -> None:
+        self._svc.domains.validate(storagedomain_id)
+
+    def get_info(self, storagedomain_id: str) -> dict[str, Any]:
+        return self._svc.domains.info(storagedomain_id)
+
+    def get_stats(self, storagedomain_id: str) -> dict[str, Any]:
+        return self._svc.domains.stats(storagedomain_id)
+
+    def get_images(self, storagedomain_id: str) -> list[str]:
+        return self._svc.domains.images(storagedomain_id)
+
+    def get_volumes(self, storagedomain_id: str, storagepool_id: str = BLANK,
+                    image_id: str = BLANK) -> list[str]:
+        return self._svc.domains.volumes(storagedomain_id, image_id)
+
+    def set_description(self, storagedomain_id: str, description: str) -> None:
+        self._svc.domains.set_description(storagedomain_id, description)
+
+    def attach(self, storagedomain_id: str, storagepool_id: str) -> None:
+        self._svc.pool_verb(storagepool_id, "attachStorageDomain", "attach",
+                            storagedomain_id)
+
+    def detach(self, storagedomain_id: str, storagepool_id: str,
+               master_sd_uuid: str | None = None, master_version: int | None = None,
+               force: bool = False) -> None:
+        self._svc.pool_verb(storagepool_id, "detachStorageDomain", "detach",
+                            storagedomain_id)
+
+    def activate(self, storagedomain_id: str, storagepool_id: str) -> None:
+        self._svc.pool_verb(storagepool_id, "activateStorageDomain", "activate",
+                            storagedomain_id)
+
+    def deactivate(self, storagedomain_id: str, storagepool_id: str,
+                   master_sd_uuid: str | None = None,
+                   master_version: int | None = None) -> None:
+        self._svc.pool_verb(storagepool_id, "deactivateStorageDomain", "deactivate",
+                            storagedomain_id)

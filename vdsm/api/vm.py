@@ -1,0 +1,130 @@
+"""VM namespace verbs and the Host verbs about VMs: thin handlers.
+
+Each handler maps the classic arguments onto one call of the virt
+service (:mod:`vdsm.virt.service`) and returns its payload; the virt
+subsystem registers these objects with the dispatcher.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from vdsm.common.errors import InvalidParameter, MissingParameter
+
+if TYPE_CHECKING:
+    from vdsm.virt.service import VirtService
+
+
+def _vm_id_of(params: Any, vm_id: str | None, what: str) -> str:
+    """The VM id of a classic ``params`` struct (``params['vmId']``)."""
+    given = params.get("vmId") if isinstance(params, dict) else None
+    if vm_id and given and given != vm_id:
+        raise InvalidParameter(f"Invalid parameter: {what}: vmID {vm_id} and "
+                               f"params vmId {given} differ")
+    found = vm_id or given
+    if not found:
+        raise MissingParameter(f"Missing required parameter: {what} needs vmId")
+    return found
+
+
+class VmVerbs:
+    def __init__(self, service: VirtService) -> None:
+        self._svc = service
+
+    def create(self, vm_params: dict[str, Any],
+               vm_id: str | None = None) -> dict[str, Any]:
+        params = dict(vm_params)
+        params["vmId"] = _vm_id_of(params, vm_id, "create")
+        return self._svc.create(params)
+
+    def destroy(self, vm_id: str, graceful_attempts: int | None = None) -> None:
+        self._svc.destroy(vm_id)
+
+    def pause(self, vm_id: str) -> None:
+        self._svc.pause(vm_id)
+
+    def cont(self, vm_id: str) -> None:
+        self._svc.cont(vm_id)
+
+    def reset(self, vm_id: str) -> None:
+        self._svc.reset(vm_id)
+
+    def shutdown(self, vm_id: str, delay: int | None = None,
+                 message: str | None = None, reboot: bool = False,
+                 timeout: int | None = None, force: bool = False) -> None:
+        self._svc.shutdown(vm_id, delay=delay or 0, message=message or "",
+                           reboot=bool(reboot),
+                           timeout=float(timeout) if timeout else None,
+                           force=bool(force))
+
+    def hibernate(self, vm_id: str, hibernation_vol_handle: Any) -> None:
+        self._svc.hibernate(vm_id, hibernation_vol_handle)
+
+    def set_ticket(self, vm_id: str, password: str, ttl: int,
+                   existing_conn_action: str = "disconnect",
+                   params: dict[str, Any] | None = None) -> None:
+        self._svc.set_ticket(vm_id, password, ttl, existing_conn_action, params)
+
+    def change_cd(self, vm_id: str, drive_spec: Any) -> dict[str, Any]:
+        return self._svc.change_media(vm_id, drive_spec, device="cdrom")
+
+    def change_floppy(self, vm_id: str, drive_spec: Any) -> dict[str, Any]:
+        return self._svc.change_media(vm_id, drive_spec, device="floppy")
+
+    def send_keys(self, vm_id: str, key_sequence: list[str]) -> None:
+        self._svc.send_keys(vm_id, key_sequence)
+
+    def hotplug_disk(self, params: dict[str, Any],
+                     vm_id: str | None = None) -> dict[str, Any]:
+        vm_id = _vm_id_of(params, vm_id, "hotplugDisk")
+        return self._svc.hotplug_disk(vm_id, _part(params, "drive"))
+
+    def hotunplug_disk(self, params: dict[str, Any],
+                       vm_id: str | None = None) -> dict[str, Any]:
+        vm_id = _vm_id_of(params, vm_id, "hotunplugDisk")
+        return self._svc.hotunplug_disk(vm_id, _part(params, "drive"))
+
+    def hotplug_nic(self, params: dict[str, Any],
+                    vm_id: str | None = None) -> dict[str, Any]:
+        vm_id = _vm_id_of(params, vm_id, "hotplugNic")
+        return self._svc.hotplug_nic(vm_id, _part(params, "nic"))
+
+    def hotunplug_nic(self, params: dict[str, Any],
+                      vm_id: str | None = None) -> dict[str, Any]:
+        vm_id = _vm_id_of(params, vm_id, "hotunplugNic")
+        return self._svc.hotunplug_nic(vm_id, _part(params, "nic"))
+
+    def get_stats(self, vm_id: str) -> list[dict[str, Any]]:
+        return self._svc.stats(vm_id)
+
+    def get_info(self, vm_id: str) -> dict[str, Any]:
+        return self._svc.info(vm_id)
+
+
+def _part(params: dict[str, Any], key: str) -> Any:
+    if key not in params:
+        raise MissingParameter(f"Missing required parameter: params needs "
+                               f"{key!r}")
+    return params[key]
+
+
+class VirtHostVerbs:
+    """Host namespace verbs served by the virt subsystem."""
+
+    def __init__(self, service: VirtService) -> None:
+        self._svc = service
+
+    def get_vm_list(self, full_status: bool = False,
+                    vm_list: list[str] | None = None,
+                    only_uuid: bool = False) -> list[Any]:
+        vms = self._svc.list(full=bool(full_status) and not only_uuid,
+                             only=vm_list or None)
+        if only_uuid:
+            return [vm["vmId"] for vm in vms]
+        return vms
+
+    def get_vm_full_list(self, vm_list: list[str] | None = None) -> list[Any]:
+        return self._svc.list(full=True, only=vm_list or None)
+
+    def get_all_vm_stats(self) -> list[dict[str, Any]]:
+        return self._svc.all_stats()

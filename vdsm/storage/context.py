@@ -1,0 +1,57 @@
+"""The services every part of the image repository is handed.
+
+Built once by the storage subsystem from the agent (configuration,
+supervdsm client) and passed down; nothing in vdsm/storage reads globals.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from vdsm.config import Config
+from vdsm.storage.fileops import FileOps, LocalFileOps
+from vdsm.storage.leases import LeaseManager
+from vdsm.storage.oop import IOProcessPool
+
+
+class Privileged(Protocol):
+    """supervdsm, as storage uses it: ``call(op, **args)``."""
+
+    def call(self, op: str, /, **args: Any) -> Any: ...
+
+
+@dataclass
+class StorageContext:
+    config: Config
+    supervdsm: Privileged
+    io: IOProcessPool | None
+    leases: LeaseManager
+
+    @property
+    def mount_root(self) -> str:
+        return self.config.mount_root
+
+    @property
+    def repository(self) -> str:
+        return self.config.repository
+
+    def file_ops(self, key: str) -> FileOps:
+        """File operations for one domain or mount (out of process unless
+        the context was built without helpers, as some unit tests do)."""
+        if self.io is None:
+            return LocalFileOps()
+        return self.io.file_ops(key)
+
+    @property
+    def owner(self) -> str | None:
+        """The user that must own mounted storage: the one this process
+        runs as, or None when running as root (nothing to hand over)."""
+        if os.geteuid() == 0:
+            return None
+        return pwd.getpwuid(os.geteuid()).pw_name
+
+    def setting(self, key: str) -> Any:
+        return self.config.get("irs", key)

@@ -1,0 +1,100 @@
+"""The storage subsystem: plugs the image repository into the agent.
+
+Registered in the agent as ``vdsm.storage.subsystem:StorageSubsystem``.
+It builds the storage service from the agent's configuration and
+supervdsm client, serves the StoragePool/StorageDomain/Image/Volume
+namespaces and its Host verbs, lets the Task verbs see the SPM's tasks,
+and feeds domain health into getVdsStats.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+from vdsm.api.dispatcher import error_code
+from vdsm.common.errors import VdsmError
+from vdsm.storage import leases, monitor
+from vdsm.storage.context import StorageContext
+from vdsm.storage.hsm import StorageService
+from vdsm.storage.oop import IOProcessPool
+from vdsm.storage.pooltasks import PoolTasks
+
+if TYPE_CHECKING:
+    from vdsm.agent import Agent
+
+log = logging.getLogger(__name__)
+
+
+class StorageSubsystem:
+    name = "storage"
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        config = agent.config
+        lease_manager = leases.create(config.get("irs", "lease_manager"),
+                                      io_timeout=config.get("sanlock", "io_timeout"))
+        ctx = StorageContext(
+            config=config, supervdsm=agent.supervdsm,
+            io=IOProcessPool(timeout=config.get("irs", "process_pool_timeout")),
+            leases=lease_manager)
+        self.service = StorageService(ctx, workers=config.get("vars", "task_workers"),
+                                      error_code=error_code)
+        agent.add_task_manager(PoolTasks(self.service.current_tasks))  # type: ignore
+
+    def handlers(self) -> dict[str, object]:
+        from vdsm.api import storage as api
+
+        return api.handlers(self.service, self.agent)
+
+    def start(self) -> None:
+        """Make the repository and mount root the agent's own."""
+        ctx = self.service.ctx
+        owner = ctx.owner
+        if owner is None:
+            os.makedirs(ctx.mount_root, exist_ok=True)
+            return
+        try:
+            for path in (ctx.repository, ctx.mount_root):
+                self.agent.supervdsm.call("mkdir_owned", path=path, user=owner)
+        except VdsmError as e:
+            log.error("cannot prepare the storage repository %s: %s",
+                      ctx.repository, e)
+
+    def stop(self) -> None:
+        self.service.shutdown()
+
+    def prepare_drive(self, drive: dict[str, Any]) -> dict[str, Any]:
+        """Resolve a VM drive given as {domainID, poolID, imageID, volumeID}:
+        prepareImage's answer (``path`` of the leaf, ``imgVolumesInfo``,
+        ``chain``). Raises the storage errors of prepareImage."""
+        return self.service.prepare_image(
+            drive["domainID"], drive.get("poolID", ""), drive["imageID"],
+            drive.get("volumeID"))
+
+    def teardown_drive(self, drive: dict[str, Any]) -> None:
+        self.service.teardown_image(drive["domainID"], drive.get("poolID", ""),
+                                    drive["imageID"], drive.get("volumeID"))
+
+    @property
+    def drive_resolver(self) -> _DriveResolver:
+        """What the virt subsystem uses for drives given as volume ids."""
+        return _DriveResolver(self)
+
+    def domain_stats(self) -> dict[str, Any]:
+        """Per-domain health for getVdsStats (``storageDomains``)."""
+        return monitor.repo_stats(self.service.monitor.status(), error_code)
+
+
+class _DriveResolver:
+    """prepare(drive) -> path / teardown(drive), as vdsm.virt.drives wants."""
+
+    def __init__(self, storage: StorageSubsystem) -> None:
+        self._storage = storage
+
+    def prepare(self, drive: dict[str, Any]) -> str:
+        return self._storage.prepare_drive(drive)["path"]
+
+    def teardown(self, drive: dict[str, Any]) -> None:
+        self._storage.teardown_drive(drive)

@@ -1,0 +1,22 @@
+"""What every VM operation needs, gathered once by the subsystem."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from vdsm.virt.connection import Connection
+from vdsm.virt.domxml.domain import HostOptions
+from vdsm.virt.drives import DriveResolver
+from vdsm.virt.registry import VmRegistry
+
+
+@dataclass
+class VirtContext:
+    conn: Connection
+    hooks: Any                      # vdsm.common.hooks.Hooks
+    options: HostOptions
+    registry: VmRegistry
+    resolver: DriveResolver | None = None
+    shutdown_timeout: float = 30.0
+    operation_timeout: float = 60.0

@@ -1,0 +1,265 @@
+"""The bulk VM sampler: one libvirt call per cycle for every VM.
+
+Each cycle asks libvirt for every VM's statistics in one call
+(getAllDomainStats) and stores the computed classic stats in the VMs, so
+the stats verbs never touch libvirt. A QEMU that stops answering (e.g.
+SIGSTOPped) would hang that call: every call runs in its own thread with
+a timeout. When the bulk call times out, each VM is probed on its own
+(again with a timeout); a VM whose probe hangs is marked unresponsive
+(monitorResponse -1) and left out of the bulk calls until its pending
+call returns. So one hung QEMU never delays the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable
+
+import libvirt
+
+from vdsm.virt import guestinfo, statsconv
+from vdsm.virt.context import VirtContext
+from vdsm.virt.vm import Vm
+
+log = logging.getLogger(__name__)
+
+STATS = (libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
+         | libvirt.VIR_DOMAIN_STATS_BALLOON | libvirt.VIR_DOMAIN_STATS_VCPU
+         | libvirt.VIR_DOMAIN_STATS_INTERFACE | libvirt.VIR_DOMAIN_STATS_BLOCK)
+# Do not wait for a domain another job holds: its monitor stats are left out.
+BULK_FLAGS = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
+MAX_PENDING_CALLS = 64
+GUEST_INFO_EVERY = 4  # cycles between guest agent queries
+
+
+class _Call:
+    """A libvirt call in its own thread, waited for with a timeout."""
+
+    def __init__(self, func: Callable[[], Any],
+                 on_late: Callable[[], None] | None = None) -> None:
+        self._done = threading.Event()
+        self._state = threading.Lock()
+        self._finished = False
+        self._late = False
+        self._on_late = on_late
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(func,),
+                                        daemon=True, name="vm-stats-call")
+
+    def _run(self, func: Callable[[], Any]) -> None:
+        try:
+            self.result = func()
+        except BaseException as e:  # reported to the waiter
+            self.error = e
+        finally:
+            with self._state:
+                self._finished = True
+                late = self._late
+            self._done.set()
+            if late and self._on_late is not None:
+                self._on_late()
+
+    def start(self) -> _Call:
+        self._thread.start()
+        return self
+
+    def wait(self, timeout: float) -> bool:
+        """True when done in time; else ``on_late`` runs when it ends."""
+        if self._done.wait(timeout):
+            return True
+        with self._state:
+            if self._finished:
+                return True
+            self._late = True
+        return False
+
+
+class Sampler:
+    """Thread-safe; ``sample_once()`` may also be called directly."""
+
+    def __init__(self, ctx: VirtContext, *, interval: float,
+                 timeout: float) -> None:
+        self.ctx = ctx
+        self.interval = interval
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._stuck: dict[str, float] = {}   # vm id -> since (monotonic)
+        self._pending = 0
+        self._prev: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._cycles = 0
+        self._asking_guest: set[str] = set()
+        self.last_cycle = 0.0
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, daemon=True,
+                                        name="vm-sampler")
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.sample_once()
+            except Exception:
+                log.exception("VM sampling cycle failed")
+
+    # --- one cycle --------------------------------------------------------
+    def sample_once(self) -> float:
+        """Sample every VM once; returns the cycle's duration in seconds."""
+        start = time.monotonic()
+        if not self.ctx.conn.connected:
+            return 0.0
+        vms = {vm.id: vm for vm in self.ctx.registry.all() if not vm.is_down}
+        with self._lock:
+            stuck = set(self._stuck)
+        responsive = [vm for vm_id, vm in vms.items() if vm_id not in stuck]
+        if responsive:
+            records = self._bulk(responsive, all_ours=not stuck)
+            if records is None:
+                records = self._probe_each(responsive)
+            now = time.time()
+            for vm_id, record in records.items():
+                vm = vms.get(vm_id)
+                if vm is not None:
+                    self._apply(vm, record, now)
+        with self._lock:
+            for vm_id, vm in vms.items():
+                vm.unresponsive_since = self._stuck.get(vm_id)
+        self._forget_gone(vms)
+        if self._cycles % GUEST_INFO_EVERY == 0:
+            self._ask_guests([vm for vm in responsive if vm.agent_connected])
+        self._cycles += 1
+        self.last_cycle = time.monotonic() - start
+        return self.last_cycle
+
+    def _ask_guests(self, vms: list[Vm]) -> None:
+        """Guest agent facts, one thread per VM, never more than one each;
+        the answers land in the VMs whenever they come."""
+        conn = self.ctx.conn.get()
+        for vm in vms:
+            with self._lock:
+                if vm.id in self._asking_guest:
+                    continue
+                self._asking_guest.add(vm.id)
+            threading.Thread(target=self._ask_guest, args=(conn, vm),
+                             daemon=True, name="vm-guest-info").start()
+
+    def _ask_guest(self, conn: libvirt.virConnect, vm: Vm) -> None:
+        try:
+            info = guestinfo.collect(conn.lookupByUUIDString(vm.id))
+            vm.sample = {**vm.sample, **info}
+        except libvirt.libvirtError as e:
+            log.debug("vm %s: guest info: %s", vm.id, e.get_error_message())
+        finally:
+            with self._lock:
+                self._asking_guest.discard(vm.id)
+
+    def _bulk(self, vms: list[Vm], *, all_ours: bool) -> dict[str, dict] | None:
+        conn = self.ctx.conn.get()
+        if all_ours:
+            def call() -> Any:
+                return conn.getAllDomainStats(STATS, BULK_FLAGS)
+        else:
+            def call() -> Any:
+                doms = [conn.lookupByUUIDString(vm.id) for vm in vms]
+                return conn.domainListGetStats(doms, STATS, BULK_FLAGS)
+        result = self._run(call)
+        if result is None:
+            log.warning("bulk VM statistics call took over %.1f s; probing "
+                        "each VM", self.timeout)
+            return None
+        return {dom.UUIDString(): record for dom, record in result}
+
+    def _probe_each(self, vms: list[Vm]) -> dict[str, dict]:
+        """One call per VM, all in parallel; a hung one marks its VM."""
+        conn = self.ctx.conn.get()
+        calls = {}
+        for vm in vms:
+            if not self._reserve():
+                log.error("too many hung libvirt statistics calls")
+                break
+
+            def call(vm_id: str = vm.id) -> Any:
+                dom = conn.lookupByUUIDString(vm_id)
+                return conn.domainListGetStats([dom], STATS, 0)
+            calls[vm.id] = _Call(
+                call, on_late=lambda v=vm.id: self._answered(v)).start()
+        records: dict[str, dict] = {}
+        deadline = time.monotonic() + self.timeout
+        for vm_id, c in calls.items():
+            if not c.wait(max(0.0, deadline - time.monotonic())):
+                self._mark_stuck(vm_id)
+                continue
+            self._release()
+            if c.error is None and c.result:
+                records[vm_id] = c.result[0][1]
+        return records
+
+    def _run(self, func: Callable[[], Any]) -> Any:
+        if not self._reserve():
+            log.error("too many hung libvirt statistics calls; skipping cycle")
+            return None
+        c = _Call(func, on_late=self._release).start()
+        if not c.wait(self.timeout):
+            return None
+        self._release()
+        if c.error is not None:
+            if isinstance(c.error, libvirt.libvirtError):
+                log.warning("VM statistics call failed: %s",
+                            c.error.get_error_message())
+                return []
+            raise c.error
+        return c.result
+
+    def _reserve(self) -> bool:
+        with self._lock:
+            if self._pending >= MAX_PENDING_CALLS:
+                return False
+            self._pending += 1
+            return True
+
+    def _release(self) -> None:
+        with self._lock:
+            self._pending -= 1
+
+    def _mark_stuck(self, vm_id: str) -> None:
+        with self._lock:
+            self._stuck.setdefault(vm_id, time.monotonic())
+        log.warning("vm %s: QEMU does not answer; monitorResponse -1", vm_id)
+
+    def _answered(self, vm_id: str) -> None:
+        with self._lock:
+            self._pending -= 1
+            if self._stuck.pop(vm_id, None) is not None:
+                log.info("vm %s: QEMU answers again", vm_id)
+
+    def _forget_gone(self, vms: dict[str, Vm]) -> None:
+        for vm_id in list(self._prev):
+            if vm_id not in vms:
+                del self._prev[vm_id]
+
+    # --- turning a record into stats -----------------------------------
+    def _apply(self, vm: Vm, record: dict[str, Any], now: float) -> None:
+        prev_time, prev = self._prev.get(vm.id, (None, None))
+        elapsed = now - prev_time if prev_time else 0.0
+        macs = {i["name"]: i["macAddr"] for i in vm.live.get("interfaces", [])
+                if i.get("name")}
+        sample: dict[str, Any] = {"statsAge": "0.00", "sampleTime": now}
+        sample.update(statsconv.cpu(record, prev, elapsed, vm.vmdef.smp))
+        sample.update(statsconv.balloon(record, vm.vmdef.mem_mib))
+        sample["disks"] = statsconv.disks(record, prev, elapsed)
+        sample["network"] = statsconv.nics(record, prev, elapsed, macs, now)
+        merged = dict(vm.sample)
+        merged.update(sample)
+        vm.sample = merged
+        self._prev[vm.id] = (now, record)

@@ -1,0 +1,103 @@
+"""The VM verbs as service calls: what the thin API handlers call.
+
+Each method finds the VM, calls one operation module and returns the
+payload value. Errors are VdsmError subclasses (NoSuchVM, VMIsDown...).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from vdsm.virt import hibernation, lifecycle, vmdevices, vmgraphics, vmparams
+from vdsm.virt.context import VirtContext
+from vdsm.virt.vm import Vm
+from vdsm.virt.vmstats import vm_stats
+
+log = logging.getLogger(__name__)
+
+
+class VirtService:
+    def __init__(self, ctx: VirtContext) -> None:
+        self.ctx = ctx
+
+    def vm(self, vm_id: str) -> Vm:
+        return self.ctx.registry.get(vm_id)
+
+    # --- life cycle ------------------------------------------------------
+    def create(self, params: dict[str, Any]) -> dict[str, Any]:
+        vmdef = vmparams.parse(params)
+        vm = lifecycle.create(self.ctx, vmdef)
+        return vm.definition()
+
+    def destroy(self, vm_id: str) -> None:
+        lifecycle.destroy(self.ctx, self.vm(vm_id))
+
+    def pause(self, vm_id: str) -> None:
+        lifecycle.pause(self.ctx, self.vm(vm_id))
+
+    def cont(self, vm_id: str) -> None:
+        lifecycle.cont(self.ctx, self.vm(vm_id))
+
+    def reset(self, vm_id: str) -> None:
+        lifecycle.reset(self.ctx, self.vm(vm_id))
+
+    def shutdown(self, vm_id: str, **kwargs: Any) -> None:
+        lifecycle.shutdown(self.ctx, self.vm(vm_id), **kwargs)
+
+    def hibernate(self, vm_id: str, handle: Any) -> None:
+        hibernation.hibernate(self.ctx, self.vm(vm_id), handle)
+
+    # --- devices and consoles -------------------------------------------
+    def change_media(self, vm_id: str, spec: Any, *, device: str) -> dict[str, Any]:
+        vm = self.vm(vm_id)
+        vmdevices.change_media(self.ctx, vm, spec, device=device)
+        return vm.definition()
+
+    def hotplug_disk(self, vm_id: str, drive: Any) -> dict[str, Any]:
+        vm = self.vm(vm_id)
+        vmdevices.hotplug_disk(self.ctx, vm, drive)
+        return vm.definition()
+
+    def hotunplug_disk(self, vm_id: str, drive: Any) -> dict[str, Any]:
+        vm = self.vm(vm_id)
+        vmdevices.hotunplug_disk(self.ctx, vm, drive)
+        return vm.definition()
+
+    def hotplug_nic(self, vm_id: str, nic: Any) -> dict[str, Any]:
+        vm = self.vm(vm_id)
+        vmdevices.hotplug_nic(self.ctx, vm, nic)
+        return vm.definition()
+
+    def hotunplug_nic(self, vm_id: str, nic: Any) -> dict[str, Any]:
+        vm = self.vm(vm_id)
+        vmdevices.hotunplug_nic(self.ctx, vm, nic)
+        return vm.definition()
+
+    def set_ticket(self, vm_id: str, password: str, ttl: int,
+                   existing: str, params: dict[str, Any] | None) -> None:
+        vmgraphics.set_ticket(self.ctx, self.vm(vm_id), password, ttl,
+                              existing, params or {})
+
+    def send_keys(self, vm_id: str, keys: list[str]) -> None:
+        vmgraphics.send_keys(self.ctx, self.vm(vm_id), keys)
+
+    # --- views -----------------------------------------------------------
+    def stats(self, vm_id: str) -> list[dict[str, Any]]:
+        return [vm_stats(self.vm(vm_id))]
+
+    def all_stats(self) -> list[dict[str, Any]]:
+        return [vm_stats(vm) for vm in self.ctx.registry.all()]
+
+    def info(self, vm_id: str) -> dict[str, Any]:
+        return self.vm(vm_id).definition()
+
+    def list(self, *, full: bool, only: list[str] | None) -> list[dict[str, Any]]:
+        vms = self.ctx.registry.all()
+        if only:
+            wanted = set(only)
+            vms = [vm for vm in vms if vm.id in wanted]
+        if full:
+            return [vm.definition() for vm in vms]
+        return [{"vmId": vm.id, "status": vm.status, "vmName": vm.vmdef.name}
+                for vm in vms]

@@ -1,0 +1,140 @@
+"""The virt subsystem: VMs through libvirt, plugged into the agent.
+
+Owns the libvirt connection, the event worker that applies libvirt
+events to VMs (events arrive on the libvirt loop thread and are queued
+here so that thread never waits), the bulk sampler, and recovery at
+start. Stopping the agent leaves every VM running.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from typing import TYPE_CHECKING, Any
+
+from vdsm.common.errors import InvalidConfiguration
+from vdsm.virt import recovery
+from vdsm.virt import status as st
+from vdsm.virt.connection import Connection, LibvirtUnavailable
+from vdsm.virt.context import VirtContext
+from vdsm.virt.domxml.domain import HostOptions
+from vdsm.virt.drives import DriveResolver
+from vdsm.virt.registry import VmRegistry
+from vdsm.virt.sampling import Sampler
+from vdsm.virt.service import VirtService
+from vdsm.virt.vmops import release
+
+if TYPE_CHECKING:
+    from vdsm.agent import Agent
+
+log = logging.getLogger(__name__)
+
+DOMAIN_TYPES = ("kvm", "qemu")
+
+
+def host_options(config: Any) -> HostOptions:
+    kind = config.get("vars", "domain_type")
+    if kind not in DOMAIN_TYPES:
+        raise InvalidConfiguration(f"[vars] domain_type must be kvm or qemu, "
+                                   f"not {kind!r}")
+    console_dir = None
+    if config.get("vars", "vm_console_log"):
+        console_dir = os.path.join(config.log_dir, "console")
+    interval = config.get("vars", "vm_sample_interval")
+    return HostOptions(domain_type=kind, console_log_dir=console_dir,
+                       balloon_stats_period=max(1, int(interval)))
+
+
+class VirtSubsystem:
+    name = "virt"
+
+    def __init__(self, agent: Agent, *,
+                 resolver: DriveResolver | None = None) -> None:
+        config = agent.config
+        self._agent = agent
+        self._events: queue.Queue[tuple[Any, ...] | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        conn = Connection(config.get("vars", "libvirt_uri"),
+                          on_event=self._queue_event,
+                          on_reconnect=self._reconnected)
+        self.ctx = VirtContext(
+            conn=conn, hooks=agent.hooks, options=host_options(config),
+            registry=VmRegistry(), resolver=resolver,
+            shutdown_timeout=config.get("vars", "user_shutdown_timeout"))
+        self.service = VirtService(self.ctx)
+        self.sampler = Sampler(self.ctx,
+                               interval=config.get("vars", "vm_sample_interval"),
+                               timeout=config.get("vars", "vm_sample_timeout"))
+
+    def handlers(self) -> dict[str, object]:
+        from vdsm.api.vm import VirtHostVerbs, VmVerbs
+        return {"VM": VmVerbs(self.service), "Host": VirtHostVerbs(self.service)}
+
+    # --- life cycle ------------------------------------------------------
+    def start(self) -> None:
+        if self.ctx.resolver is None:
+            storage = self._agent.subsystems.get("storage")
+            self.ctx.resolver = getattr(storage, "drive_resolver", None)
+        if self.ctx.options.console_log_dir:
+            os.makedirs(self.ctx.options.console_log_dir, exist_ok=True)
+        self._worker = threading.Thread(target=self._work, daemon=True,
+                                        name="virt-events")
+        self._worker.start()
+        try:
+            self.ctx.conn.open()
+        except LibvirtUnavailable as e:
+            log.error("%s; will keep trying", e.message)
+            self.ctx.conn.open_in_background()
+        else:
+            recovery.recover(self.ctx)
+        self.sampler.start()
+
+    def stop(self) -> None:
+        """Stop monitoring; the VMs keep running (recovered next start)."""
+        self.sampler.stop()
+        self.ctx.conn.close()
+        self._events.put(None)
+        if self._worker is not None:
+            self._worker.join(10)
+
+    # --- what the agent asks of a subsystem ------------------------------
+    def vm_counts(self) -> dict[str, Any]:
+        vms = self.ctx.registry.all()
+        active = [vm for vm in vms if vm.status in st.RUNNING_STATES
+                  or vm.status == st.PAUSED]
+        return {"vmCount": len(vms), "vmActive": len(active),
+                "vmMigrating": 0, "incomingVmMigrations": 0,
+                "outgoingVmMigrations": 0}
+
+    # --- events ----------------------------------------------------------
+    def _queue_event(self, kind: str, vm_id: str, *args: Any) -> None:
+        self._events.put((kind, vm_id, *args))
+
+    def _work(self) -> None:
+        while True:
+            item = self._events.get()
+            if item is None:
+                return
+            try:
+                self._handle(*item)
+            except Exception:
+                log.exception("handling libvirt event %s failed", item)
+
+    def _handle(self, kind: str, vm_id: str, *args: Any) -> None:
+        vm = self.ctx.registry.find(vm_id)
+        if vm is None:
+            return
+        if kind == "lifecycle":
+            vm.on_lifecycle(*args)
+        elif kind == "io_error":
+            vm.on_io_error(*args)
+        elif kind == "agent":
+            vm.on_agent(args[0])
+        if vm.is_down:
+            release(self.ctx, vm)
+
+    def _reconnected(self) -> None:
+        log.info("libvirt is back; resynchronizing VM statuses")
+        recovery.resync(self.ctx)
