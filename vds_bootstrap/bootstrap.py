@@ -113,8 +113,13 @@ def bootstrap(root: str = "/", *, config_file: str | None = None,
     desired = _desired(root, management_ip=management_ip,
                        management_port=management_port, ssl=ssl,
                        libvirt_uri=layout.uri if libvirt_dir else None)
+    cpu = checks.check_cpu()
+    if cpu.status != "OK":
+        # No usable KVM: guests must be emulated (TCG), or they fail to
+        # start (or, on some kernels, hang instead of booting).
+        desired[("vars", "domain_type")] = "qemu"
 
-    results = [checks.check_os(), checks.check_cpu(),
+    results = [checks.check_os(), cpu,
                libvirt_setup.check_libvirt(layout, start=start_libvirt)]
     try:
         config_plan = host_config.plan(config_file, desired)

@@ -274,3 +274,10 @@ def test_python_api_reports_unreachable_root(tmp_path) -> None:
     assert by_name["PKI"].status == "OK"
     assert os.path.exists(tmp_path / "host/etc/pki/vdsm/certs/enginecert.pem")
     assert not os.path.exists(tmp_path / "host/etc/pki/vdsm/certs/admincert.pem")
+
+
+def test_domain_type_follows_the_cpu_check(bootstrapped: dict) -> None:
+    results = bstrap(bootstrapped["run"].stdout)
+    cfg = config.load(os.path.join(bootstrapped["root"], "etc/vdsm/vdsm.conf"))
+    expected = "kvm" if results["CPU"]["status"] == "OK" else "qemu"
+    assert cfg.get("vars", "domain_type") == expected
