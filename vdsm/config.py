@@ -112,6 +112,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("network", "restore_on_start", True,
            "At the first agent start after a boot, restore the last "
            "configuration marked safe by setSafeNetworkConfig."),
+    Option("network", "dhcp_timeout", 30,
+           "Seconds a network with bootproto dhcp waits for its lease; "
+           "without one the change fails (code 29) and is undone."),
     # --- storage: image repository ---
     Option("irs", "lease_manager", "sanlock",
            "Lease manager for host ids and the SPM/volume leases (sanlock)."),

@@ -145,3 +145,64 @@ def test_undo_of_releasing_a_bond_slave_downs_it_first():
         "link set eth1 state=down", "link set eth1 master=bond0"]
     assert str(steps[1].undo[0]) == \
         "link add bond_miimon=100 bond_mode=1 ifname=bond0 kind=bond"
+
+
+DHCP_NET = {"n1": {"nic": "eth0", "bootproto": "dhcp"}}
+
+
+def _bridged(*, addresses=(), dhcp=frozenset()):
+    devices = dict(BARE.devices)
+    devices["eth0"] = _nic("eth0", 2, master="n1")
+    devices["n1"] = Device(name="n1", index=9, kind="bridge", mtu=1500,
+                           up=True, addresses=addresses)
+    return KernelState(devices, (), frozenset(dhcp))
+
+
+def test_dhcp_network_starts_its_client_once_the_bridge_is_up():
+    steps = plan.plan(BARE, _want(DHCP_NET), {})
+    reqs = _requests(steps)
+    assert reqs[-2:] == ["link set n1 state=up", "dhcp start n1"]
+    assert steps[-1].undo == (Req("dhcp", "stop", "n1"),)
+
+
+def test_leased_dhcp_device_keeps_its_client_and_address():
+    state = _bridged(addresses=("192.0.2.50/24",), dhcp={"n1"})
+    assert plan.plan(state, _want(DHCP_NET), {}) == []
+    assert plan.verify(state, _want(DHCP_NET), {}) == []
+
+
+def test_dhcp_client_without_lease_is_restarted():
+    state = _bridged(dhcp={"n1"})
+    reqs = _requests(plan.plan(state, _want(DHCP_NET), {}))
+    assert reqs == ["dhcp stop n1", "dhcp start n1"]
+    assert plan.verify(state, _want(DHCP_NET), {}) == [
+        "n1: leased is False, wanted True"]
+
+
+def test_static_address_goes_before_the_client_starts():
+    state = _bridged(addresses=("10.0.0.2/24",))
+    reqs = _requests(plan.plan(state, _want(DHCP_NET), {}))
+    assert reqs == ["addr del n1 address=10.0.0.2 prefixlen=24",
+                    "dhcp start n1"]
+
+
+def test_removed_dhcp_network_stops_its_client_first_and_can_undo_it():
+    state = _bridged(addresses=("192.0.2.50/24",), dhcp={"n1"})
+    old, new = _want(DHCP_NET), {}
+    steps = plan.plan(state, new, desired.released(old, new))
+    assert _requests(steps)[:3] == [
+        "dhcp stop n1", "link set eth0 master=(none)", "link del n1"]
+    assert steps[0].undo == (Req("dhcp", "start", "n1"),)
+    assert not any(s.do.obj == "addr" for s in steps)  # the stop flushed it
+    assert sorted(plan.verify(state, new, desired.released(old, new))) == [
+        "eth0 is still configured", "n1 still exists"]
+
+
+def test_dhcp_device_on_the_wire():
+    wire = desired.to_wire(_want(DHCP_NET))
+    assert wire["n1"]["dhcp"] is True and wire["eth0"]["dhcp"] is False
+    assert desired.from_wire(wire) == _want(DHCP_NET)
+    for bad in ({"addresses": ["10.0.0.2/24"]}, {"master": "eth0"},
+                {"dhcp": "yes"}):
+        with pytest.raises(Exception, match="DHCP|dhcp|refers"):
+            desired.from_wire({**wire, "n1": {**wire["n1"], **bad}})

@@ -26,12 +26,15 @@ def test_valid_request_gives_the_new_config():
     assert set(new.networks) == {"net1", "net2", "net3"}
 
 
+def test_dhcp_network_is_valid():
+    new = _validate({"n": {"nic": "eth0", "vlan": 9, "bootproto": "dhcp"}})
+    assert new.networks["n"].bootproto == "dhcp"
+
+
 @pytest.mark.parametrize("networks,bondings,error", [
     ({"gone": {"remove": True}}, {}, errors.BadBridge),
     ({}, {"bond9": {"remove": True}}, errors.BadBonding),
     ({"n": {"nic": "eth9"}}, {}, errors.BadNic),
-    ({"n": {"nic": "eth0", "vlan": 9, "bootproto": "dhcp"}}, {},
-     errors.BadParams),
     ({}, {"bond1": {"nics": ["eth9"]}}, errors.BadNic),
     ({"n": {"bonding": "bond7"}}, {}, errors.BadBonding),
     ({"br-foreign": {"nic": "eth0", "vlan": 3}}, {}, errors.BadBridge),

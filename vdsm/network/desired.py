@@ -37,6 +37,7 @@ class Iface:
     bond_options: str = ""
     addresses: tuple[str, ...] = ()  # IPv4 "a.b.c.d/n"
     gateway: str | None = None  # the default route goes through here
+    dhcp: bool = False  # a DHCP client sets the address (see dhcp.py)
 
     @property
     def layer(self) -> int:
@@ -70,6 +71,8 @@ def build(config: NetConfig) -> dict[str, Iface]:
         top = chain[-1]
         if net.cidr:
             top["addresses"] = (net.cidr,)
+        if net.bootproto == "dhcp":
+            top["dhcp"] = True
         if net.gateway and net.default_route:
             top["gateway"] = net.gateway
         for entry in chain:
@@ -131,7 +134,7 @@ def _checked(name: str, data: dict[str, Any]) -> Iface:
     if kind not in LAYERS:
         raise ValueError(f"unknown kind {kind!r}")
     unknown = set(data) - {"mtu", "master", "parent", "vlan_id", "stp",
-                           "bond_options", "addresses", "gateway"}
+                           "bond_options", "addresses", "gateway", "dhcp"}
     if unknown:
         raise ValueError(f"unknown attribute(s) {sorted(unknown)}")
     mtu = data.get("mtu", DEFAULT_MTU)
@@ -152,14 +155,18 @@ def _checked(name: str, data: dict[str, Any]) -> Iface:
         bondopts.parse(options)
     elif options:
         raise ValueError("only a bond has bond options")
-    if not isinstance(data.get("stp", False), bool):
-        raise ValueError("stp must be a boolean")
+    for key in ("stp", "dhcp"):
+        if not isinstance(data.get(key, False), bool):
+            raise ValueError(f"{key} must be a boolean")
     addresses = tuple(str(ipaddress.IPv4Interface(a))
                       for a in data.get("addresses") or ())
     gateway = data.get("gateway")
     if gateway is not None:
         gateway = str(ipaddress.IPv4Address(gateway))
+    dhcp = data.get("dhcp", False)
+    if dhcp and (addresses or data.get("master")):
+        raise ValueError("a DHCP device has no static address and is no port")
     return Iface(name=name, kind=kind, mtu=mtu, master=data.get("master"),
                  parent=data.get("parent"), vlan_id=vlan_id,
                  stp=data.get("stp", False), bond_options=options,
-                 addresses=addresses, gateway=gateway)
+                 addresses=addresses, gateway=gateway, dhcp=dhcp)

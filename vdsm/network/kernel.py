@@ -37,6 +37,7 @@ class Device:
 class KernelState:
     devices: dict[str, Device]
     default_routes: tuple[tuple[str, str], ...]  # IPv4 (gateway, device)
+    dhcp: frozenset[str] = frozenset()  # devices with a running DHCP client
 
 
 def read(ipr: Any) -> KernelState:

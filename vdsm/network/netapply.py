@@ -5,18 +5,23 @@ The pipeline of one change: read the kernel, plan the steps
 kernel again and verify. If a step fails or the result differs, the
 undo requests of the steps done run in reverse order and the error
 names the failing step; the kernel is then as it was before (an undo
-that fails is logged and named in the error too). Runs in supervdsmd
+that fails is logged and named in the error too). DHCP clients (for
+devices with ``dhcp``) are started and stopped as steps too, through a
+:class:`~vdsm.network.dhcp.DhcpClients`. Runs in supervdsmd
 (it needs CAP_NET_ADMIN) or in a root tool; not thread-safe per socket.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import socket
 import time
 from typing import Any
 
 from vdsm.network import kernel, plan
 from vdsm.network.desired import Iface
+from vdsm.network.dhcp import DhcpClients
 from vdsm.network.errors import FailedIfdown, FailedIfup, NetworkError
 from vdsm.network.nlreq import Req, Step
 
@@ -24,10 +29,12 @@ log = logging.getLogger(__name__)
 
 
 class Executor:
-    """Runs :class:`Req` objects on a pyroute2 socket, resolving names."""
+    """Runs :class:`Req` objects on a pyroute2 socket, resolving names;
+    ``dhcp`` requests go to the DHCP clients."""
 
-    def __init__(self, ipr: Any) -> None:
+    def __init__(self, ipr: Any, dhcp: DhcpClients | None = None) -> None:
         self._ipr = ipr
+        self._dhcp = dhcp
         self._indexes: dict[str, int] = {}
 
     def index(self, name: str) -> int:
@@ -52,12 +59,37 @@ class Executor:
             self._ipr.addr(req.cmd, index=self.index(req.target), **kwargs)
         elif req.obj == "route":
             self._ipr.route(req.cmd, **kwargs)
+        elif req.obj == "dhcp":
+            self._run_dhcp(req.cmd, req.target)
         else:
             raise ValueError(f"unknown request {req}")
 
 
-def apply(ipr: Any, desired: dict[str, Iface],
-          release: dict[str, str]) -> dict[str, Any]:
+    def _run_dhcp(self, cmd: str, name: str) -> None:
+        if self._dhcp is None:
+            raise FailedIfup(f"{name}: DHCP is not available here")
+        if cmd == "start":
+            self._dhcp.start(name)
+        elif cmd == "stop":
+            self._dhcp.stop(name)
+            # Whatever the client left (it flushes on release) goes too.
+            found = self._ipr.link_lookup(ifname=name)
+            if found:
+                self._ipr.flush_addr(index=found[0], family=socket.AF_INET)
+        else:
+            raise ValueError(f"unknown dhcp request {cmd!r}")
+
+
+def read(ipr: Any, dhcp: DhcpClients | None) -> kernel.KernelState:
+    """The kernel's state, with the devices whose DHCP client runs."""
+    state = kernel.read(ipr)
+    if dhcp is None:
+        return state
+    return dataclasses.replace(state, dhcp=frozenset(dhcp.clients()))
+
+
+def apply(ipr: Any, desired: dict[str, Iface], release: dict[str, str], *,
+          dhcp: DhcpClients | None = None) -> dict[str, Any]:
     """Make the namespace of ``ipr`` hold ``desired`` and not ``release``.
 
     Returns ``{"changes": [what was done], "elapsed": seconds}``. Raises
@@ -65,9 +97,9 @@ def apply(ipr: Any, desired: dict[str, Iface],
     planner's error (bad kind, missing NIC) before touching anything.
     """
     start = time.monotonic()
-    before = kernel.read(ipr)
+    before = read(ipr, dhcp)
     steps = plan.plan(before, desired, release)
-    executor = Executor(ipr)
+    executor = Executor(ipr, dhcp)
     done: list[Step] = []
     current = None
     try:
@@ -76,7 +108,7 @@ def apply(ipr: Any, desired: dict[str, Iface],
             executor.run(current.do)
             done.append(current)
         current = None
-        problems = plan.verify(kernel.read(ipr), desired, release)
+        problems = plan.verify(read(ipr, dhcp), desired, release)
         if problems:
             raise FailedIfup("the devices differ from the request after "
                              "applying it: " + "; ".join(problems[:8]))
@@ -84,7 +116,8 @@ def apply(ipr: Any, desired: dict[str, Iface],
         log.warning("network change failed at %s: %s; undoing %d step(s)",
                     current.what if current else "verification", e, len(done))
         leftovers = rollback(executor, done)
-        leftovers += _compare(before, kernel.read(ipr), set(desired) | set(release))
+        leftovers += _compare(before, read(ipr, dhcp),
+                              set(desired) | set(release))
         raise _failure(e, current, leftovers) from None
     elapsed = time.monotonic() - start
     log.info("network change applied: %d step(s) in %.3f s", len(done), elapsed)
@@ -110,6 +143,9 @@ def _compare(before: kernel.KernelState, after: kernel.KernelState,
     diffs = []
     for name in sorted(names):
         old, new = before.devices.get(name), after.devices.get(name)
+        if (name in before.dhcp) != (name in after.dhcp):
+            diffs.append(f"DHCP client of {name} "
+                         f"{'started' if name in after.dhcp else 'stopped'}")
         if (old is None) != (new is None):
             diffs.append(f"{name} {'appeared' if new else 'vanished'}")
         elif old is not None and new is not None and (

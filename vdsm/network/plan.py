@@ -14,10 +14,14 @@ Order: drop default routes we no longer want, detach ports, delete
 released devices top-down (bridges, VLANs, bonds) and reset released
 NICs, create missing devices bottom-up, attach ports, change MTUs
 (decreases top-down, then increases bottom-up), replace addresses, bring
-links up, install the default route.
+links up, start DHCP clients, install the default route. DHCP clients
+no longer wanted (or holding no lease) are stopped first; a device whose
+client runs and holds a lease keeps its addresses as they are.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from vdsm.network import bondopts
 from vdsm.network.desired import LAYERS, VIRTUAL, Iface
@@ -40,9 +44,9 @@ def plan(state: KernelState, desired: dict[str, Iface],
     """The steps from ``state`` to ``desired``; raises a NetworkError when a
     wanted NIC is missing or a name belongs to a device of another kind."""
     _check_kinds(state, desired, release)
-    devs = state.devices
     managed = set(desired) | set(release)
-    steps: list[Step] = []
+    steps, devs = _dhcp_stops(state, desired)
+    leased = leased_devices(state)
     wanted_route = _wanted_route(desired)
 
     for gateway, dev in state.default_routes:
@@ -91,7 +95,7 @@ def plan(state: KernelState, desired: dict[str, Iface],
     steps += _mtu_changes(devs, ordered, desired)
     for iface in ordered:
         dev = devs.get(iface.name)
-        if dev is not None:
+        if dev is not None and not (iface.dhcp and iface.name in leased):
             steps += _drop_addresses(dev, iface.addresses)
     for iface in ordered:
         have = devs[iface.name].addresses if iface.name in devs else ()
@@ -107,6 +111,11 @@ def plan(state: KernelState, desired: dict[str, Iface],
                 if dev and iface.name not in downed else ()
             steps.append(Step(f"bring {iface.name} up",
                               link_set(iface.name, state="up"), undo))
+    for iface in ordered:
+        if iface.dhcp and iface.name not in leased:
+            steps.append(Step(f"start DHCP client on {iface.name}",
+                              Req("dhcp", "start", iface.name),
+                              (Req("dhcp", "stop", iface.name),)))
     if wanted_route is not None and wanted_route not in state.default_routes:
         gateway, dev_name = wanted_route
         others = [r for r in state.default_routes if r[1] not in managed]
@@ -115,6 +124,33 @@ def plan(state: KernelState, desired: dict[str, Iface],
         steps.append(Step(f"default route via {gateway} on {dev_name}",
                           route("replace", gateway, dev_name), undo))
     return steps
+
+
+def leased_devices(state: KernelState) -> set[str]:
+    """Devices whose DHCP client runs and holds a lease (an address)."""
+    return {name for name in state.dhcp
+            if name in state.devices and state.devices[name].addresses}
+
+
+def _dhcp_stops(state: KernelState, desired: dict[str, Iface]
+                ) -> tuple[list[Step], dict[str, Device]]:
+    """Stop the clients not wanted, or wanted but without a lease (they are
+    started again later). Answers the steps and the devices as they will
+    be after them (a stopped client's addresses are flushed)."""
+    devs = dict(state.devices)
+    leased = leased_devices(state)
+    steps = []
+    for name in sorted(state.dhcp):
+        want = desired.get(name)
+        if want is not None and want.dhcp and name in leased:
+            continue
+        undo = (Req("dhcp", "start", name),) if name in leased and not (
+            want is not None and want.dhcp) else ()
+        steps.append(Step(f"stop DHCP client on {name}",
+                          Req("dhcp", "stop", name), undo))
+        if name in devs:
+            devs[name] = dataclasses.replace(devs[name], addresses=())
+    return steps, devs
 
 
 def _wanted_route(desired: dict[str, Iface]) -> tuple[str, str] | None:
@@ -226,8 +262,12 @@ def verify(state: KernelState, desired: dict[str, Iface],
             problems.append(f"{iface.name} is missing")
             continue
         checks = [("master", dev.master, iface.master),
-                  ("up", dev.up, True),
-                  ("addresses", set(dev.addresses), set(iface.addresses))]
+                  ("up", dev.up, True)]
+        if iface.dhcp:
+            checks.append(("leased", iface.name in leased_devices(state), True))
+        else:
+            checks.append(("addresses", set(dev.addresses),
+                           set(iface.addresses)))
         if not _is_slave(iface, desired):
             checks.append(("mtu", dev.mtu, iface.mtu))
         if iface.kind == "bridge":
@@ -244,7 +284,7 @@ def verify(state: KernelState, desired: dict[str, Iface],
             continue
         if kind in VIRTUAL:
             problems.append(f"{name} still exists")
-        elif dev.master in release or dev.addresses:
+        elif dev.master in release or dev.addresses or name in state.dhcp:
             problems.append(f"{name} is still configured")
     wanted = _wanted_route(desired)
     if wanted is not None and wanted not in state.default_routes:

@@ -38,6 +38,7 @@ def networks(running: NetConfig, info: dict[str, dict[str, Any]]
             "iface": top, "bridged": net.bridged, "switch": "legacy",
             "southbound": net.vlan_device or net.base or "",
             "mtu": str(dev.get("mtu", net.mtu)),
+            "bootproto4": net.bootproto,
             "cfg": net.to_dict(),
         }
         for key in _IP_KEYS:

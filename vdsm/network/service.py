@@ -157,6 +157,12 @@ class NetworkService:
                 self._store.clear_checkpoint()
                 return "rolled back an unconfirmed change"
             if not restore_on_start or self._store.restored():
+                if any(n.bootproto == "dhcp"
+                       for n in self._running.networks.values()):
+                    # DHCP clients die with supervdsmd's cgroup or a kill;
+                    # applying the running configuration restarts them.
+                    self._replace(self._running)
+                    return "checked the DHCP clients"
                 return "nothing to do"
             safe = self._store.load_safe()
             if safe is not None:

@@ -17,6 +17,7 @@ from vdsm.host import netinfo
 from vdsm.network import kernel, report
 from vdsm.network.persistence import NetStore
 from vdsm.network.service import NetworkService
+from vdsm.supervdsm.client import SupervdsmClient
 
 if TYPE_CHECKING:
     from vdsm.agent import Agent
@@ -86,8 +87,19 @@ class NetworkSubsystem:
                       self.devices() if self.netns else None)
 
     def _apply(self, ifaces: dict[str, Any], release: dict[str, str]) -> Any:
-        return self._agent.supervdsm.call("network_apply", ifaces=ifaces,
-                                          release=release)
+        # Each DHCP client started (or restarted by an undo) may take up to
+        # dhcp_timeout; the call must not give up before supervdsmd does.
+        clients = sum(1 for i in ifaces.values() if i.get("dhcp")) + sum(
+            1 for n in self.service.running.networks.values()
+            if n.bootproto == "dhcp")
+        if not clients:
+            return self._agent.supervdsm.call("network_apply", ifaces=ifaces,
+                                              release=release)
+        config = self._agent.config
+        timeout = config.get("supervdsm", "timeout") + clients * (
+            config.get("network", "dhcp_timeout") + 10)
+        with SupervdsmClient(config.supervdsm_socket, timeout=timeout) as c:
+            return c.call("network_apply", ifaces=ifaces, release=release)
 
     def _vm_users(self, network: str) -> list[str]:
         """VMs on ``network``, if the virt subsystem can tell."""

@@ -26,6 +26,7 @@ from typing import Any
 from vdsm import config as vdsm_config
 from vdsm.common.errors import VdsmError
 from vdsm.network import desired, kernel, netapply
+from vdsm.network.dhcp import DhcpClients
 from vdsm.network.persistence import NetStore
 from vdsm.network.service import NetworkService
 from vdsm.network.subsystem import read_devices
@@ -43,9 +44,13 @@ class _NoHooks:
 def service_for(config: vdsm_config.Config) -> NetworkService:
     netns = config.get("network", "netns") or None
 
+    dhcp = DhcpClients(config.run_dir, netns=netns,
+                       timeout=config.get("network", "dhcp_timeout"))
+
     def apply(ifaces: dict[str, Any], release: dict[str, str]) -> Any:
         with kernel.open_netlink(netns) as ipr:
-            return netapply.apply(ipr, desired.from_wire(ifaces), release)
+            return netapply.apply(ipr, desired.from_wire(ifaces), release,
+                                  dhcp=dhcp)
 
     return NetworkService(
         store=NetStore(config.state_dir, config.run_dir), apply=apply,

@@ -58,10 +58,6 @@ def validate(request: Request, running: NetConfig, host: HostView, *,
     for name, attrs in request.bonds.items():
         if attrs is None and name not in running.bonds:
             raise BadBonding(f"Cannot delete bonding {name!r}: it does not exist")
-    for name, attrs in request.networks.items():
-        if attrs is not None and attrs.bootproto == "dhcp":
-            raise BadParams(f"network {name!r}: bootproto dhcp is not "
-                            "supported by this agent yet; use a static address")
     new = running.updated(request)
     _check_devices(request, running, new, host)
     _check_usage(new)

@@ -5,6 +5,9 @@ releases; this op checks that description again (it crosses the
 privilege boundary), then applies it over netlink all or nothing (see
 :mod:`vdsm.network.netapply`). It only creates and deletes bridge, VLAN
 and bond devices; a NIC is never deleted, only configured or reset.
+Devices marked ``dhcp`` get a DHCP client (run as root in the same
+namespace; see :mod:`vdsm.network.dhcp`), waited for up to
+``[network] dhcp_timeout`` seconds.
 The namespace acted on is the configuration's ``[network] netns``
 (empty: supervdsmd's own), never one named by the caller.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from vdsm.network import desired, kernel, netapply
+from vdsm.network.dhcp import DhcpClients
 from vdsm.supervdsm.ops import OpContext, operation
 
 Wire = str | int | bool | None | list[str]
@@ -32,5 +36,7 @@ def network_apply(ctx: OpContext, *, ifaces: dict[str, dict[str, Wire]],
     wanted = desired.from_wire(ifaces)
     desired.check_release(release, wanted)
     netns = ctx.config.get("network", "netns") or None
+    dhcp = DhcpClients(ctx.config.run_dir, netns=netns,
+                       timeout=ctx.config.get("network", "dhcp_timeout"))
     with kernel.open_netlink(netns) as ipr:
-        return netapply.apply(ipr, wanted, release)
+        return netapply.apply(ipr, wanted, release, dhcp=dhcp)
