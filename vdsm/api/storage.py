@@ -202,5 +202,5 @@ class DomainVerbs:
     def deactivate(self, storagedomain_id: str, storagepool_id: str,
                    master_sd_uuid: str | None = None,
                    master_version: int | None = None) -> None:
-        self._svc.pool_verb(storagepool_id, "deactivateStorageDomain", "deactivate",
-                            storagedomain_id)
+        self._svc.deactivate_domain(storagepool_id, storagedomain_id, master_sd_uuid,
+                                    master_version)

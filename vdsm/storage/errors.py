@@ -23,6 +23,7 @@ def _error(name: str, message: str,
 
 
 # Access to storage.
+InvalidParameterException = _error("InvalidParameterException", "Invalid parameter")
 AccessTimeout = _error("AccessTimeout", "Image repository access timeout")
 MiscFileReadException = _error("MiscFileReadException",
                                "Internal file read failure")

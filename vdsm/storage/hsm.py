@@ -14,6 +14,7 @@ from typing import Any
 
 from vdsm.storage import constants as sc
 from vdsm.storage import image as images
+from vdsm.storage import master_migration
 from vdsm.storage import pool as pools
 from vdsm.storage import resources as rm
 from vdsm.storage.connections import ConnectionRegistry
@@ -58,6 +59,7 @@ class StorageService:
             timeout=float(ctx.setting("resource_timeout")))
         self.registry = RecoveryRegistry()
         Recoveries(self.cache, self._guard).register(self.registry)
+        master_migration.register(self.registry, self._migration)
         self.volume_ops = VolumeOperations(self.cache, self.resources, self._guard)
         self.image_ops = ImageOperations(self.cache, self.resources, self._guard)
         self._lock = threading.Lock()
@@ -169,6 +171,31 @@ class StorageService:
         """attach/detach/activate/deactivate/set_description, as a pool task."""
         ops = self._pool_ops(sp_uuid)
         self.spm_sync(sp_uuid, verb, lambda ctx: getattr(ops, action)(*args))
+
+    def _migration(self) -> master_migration.MasterMigration:
+        spm = self.spm
+        if spm is None:
+            raise SpmStatusError("Not SPM: not connected to a pool")
+        return master_migration.MasterMigration(
+            spm.pool, self.ctx.leases, guard=spm.guard,
+            host_id_timeout=float(self.ctx.setting("host_id_timeout")))
+
+    def deactivate_domain(self, sp_uuid: str, sd_uuid: str, msd_uuid: str | None,
+                          master_version: int | None) -> None:
+        """deactivateStorageDomain; on the master, ``msd_uuid`` takes over."""
+        pool = self._pool(sp_uuid)
+        no_new_master = msd_uuid in (None, "", sc.BLANK_UUID, sd_uuid)
+        if sd_uuid != pool.master_uuid or no_new_master:
+            self.pool_verb(sp_uuid, "deactivateStorageDomain", "deactivate", sd_uuid)
+            return
+        spm = self._spm(sp_uuid)
+        spm.check_idle()
+        ops, migration = self._pool_ops(sp_uuid), self._migration()
+        old_master_dir = pool.master.master_dir
+        lver = self.spm_sync(
+            sp_uuid, "deactivateStorageDomain", lambda ctx: ops.migrate_master(
+                ctx, migration, sd_uuid, msd_uuid, int(master_version or 0)))
+        spm.master_moved(old_master_dir, lver)
 
     # --- SPM ----------------------------------------------------------------------
     def spm_start(self, sp_uuid: str, host_tasks: TaskManager) -> str:

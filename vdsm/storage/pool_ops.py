@@ -13,6 +13,7 @@ import logging
 from typing import Callable
 
 from vdsm.storage import constants as sc
+from vdsm.storage import master_migration
 from vdsm.storage import resources as rm
 from vdsm.storage.errors import (
     CannotDetachMasterStorageDomain,
@@ -22,6 +23,7 @@ from vdsm.storage.errors import (
     StorageDomainDetachError,
 )
 from vdsm.storage.pool import StoragePool, format_domains
+from vdsm.tasks.context import TaskContext
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +111,24 @@ class PoolOperations:
                 self._set_status(sd_uuid, sc.DOM_ATTACHED)
             self.pool.monitor.stop_monitoring([sd_uuid])
         log.info("deactivated domain %s in pool %s", sd_uuid, self.pool.sp_uuid)
+
+    def migrate_master(self, ctx: TaskContext,
+                       migration: master_migration.MasterMigration,
+                       sd_uuid: str, new_uuid: str, master_version: int) -> int:
+        """Deactivate the master ``sd_uuid``, making ``new_uuid`` the master at
+        ``master_version``; return the new SPM lease version."""
+        with self.resources.acquire(self._locks(sd_uuid) + [
+                rm.Request(sc.STORAGE_NAMESPACE, new_uuid, rm.EXCLUSIVE)]):
+            if sd_uuid != self.pool.master_uuid:
+                raise StorageDomainDeactivateError(
+                    f"Domain {sd_uuid} is no longer the master of {self.pool.sp_uuid}")
+            master_migration.validate(self.pool, sd_uuid, new_uuid, master_version)
+            lver = migration.run(ctx, sd_uuid, new_uuid, master_version)
+            # now a regular member: deactivate it as such
+            self._set_status(sd_uuid, sc.DOM_ATTACHED)
+            self.pool.monitor.stop_monitoring([sd_uuid])
+        log.info("deactivated former master %s in pool %s", sd_uuid, self.pool.sp_uuid)
+        return lver
 
     def set_description(self, description: str) -> None:
         with self.resources.acquire([rm.Request(sc.STORAGE_NAMESPACE,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 from typing import Any, Callable
 
@@ -128,18 +129,40 @@ class Spm:
                 log.info("rolling back task %s left by a fenced SPM", task_id)
                 manager.revert(task_id)
 
-    def stop(self) -> None:
-        """spmStop: refused while a task still runs (TaskInProgress)."""
-        with self._lock:
-            if self.role != SPM:
-                return
-            manager = self.tasks
+    def check_idle(self) -> None:
+        """Raise TaskInProgress while a pool task still runs."""
+        manager = self.tasks
         if manager is not None:
             busy = [t for t, s in manager.get_all_statuses().items()
                     if s["taskState"] not in ("finished",)]
             if busy:
                 raise TaskInProgress(f"Running Task in progress: {busy}")
+
+    def stop(self) -> None:
+        """spmStop: refused while a task still runs (TaskInProgress)."""
+        with self._lock:
+            if self.role != SPM:
+                return
+        self.check_idle()
         self._step_down(write=True)
+
+    def master_moved(self, old_master_dir: str, lver: int) -> None:
+        """After a master migration: the lease version is ``lver`` and the
+        tasks live in the new master (their records were copied there)."""
+        master = self.pool.master
+        manager = TaskManager(self.workers,
+                              persist_dir=os.path.join(master.master_dir, sc.TASKS_DIR),
+                              registry=self.registry, error_code=self.error_code)
+        with self._lock:
+            old, self.tasks, self.lver = self.tasks, manager, lver
+        manager.recover()
+        if old is not None:
+            old.shutdown(timeout=30)
+        try:  # the copies in the new master are the records now
+            shutil.rmtree(os.path.join(old_master_dir, sc.TASKS_DIR))
+        except OSError as e:
+            log.warning("cannot remove the old master's tasks: %s", e)
+        log.info("pool %s tasks now kept in %s", self.pool.sp_uuid, master.sd_uuid)
 
     def _step_down(self, *, write: bool) -> None:
         with self._lock:
