@@ -106,7 +106,8 @@ def test_master_migration(host):
             failed = p.deactivateStorageDomain(sd, sp, sd2, 2)
         finally:
             os.chmod(dom_md, 0o755)
-        assert code(failed) != 0, failed
+        assert code(failed) == 355, failed
+        assert "Master migration" in failed["status"]["message"]
         assert read_md(mnt, sd)["ROLE"] == "Master", host.output()[-3000:]
         assert read_md(mnt, sd)["MASTER_VERSION"] == "1"
         new_md = read_md(mnt, sd2)

@@ -97,7 +97,19 @@ class MasterMigration:
     def run(self, ctx: TaskContext, sd_uuid: str, new_uuid: str,
             master_version: int) -> int:
         """Move the master role from ``sd_uuid`` to ``new_uuid``; return the
-        new SPM lease version (LVER)."""
+        new SPM lease version (LVER).
+
+        A file system error on either domain is reported as a master error
+        (its undo steps, registered on ``ctx``, then run)."""
+        try:
+            return self._migrate(ctx, sd_uuid, new_uuid, master_version)
+        except OSError as e:
+            raise StorageDomainMasterError(
+                f"Master migration from {sd_uuid} to {new_uuid} failed: {e}"
+            ) from e
+
+    def _migrate(self, ctx: TaskContext, sd_uuid: str, new_uuid: str,
+                 master_version: int) -> int:
         pool = self.pool
         old = pool.cache.produce(sd_uuid)
         new = pool.cache.produce(new_uuid)
