@@ -12,18 +12,12 @@ import time
 import xmlrpc.client
 from typing import Any
 
+from tests.supervdsm.helpers import ensure_vdsm_user  # noqa: F401 (re-export)
 from vdsm import config as vdsm_config
-from vdsm.common import commands, pki
+from vdsm.common import pki
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = sys.executable
-
-
-def ensure_vdsm_user(name: str = "vdsm") -> None:
-    """The unprivileged user vdsmd drops to (vds_bootstrap makes it too)."""
-    if commands.run(["getent", "passwd", name], check=False).rc != 0:
-        commands.run(["useradd", "--system", "--no-create-home",
-                      "--shell", "/usr/sbin/nologin", name])
 
 
 def free_port() -> int:

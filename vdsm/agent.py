@@ -111,6 +111,7 @@ class Agent:
             for namespace, handler in sub.handlers().items():
                 self.dispatcher.add_handlers(namespace, handler)
         self.server: XmlRpcServer | None = None
+        self._iscsi_name: str | None = None
 
     # --- services shared by the verbs and the subsystems ----------------
     def _record_call(self, ctx: Any, verb: Any) -> None:
@@ -130,18 +131,25 @@ class Agent:
 
     def capabilities(self) -> dict[str, Any]:
         info = caps.get_capabilities(self.config, hooks=self.hooks.installed())
-        if not info.get("ISCSIInitiatorName") and os.path.exists(
-                osinfo.ISCSI_INITIATOR):
-            try:
-                info["ISCSIInitiatorName"] = self.supervdsm.call(
-                    "iscsi_initiator_name")
-            except VdsmError as e:
-                log.warning("cannot read the iSCSI initiator name: %s", e)
+        if not info.get("ISCSIInitiatorName"):
+            info["ISCSIInitiatorName"] = self._iscsi_initiator_name()
         for sub in self.subsystems.values():
             extend = getattr(sub, "extend_capabilities", None)
             if extend is not None:
                 extend(info)
         return info
+
+    def _iscsi_initiator_name(self) -> str:
+        """The name from a root-only file, asked of supervdsm once."""
+        if self._iscsi_name is None:
+            if not os.path.exists(osinfo.ISCSI_INITIATOR):
+                return ""
+            try:
+                self._iscsi_name = self.supervdsm.call("iscsi_initiator_name")
+            except VdsmError as e:
+                log.warning("cannot read the iSCSI initiator name: %s", e)
+                return ""
+        return self._iscsi_name
 
     def _vm_counts(self) -> dict[str, Any]:
         virt = self.subsystems.get("virt")

@@ -13,6 +13,7 @@ import logging
 import os
 import pwd
 import signal
+import stat
 import sys
 import threading
 
@@ -51,7 +52,8 @@ def _prepare_dirs(config: vdsm_config.Config, user: str | None) -> None:
         for top, dirs, files in os.walk(path):
             for name in dirs + files:
                 full = os.path.join(top, name)
-                if not os.path.islink(full):
+                st = os.lstat(full)
+                if st.st_uid != entry.pw_uid and not stat.S_ISLNK(st.st_mode):
                     os.chown(full, entry.pw_uid, entry.pw_gid)
 
 

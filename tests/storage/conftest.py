@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.storage import helpers
+from tests.supervdsm.helpers import ensure_vdsm_user
 from vdsm import config as vdsm_config
 from vdsm.storage import leases
 from vdsm.storage.context import StorageContext
@@ -58,3 +59,14 @@ def sanlock_daemon(world_tmp: str, monkeypatch: pytest.MonkeyPatch
     finally:
         daemon.stop()
 
+
+
+@pytest.fixture
+def host() -> Iterator[helpers.StorageHost]:
+    """A whole storage host: vdsmd, supervdsmd and a private sanlock."""
+    ensure_vdsm_user()
+    h = helpers.StorageHost().start()
+    try:
+        yield h
+    finally:
+        h.stop()

@@ -282,3 +282,8 @@ def become_spm(proxy: Any, sp_uuid: str, timeout: float = 60) -> dict[str, Any]:
     status = wait_task(proxy, task_id, timeout)
     assert status["taskResult"] == "success", status
     return status
+
+
+def code(answer: dict[str, Any]) -> int:
+    """The status code of an API answer."""
+    return answer["status"]["code"]

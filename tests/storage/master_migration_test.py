@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 from tests.storage.helpers import (
     BLANK,
-    StorageHost,
     become_spm,
+    code,
     create_pool,
     loop_ext4,
     merged,
@@ -26,7 +24,6 @@ from tests.storage.helpers import (
     ok,
     wait_task,
 )
-from tests.supervdsm.helpers import ensure_vdsm_user
 from vdsm.storage import metadata
 
 pytestmark = [need_root, need_sanlock]
@@ -34,20 +31,6 @@ MiB = 1024 * 1024
 RAW, SPARSE = 5, 2
 POOL_KEYS = ("POOL_DESCRIPTION", "POOL_DOMAINS", "POOL_SPM_ID", "POOL_SPM_LVER",
              "MASTER_VERSION")
-
-
-@pytest.fixture
-def host():
-    ensure_vdsm_user()
-    h = StorageHost().start()
-    try:
-        yield h
-    finally:
-        h.stop()
-
-
-def code(answer):
-    return answer["status"]["code"]
 
 
 def create_volume(p, sd, sp):

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 from tests.storage.helpers import (
     BLANK,
-    StorageHost,
+    code,
     create_pool,
     loop_ext4,
     merged,
@@ -19,24 +17,9 @@ from tests.storage.helpers import (
     new_uuid,
     ok,
 )
-from tests.supervdsm.helpers import ensure_vdsm_user
 
 pytestmark = [need_root, need_sanlock]
 ISO_IMAGE = "11111111-1111-1111-1111-111111111111"
-
-
-@pytest.fixture
-def host():
-    ensure_vdsm_user()
-    h = StorageHost().start()
-    try:
-        yield h
-    finally:
-        h.stop()
-
-
-def code(answer):
-    return answer["status"]["code"]
 
 
 def test_pool_life_cycle_edges(host):

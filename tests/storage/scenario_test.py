@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 from tests.storage.helpers import (
     BLANK,
-    StorageHost,
     create_pool,
     loop_ext4,
     merged,
@@ -25,23 +22,12 @@ from tests.storage.helpers import (
     ok,
     wait_task,
 )
-from tests.supervdsm.helpers import ensure_vdsm_user
 from vdsm.common import commands
 from vdsm.storage import metadata, qemuimg
 
 pytestmark = [need_root, need_sanlock]
 MiB = 1024 * 1024
 RAW, COW, PREALLOCATED, SPARSE = 5, 4, 1, 2
-
-
-@pytest.fixture
-def host():
-    ensure_vdsm_user()
-    h = StorageHost().start()
-    try:
-        yield h
-    finally:
-        h.stop()
 
 
 def run_task(proxy, answer):
