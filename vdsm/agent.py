@@ -22,10 +22,12 @@ from typing import Any, Callable, Iterable, Protocol
 from vdsm.api import schema
 from vdsm.api.dispatcher import Dispatcher, error_code
 from vdsm.api.host import HostVerbs
+from vdsm.api.server import ApiServer, Limits
+from vdsm.api.stomp_server import event_sink
 from vdsm.api.task import TaskVerbs
-from vdsm.api.xmlrpc import XmlRpcServer
 from vdsm.common import hooks, pki
 from vdsm.common.errors import InvalidConfiguration, VdsmError
+from vdsm.common.events import Notifier
 from vdsm.config import Config
 from vdsm.host import caps, osinfo
 from vdsm.host.stats import HostStatsSampler
@@ -77,6 +79,25 @@ def is_loopback(address: str) -> bool:
         return False
 
 
+def api_limits(config: Config) -> Limits:
+    """The listener's bounds from the [rpc] section."""
+    rpc = {name: config.get("rpc", name) for name in (
+        "worker_threads", "request_queue_size", "max_request_bytes",
+        "connection_timeout", "handshake_timeout", "idle_timeout",
+        "max_connections", "max_connections_per_address",
+        "max_pending_bytes", "stomp_heartbeat_ms")}
+    return Limits(
+        workers=rpc["worker_threads"], queue_size=rpc["request_queue_size"],
+        max_request_bytes=rpc["max_request_bytes"],
+        handshake_timeout=rpc["handshake_timeout"],
+        request_timeout=rpc["connection_timeout"],
+        idle_timeout=rpc["idle_timeout"],
+        max_connections=rpc["max_connections"],
+        max_connections_per_address=rpc["max_connections_per_address"],
+        max_pending_bytes=rpc["max_pending_bytes"],
+        heartbeat_ms=rpc["stomp_heartbeat_ms"])
+
+
 class Agent:
     """Every service of a running agent, and the API server over them."""
 
@@ -86,6 +107,7 @@ class Agent:
         self.start_time = time.monotonic()
         self.schema = schema.load()
         self.hooks = hooks.Hooks.from_config(config)
+        self.notifier = Notifier()
         self.supervdsm = SupervdsmClient(
             config.supervdsm_socket, timeout=config.get("supervdsm", "timeout"))
         self.host_stats = HostStatsSampler(
@@ -110,7 +132,7 @@ class Agent:
             self.subsystems[sub.name] = sub
             for namespace, handler in sub.handlers().items():
                 self.dispatcher.add_handlers(namespace, handler)
-        self.server: XmlRpcServer | None = None
+        self.server: ApiServer | None = None
         self._iscsi_name: str | None = None
 
     # --- services shared by the verbs and the subsystems ----------------
@@ -162,7 +184,7 @@ class Agent:
         return stats() if stats is not None else {}
 
     # --- life cycle -----------------------------------------------------
-    def bind(self) -> XmlRpcServer:
+    def bind(self) -> ApiServer:
         """Open the API socket (before privileges are dropped)."""
         config = self.config
         address = config.get("addresses", "management_ip") or "0.0.0.0"
@@ -178,14 +200,11 @@ class Agent:
             log.warning("API served WITHOUT TLS on %s:%s (loopback only)",
                         address, port)
             context = None
-        self.server = XmlRpcServer(
-            self.dispatcher, (address, port), ssl_context=context,
-            workers=config.get("rpc", "worker_threads"),
-            queue_size=config.get("rpc", "request_queue_size"),
-            max_request_bytes=config.get("rpc", "max_request_bytes"),
-            connection_timeout=config.get("rpc", "connection_timeout"))
-        log.info("API listening on %s:%s (%s)", address, self.server.port,
-                 "TLS" if context else "plain")
+        self.server = ApiServer(self.dispatcher, (address, port),
+                                ssl_context=context, limits=api_limits(config))
+        self.notifier.subscribe(event_sink(self.server))
+        log.info("API listening on %s:%s (%s; XML-RPC and JSON-RPC over STOMP)",
+                 address, self.server.port, "TLS" if context else "plain")
         return self.server
 
     def start(self) -> None:

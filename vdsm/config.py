@@ -69,12 +69,28 @@ OPTIONS: tuple[Option, ...] = (
     Option("rpc", "worker_threads", 8,
            "Threads serving API requests; more requests wait in a queue."),
     Option("rpc", "request_queue_size", 256,
-           "Accepted connections that may wait for a worker."),
+           "Whole requests that may wait for a worker; beyond that a call is "
+           "answered 'busy' (HTTP 503, JSON-RPC -32603)."),
     Option("rpc", "max_request_bytes", 10 * 1024 * 1024,
            "Largest request body accepted; larger ones are refused (413)."),
     Option("rpc", "connection_timeout", 60.0,
-           "Seconds a client may stay silent during the TLS handshake or a "
-           "request."),
+           "Seconds a client may take to send one whole request (or its "
+           "STOMP CONNECT) once it has started."),
+    Option("rpc", "handshake_timeout", 10.0,
+           "Seconds a new connection may take to finish its TLS handshake "
+           "and send its first bytes."),
+    Option("rpc", "idle_timeout", 300.0,
+           "Seconds an idle HTTP keep-alive connection is kept open."),
+    Option("rpc", "max_connections", 1000,
+           "Open API connections, in total; more are refused at once."),
+    Option("rpc", "max_connections_per_address", 100,
+           "Open API connections from one client address."),
+    Option("rpc", "max_pending_bytes", 16 * 1024 * 1024,
+           "Unsent bytes a STOMP subscriber may fall behind by before it is "
+           "disconnected."),
+    Option("rpc", "stomp_heartbeat_ms", 10000,
+           "Most milliseconds between STOMP heart-beats the agent sends "
+           "(when the client asks for them); keeps long calls alive."),
     Option("irs", "repository", "/rhev/data-center",
            "Storage root: mounts under <repository>/mnt, pools under "
            "<repository>/<spUUID>."),

@@ -16,7 +16,8 @@ import pytest
 
 from vdsm.api import schema
 from vdsm.api.dispatcher import Dispatcher
-from vdsm.api.xmlrpc import XmlRpcServer, wire_safe
+from vdsm.api.server import ApiServer, Limits
+from vdsm.api.xmlrpc import wire_safe
 from vdsm.common import pki
 from vdsm.common.errors import VdsmError
 
@@ -64,9 +65,9 @@ def server(pki_paths):
     ctx = pki.server_context(pki_paths.ca_cert, pki_paths.host_cert,
                              pki_paths.host_key)
     dispatcher = Dispatcher(SCHEMA, {"Host": Host(), "VM": Vm()})
-    srv = XmlRpcServer(dispatcher, ("127.0.0.1", 0), ssl_context=ctx,
-                       workers=4, max_request_bytes=64 * 1024,
-                       connection_timeout=5)
+    srv = ApiServer(dispatcher, ("127.0.0.1", 0), ssl_context=ctx,
+                       limits=Limits(workers=4, max_request_bytes=64 * 1024,
+                                     request_timeout=5))
     srv.serve_in_thread()
     yield srv
     srv.shutdown()

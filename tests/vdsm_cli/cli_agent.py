@@ -11,7 +11,7 @@ from typing import Any
 
 from vdsm.api import schema
 from vdsm.api.dispatcher import Dispatcher
-from vdsm.api.xmlrpc import XmlRpcServer
+from vdsm.api.server import ApiServer, Limits
 from vdsm.common import pki
 from vdsm.common.errors import VdsmError
 
@@ -67,14 +67,14 @@ class Task:
 
 
 def start_server(paths: pki.PkiPaths, api: schema.Schema,
-                 handlers: dict[str, object]) -> XmlRpcServer:
+                 handlers: dict[str, object]) -> ApiServer:
     ctx = pki.server_context(paths.ca_cert, paths.host_cert, paths.host_key)
-    srv = XmlRpcServer(Dispatcher(api, handlers), ("127.0.0.1", 0),
-                       ssl_context=ctx, workers=2, connection_timeout=5)
+    srv = ApiServer(Dispatcher(api, handlers), ("127.0.0.1", 0),
+                       ssl_context=ctx, limits=Limits(workers=2, request_timeout=5))
     srv.serve_in_thread()
     return srv
 
 
-def stop_server(srv: XmlRpcServer) -> None:
+def stop_server(srv: ApiServer) -> None:
     srv.shutdown()
     srv.server_close()

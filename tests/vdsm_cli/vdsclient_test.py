@@ -11,7 +11,7 @@ import xmlrpc.client
 
 from vdsm.api import schema
 from vdsm.api.dispatcher import Dispatcher
-from vdsm.api.xmlrpc import XmlRpcServer
+from vdsm.api.server import ApiServer, Limits
 from vdsm.common import commands, pki
 from vdsm_cli import output
 from vdsm_cli.vdsclient import main
@@ -155,8 +155,8 @@ def test_plain_http_without_s(capsys):
     # the classic form without -s: plain XML-RPC (the agent allows it on
     # loopback only)
     api = schema.load()
-    srv = XmlRpcServer(Dispatcher(api, {"Host": Host()}), ("127.0.0.1", 0),
-                       ssl_context=None, workers=1, connection_timeout=5)
+    srv = ApiServer(Dispatcher(api, {"Host": Host()}), ("127.0.0.1", 0),
+                       ssl_context=None, limits=Limits(workers=1, request_timeout=5))
     srv.serve_in_thread()
     try:
         rc = main([f"0:{srv.port}", "getVdsStats"])

@@ -43,6 +43,14 @@ class UnknownVerb(Exception):
 class CallContext:
     client: str = "local"
     transport: str = "direct"
+    flow_id: str | None = None  # the engine's correlation id, logged
+
+    @property
+    def who(self) -> str:
+        """The client (and flow id) as log lines show them."""
+        if self.flow_id:
+            return f"{self.client} flow_id={self.flow_id[:64]}"
+        return self.client
 
 
 def snake_case(name: str) -> str:
@@ -122,13 +130,13 @@ class Dispatcher:
             if self._on_call:
                 self._on_call(ctx, verb)
             if log.isEnabledFor(logging.DEBUG):
-                log.debug("[%s] calling %s with %s", ctx.client, verb.name,
+                log.debug("[%s] calling %s with %s", ctx.who, verb.name,
                           _masked(verb, args))
             value = handler(**{snake_case(k): v for k, v in args.items()})
         except VdsmError as e:
             return self._failed(verb, ctx, start, e)
         except Exception:
-            log.exception("[%s] %s failed unexpectedly", ctx.client, verb.name)
+            log.exception("[%s] %s failed unexpectedly", ctx.who, verb.name)
             answer = {"status": status("UnexpectedError")}
             self._log_done(verb, ctx, start, answer)
             return answer
@@ -160,10 +168,10 @@ class Dispatcher:
         elapsed = time.monotonic() - start
         code = answer["status"]["code"]
         if code == 0:
-            log.info("[%s] %s %s succeeded in %.3f s", ctx.client,
+            log.info("[%s] %s %s succeeded in %.3f s", ctx.who,
                      ctx.transport, verb.label, elapsed)
         else:
-            log.info("[%s] %s %s failed (code=%s, %s) in %.3f s", ctx.client,
+            log.info("[%s] %s %s failed (code=%s, %s) in %.3f s", ctx.who,
                      ctx.transport, verb.label, code,
                      answer["status"]["message"], elapsed)
 

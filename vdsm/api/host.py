@@ -23,6 +23,9 @@ class HostVerbs:
     def ping(self) -> None:
         return None
 
+    def ping2(self) -> None:
+        return None
+
     def get_capabilities(self) -> dict[str, Any]:
         return self._agent.capabilities()
 
