@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import select
 import socket
 import ssl
 import threading
@@ -61,8 +63,12 @@ class StompClient:
             raw.close()
             raise
         self._sock = sock
-        self._sock.settimeout(None)
+        sock.setblocking(False)
+        # One thread does all the socket I/O: an SSL socket must not be
+        # read and written from two threads at once.
+        self._out = bytearray()
         self._write_lock = threading.Lock()
+        self._wake_r, self._wake_w = os.pipe()
         self._lock = threading.Lock()
         self._waiters: dict[str, _Waiter] = {}
         self._subscriptions: dict[str, Callable[[Frame], None]] = {}
@@ -84,13 +90,14 @@ class StompClient:
 
     # --- frames -----------------------------------------------------------
     def send_frame(self, frame: Frame) -> None:
-        data = frame.encode()
-        with self._write_lock:
-            self._sock.sendall(data)
+        self.send_raw(frame.encode())
 
     def send_raw(self, data: bytes) -> None:
+        if self.closed.is_set():
+            raise ClientError("connection closed")
         with self._write_lock:
-            self._sock.sendall(data)
+            self._out += data
+            os.write(self._wake_w, b"x")
 
     def subscribe(self, destination: str,
                   callback: Callable[[Frame], None]) -> str:
@@ -109,17 +116,21 @@ class StompClient:
     def _read(self) -> None:
         parser = Parser(commands=SERVER_COMMANDS, max_body_bytes=256 << 20)
         try:
-            while True:
-                data = self._sock.recv(65536)
-                if not data:
+            while not self.closed.is_set():
+                with self._write_lock:
+                    want_write = bool(self._out)
+                readable, writable, _ = select.select(
+                    [self._sock, self._wake_r],
+                    [self._sock] if want_write else [], [], 1.0)
+                if self._wake_r in readable:
+                    os.read(self._wake_r, 4096)
+                if writable or want_write:
+                    self._flush()
+                if self._sock in readable and not self._receive(parser):
                     break
-                before = parser.heartbeats
-                for frame in parser.feed(data):
-                    self._on_frame(frame)
-                self.heartbeats += parser.heartbeats - before
         except (OSError, FrameError) as e:
             if not self.closed.is_set():
-                log.debug("STOMP client reader stops: %s", e)
+                log.debug("STOMP client I/O stops: %s", e)
         finally:
             self.closed.set()
             self._connected.set()
@@ -127,6 +138,31 @@ class StompClient:
                 waiters = list(self._waiters.values())
             for waiter in waiters:
                 waiter.event.set()
+
+    def _flush(self) -> None:
+        with self._write_lock:
+            while self._out:
+                try:
+                    sent = self._sock.send(self._out[:65536])
+                except (ssl.SSLWantWriteError, ssl.SSLWantReadError,
+                        BlockingIOError):
+                    return
+                del self._out[:sent]
+
+    def _receive(self, parser: Parser) -> bool:
+        """Read what is there (all of it: SSL buffers records); False at EOF."""
+        while True:
+            try:
+                data = self._sock.recv(65536)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError,
+                    BlockingIOError):
+                return True
+            if not data:
+                return False
+            before = parser.heartbeats
+            for frame in parser.feed(data):
+                self._on_frame(frame)
+            self.heartbeats += parser.heartbeats - before
 
     def _on_frame(self, frame: Frame) -> None:
         if frame.command == "CONNECTED":
@@ -205,13 +241,20 @@ class StompClient:
         return f"{what}: timed out"
 
     def close(self) -> None:
-        self.closed.set()
-        try:
-            self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass  # already gone: closing is all that is left
+        if not self.closed.is_set():
+            self.closed.set()
+            with self._write_lock:
+                if self._wake_w >= 0:
+                    os.write(self._wake_w, b"x")
+        if self._reader is not threading.current_thread():
+            self._reader.join(5)
+        with self._write_lock:
+            if self._wake_r < 0:
+                return
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            self._wake_r = self._wake_w = -1
         self._sock.close()
-        self._reader.join(5)
 
     def __enter__(self) -> StompClient:
         return self

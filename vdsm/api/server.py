@@ -121,6 +121,7 @@ class Connection(asyncio.Protocol):
     def __init__(self, server: ApiServer) -> None:
         self.server = server
         self.transport: asyncio.Transport | None = None
+        self._raw: asyncio.Transport | None = None
         self.peer = "?"
         self.address = ""
         self.handler: Handler | None = None
@@ -133,7 +134,7 @@ class Connection(asyncio.Protocol):
 
     # --- asyncio.Protocol --------------------------------------------
     def connection_made(self, transport: Any) -> None:
-        self.transport = transport
+        self.transport = self._raw = transport
         peer = transport.get_extra_info("peername") or ("?", 0)
         self.address = str(peer[0])
         self.peer = f"{peer[0]}:{peer[1]}"
@@ -209,9 +210,13 @@ class Connection(asyncio.Protocol):
             self.transport.write(data)
 
     def pending_bytes(self) -> int:
-        if self.transport is None:
+        """Bytes written but not yet handed to the kernel (TLS and TCP)."""
+        if self.transport is None or self._raw is None:
             return 0
-        return self.transport.get_write_buffer_size()
+        pending = self._raw.get_write_buffer_size()
+        if self.transport is not self._raw:
+            pending += self.transport.get_write_buffer_size()
+        return pending
 
     def close(self) -> None:
         """Close after what is written has been sent."""
