@@ -64,6 +64,15 @@ def _server(pki_paths, limits=LIMITS, notifier=None):
     return srv
 
 
+@pytest.fixture(autouse=True)
+def no_errors_logged(caplog):
+    """Bad, slow and vanishing clients are INFO/WARNING lines, never errors."""
+    caplog.set_level("INFO")
+    yield
+    errors = [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert not errors, [r.getMessage() for r in errors]
+
+
 @pytest.fixture
 def notifier():
     return Notifier()

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RPC_PATHS = ("/", "/RPC2")
+LINGER_SECONDS = 2.0
 
 
 class BadRequest(Exception):
@@ -111,7 +112,7 @@ class HttpHandler:
             except BadRequest as e:
                 log.info("[%s] bad HTTP request: %s", self._conn.peer, e)
                 self._finish(e.status, f"{e}\n".encode(), keep_alive=False,
-                             content_type="text/plain")
+                             content_type="text/plain", linger=True)
                 return
             request = self._request
             assert request is not None
@@ -193,12 +194,19 @@ class HttpHandler:
                          keep_alive=False, content_type="text/plain")
 
     def _finish(self, status: HTTPStatus, body: bytes, *, keep_alive: bool,
-                content_type: str = "text/xml") -> None:
+                content_type: str = "text/xml", linger: bool = False) -> None:
         self._conn.write(response(status, body, keep_alive=keep_alive,
                                   content_type=content_type))
         if not keep_alive:
             self._done = True
-            self._conn.close()
+            if linger:
+                # The client may still be sending the body we refused:
+                # read and drop it for a moment so it gets our answer
+                # instead of a reset.
+                self._conn.resume_reading()
+                self._conn.set_deadline(LINGER_SECONDS, "lingering close")
+            else:
+                self._conn.close()
             return
         self._conn.resume_reading()
         if self._buf:

@@ -131,6 +131,10 @@ class Connection(asyncio.Protocol):
         self._deadline: asyncio.TimerHandle | None = None
         self.writing_paused = False
         self.on_drain: Callable[[], None] | None = None
+        # Decrypted data may arrive before start_tls() hands us the TLS
+        # transport; it waits here so nothing is ever written in clear.
+        self._ready = server.ssl_context is None
+        self._early = bytearray()
 
     # --- asyncio.Protocol --------------------------------------------
     def connection_made(self, transport: Any) -> None:
@@ -161,13 +165,23 @@ class Connection(asyncio.Protocol):
             raw.abort()
             self.connection_lost(None)
             return
-        if self._closed:
-            tls.abort()
+        if tls is None or self._closed:
+            if tls is not None:
+                tls.abort()
+            raw.abort()
+            self.connection_lost(None)
             return
         self.transport = tls
         tls.set_write_buffer_limits(high=256 << 10)
+        self._ready = True
+        if self._early:
+            early, self._early = bytes(self._early), bytearray()
+            self.data_received(early)
 
     def data_received(self, data: bytes) -> None:
+        if not self._ready:
+            self._early += data
+            return
         if self.handler is not None:
             self.handler.feed(data)
             return
@@ -203,10 +217,11 @@ class Connection(asyncio.Protocol):
     # --- what handlers use ------------------------------------------
     @property
     def is_closed(self) -> bool:
-        return self._closed
+        return self._closed or (self.transport is not None
+                                and self.transport.is_closing())
 
     def write(self, data: bytes) -> None:
-        if not self._closed and self.transport is not None:
+        if self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
 
     def pending_bytes(self) -> int:
@@ -329,6 +344,7 @@ class ApiServer:
 
         def run() -> None:
             asyncio.set_event_loop(self.loop)
+            self.loop.set_exception_handler(_loop_exception)
 
             async def start() -> None:
                 self._server = await self.loop.create_server(
@@ -378,3 +394,13 @@ class ApiServer:
             log.debug("closing the listening socket: %s", e)
         if not self.loop.is_running() and not self.loop.is_closed():
             self.loop.close()
+
+
+def _loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A client going away is one INFO line; anything else a traceback."""
+    error = context.get("exception")
+    if isinstance(error, (ConnectionError, ssl.SSLError, TimeoutError)):
+        log.info("API connection ended: %s (%s)", context.get("message"), error)
+        return
+    log.error("API event loop: %s", context.get("message"),
+              exc_info=error if isinstance(error, BaseException) else None)
