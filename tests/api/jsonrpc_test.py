@@ -161,3 +161,12 @@ def test_notification_encoding():
     assert data == {"jsonrpc": "2.0", "method": "|virt|VM_status|x",
                     "params": {"x": {"status": "Up"}}}
     assert "id" not in data
+
+
+def test_deep_nesting_is_invalid_parameter(rpc):
+    nested: object = 1
+    for _ in range(500):
+        nested = {"a": nested}
+    error = rpc(req("VM.getStats", {"vmID": nested}))["error"]
+    assert error["code"] == 91
+    assert "nested deeper than 64" in error["message"]

@@ -224,3 +224,34 @@ def test_concurrent_clients(server, pki_paths):
 def test_wire_safe():
     assert wire_safe({"a": [2 ** 31, -(2 ** 31) - 1, 5, True, None]}) == {
         "a": [str(2 ** 31), str(-(2 ** 31) - 1), 5, True, None]}
+
+
+@pytest.fixture
+def big_server(pki_paths):
+    ctx = pki.server_context(pki_paths.ca_cert, pki_paths.host_cert,
+                             pki_paths.host_key)
+    srv = ApiServer(Dispatcher(SCHEMA, {"Host": Host(), "VM": Vm()}),
+                    ("127.0.0.1", 0), ssl_context=ctx,
+                    limits=Limits(workers=2, request_timeout=10))
+    srv.serve_in_thread()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_deep_nesting_is_invalid_parameter(big_server, pki_paths):
+    """A struct nested 50,000 levels: the classic invalid-parameter code,
+    not a RecursionError answered as code 16."""
+    server = big_server
+    depth = 50_000
+    body = ("<?xml version='1.0'?><methodCall><methodName>getVmStats"
+            "</methodName><params><param><value>"
+            + "<struct><member><name>a</name><value>" * depth
+            + "<int>1</int>" + "</value></member></struct>" * depth
+            + "</value></param></params></methodCall>").encode()
+    status, data = _post(server, pki_paths, body)
+    assert status == 200
+    answer = xmlrpc.client.loads(data)[0][0]
+    assert answer["status"]["code"] == 91
+    assert "nested deeper" in answer["status"]["message"]
+    assert proxy(server, pki_paths).ping()["status"]["code"] == 0

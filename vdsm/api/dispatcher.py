@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from vdsm.api import codes
 from vdsm.api.schema import Schema, Verb
-from vdsm.common.errors import MethodNotImplemented, VdsmError
+from vdsm.common.errors import InvalidParameter, MethodNotImplemented, VdsmError
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,7 @@ class Dispatcher:
     def _call(self, verb: Verb, args: dict[str, Any], ctx: CallContext,
               start: float) -> Envelope:
         try:
+            check_depth(args, verb.label)
             args = verb.validate(args)
             handler = self._handler(verb)
             if self._on_call:
@@ -174,6 +175,27 @@ class Dispatcher:
             log.info("[%s] %s %s failed (code=%s, %s) in %.3f s", ctx.who,
                      ctx.transport, verb.label, code,
                      answer["status"]["message"], elapsed)
+
+
+MAX_DEPTH = 64
+
+
+def check_depth(value: Any, where: str, limit: int = MAX_DEPTH) -> None:
+    """Refuse arguments nested deeper than ``limit`` (lists and structs).
+
+    Iterative on purpose: a recursive walk (repr, validation, a log line)
+    of a value nested 50,000 levels raises RecursionError.
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            raise InvalidParameter(f"Invalid parameter: {where}: arguments "
+                                   f"nested deeper than {limit} levels")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend((v, depth + 1) for v in item)
 
 
 def _masked(verb: Verb, args: dict[str, Any]) -> dict[str, Any]:
