@@ -12,6 +12,7 @@ import argparse
 import logging
 import os
 import pwd
+import resource
 import signal
 import stat
 import sys
@@ -68,6 +69,18 @@ def _drop_to(config: vdsm_config.Config) -> str | None:
     return user
 
 
+def _raise_fd_limit(config: vdsm_config.Config) -> None:
+    """Room for every API connection the listener may hold (plus files):
+    raise the soft descriptor limit as far as the hard one allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = config.get("rpc", "max_connections") * 2 + 1024
+    if hard != resource.RLIM_INFINITY:
+        want = min(want, hard)
+    if want > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        log.info("open files limit raised from %d to %d", soft, want)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -85,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
+        _raise_fd_limit(config)
         user = _drop_to(config)
         _prepare_dirs(config, user)
         agent = Agent(config)
