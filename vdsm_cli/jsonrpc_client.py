@@ -115,19 +115,24 @@ class StompClient:
 
     def _read(self) -> None:
         parser = Parser(commands=SERVER_COMMANDS, max_body_bytes=256 << 20)
+        poller = select.poll()
+        poller.register(self._wake_r, select.POLLIN)
+        sock_fd = self._sock.fileno()
         try:
             while not self.closed.is_set():
                 with self._write_lock:
                     want_write = bool(self._out)
-                readable, writable, _ = select.select(
-                    [self._sock, self._wake_r],
-                    [self._sock] if want_write else [], [], 1.0)
-                if self._wake_r in readable:
+                poller.register(sock_fd, select.POLLIN | (
+                    select.POLLOUT if want_write else 0))
+                events = dict(poller.poll(1000))
+                if self._wake_r in events:
                     os.read(self._wake_r, 4096)
-                if writable or want_write:
+                if want_write:
                     self._flush()
-                if self._sock in readable and not self._receive(parser):
-                    break
+                if events.get(sock_fd, 0) & (select.POLLIN | select.POLLHUP |
+                                             select.POLLERR):
+                    if not self._receive(parser):
+                        break
         except (OSError, FrameError) as e:
             if not self.closed.is_set():
                 log.debug("STOMP client I/O stops: %s", e)

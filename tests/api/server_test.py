@@ -96,8 +96,9 @@ def stomp_client(server, paths, **kw):
                        timeout=10, **kw)
 
 
-def tls_socket(server, paths):
-    raw = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+def tls_socket(server, paths, source="127.0.0.1"):
+    raw = socket.create_connection(("127.0.0.1", server.port), timeout=5,
+                                   source_address=(source, 0))
     return client_ctx(paths).wrap_socket(raw, server_hostname="localhost")
 
 
@@ -445,5 +446,52 @@ def test_connections_per_address_capped(pki_paths):
         with stomp_client(srv, pki_paths) as c:
             assert c.call("Host.ping2") is True
     finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_thousand_idle_and_hundred_half_sent_clients(pki_paths):
+    """1,000 idle TCP connections (from ten loopback addresses) and 100
+    TLS clients that sent half a request: ping still answers within 1 s,
+    and every descriptor is released after."""
+    limits = Limits(max_connections=2000, max_connections_per_address=100,
+                    handshake_timeout=30, request_timeout=30)
+    srv = _server(pki_paths, limits=limits)
+    held: list[socket.socket] = []
+    try:
+        base_fds = fds()
+        for n in range(10):
+            for _ in range(100):
+                s = socket.socket()
+                s.bind((f"127.0.0.{n + 2}", 0))
+                s.connect(("127.0.0.1", srv.port))
+                held.append(s)
+        for _ in range(100):
+            s = tls_socket(srv, pki_paths, source="127.0.0.12")
+            s.sendall(b"POST /RPC2 HTTP/1.1\r\nContent-Length: 500\r\n\r\n<meth")
+            held.append(s)
+        wait_until = time.monotonic() + 10
+        while len(srv.connections) < 1100 and time.monotonic() < wait_until:
+            time.sleep(0.05)
+        assert len(srv.connections) == 1100
+        start = time.monotonic()
+        proxy = xmlrpc.client.ServerProxy(f"https://127.0.0.1:{srv.port}",
+                                          context=client_ctx(pki_paths))
+        assert proxy.ping()["status"]["code"] == 0
+        proxy("close")()  # the keep-alive connection
+        with stomp_client(srv, pki_paths) as c:
+            assert c.call("Host.ping2") is True
+        assert time.monotonic() - start < 1.0
+        for s in held:
+            s.close()
+        held.clear()
+        wait_until = time.monotonic() + 10
+        while srv.connections and time.monotonic() < wait_until:
+            time.sleep(0.05)
+        assert not srv.connections
+        assert settle(base_fds, threading.active_count())
+    finally:
+        for s in held:
+            s.close()
         srv.shutdown()
         srv.server_close()
