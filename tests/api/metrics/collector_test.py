@@ -3,6 +3,10 @@ own parser (host, two VMs, a storage domain, tasks and API calls)."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
+import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -159,3 +163,18 @@ def test_a_failing_source_is_reported_and_the_others_still_answer():
     assert _value(s, "vdsm_metrics_source_up", source="host") == 0
     assert _value(s, "vdsm_metrics_source_up", source="storage_domains") == 1
     assert _value(s, "vdsm_storage_domain_valid", sd_uuid=SD) == 1
+
+
+def test_promtool_lints_every_family():
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (scripts/install-deps.sh)")
+    registry, calls = registry_for(Sources(
+        host=lambda: HOST, vms=lambda: VMS, domains=lambda: DOMAINS,
+        tasks=lambda: TASKS, memory_total=8192 * MiB))
+    calls.observe(CallContext(transport="xmlrpc"), SCHEMA.get("Host.ping"),
+                  0, 0.01)
+    res = subprocess.run([promtool, "check", "metrics"],
+                         input=generate_latest(registry), capture_output=True,
+                         timeout=30)
+    assert res.returncode == 0 and not res.stdout and not res.stderr, res
