@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 import urllib.error
 import urllib.request
 
@@ -10,6 +11,7 @@ import pytest
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from vdsm.api.metrics import MetricsServer, Sources, registry_for
+from vdsm.api.metrics.server import MAX_CONCURRENT
 
 
 @pytest.fixture
@@ -55,3 +57,32 @@ def test_stop_closes_the_port():
     with socket.socket() as s, pytest.raises(ConnectionRefusedError):
         s.settimeout(5)
         s.connect(("127.0.0.1", port))
+
+
+def test_too_many_scrapes_at_once_are_turned_away(server):
+    silent = []
+    try:
+        for _ in range(MAX_CONCURRENT):      # each holds a slot until closed
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            silent.append(s)
+        deadline = time.monotonic() + 5
+        while True:                          # the slots are taken in threads
+            try:
+                _get(server.port, "/metrics")
+            except urllib.error.HTTPError as e:
+                assert e.code == 503
+                break
+            assert time.monotonic() < deadline, "never turned away"
+            time.sleep(0.05)
+    finally:
+        for s in silent:
+            s.close()
+    deadline = time.monotonic() + 5
+    while True:                              # closed clients free their slots
+        try:
+            with _get(server.port, "/metrics") as r:
+                assert r.status == 200
+            break
+        except urllib.error.HTTPError as e:
+            assert e.code == 503 and time.monotonic() < deadline
+            time.sleep(0.05)
