@@ -38,6 +38,7 @@ class AgentRoot:
         values[("addresses", "management_ip")] = "127.0.0.1"
         values[("addresses", "management_port")] = self.port
         values[("vars", "host_stats_interval")] = 0.5
+        values[("metrics", "port")] = 0  # never the fixed default port
         values.update(overrides or {})
         self.conf_file = os.path.join(self.root, "etc/vdsm/vdsm.conf")
         vdsm_config.write(self.conf_file, values)

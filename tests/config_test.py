@@ -20,6 +20,15 @@ def test_defaults_are_the_classic_ones():
     assert c.mount_root == "/rhev/data-center/mnt"
 
 
+def test_metrics_defaults_listen_on_loopback():
+    c = config.Config()
+    assert c.get("metrics", "enabled") is True
+    assert c.get("metrics", "address") == "127.0.0.1"
+    assert c.get("metrics", "port") == 9111
+    c.set("metrics", "port", "0")
+    assert c.get("metrics", "port") == 0
+
+
 def test_file_and_conf_d_override(tmp_path, monkeypatch):
     path = tmp_path / "vdsm.conf"
     config.write(str(path), config.rooted(str(tmp_path), vars__ssl=False))

@@ -19,7 +19,7 @@ import os
 import time
 from typing import Any, Callable, Iterable, Protocol
 
-from vdsm.api import schema
+from vdsm.api import metrics, schema
 from vdsm.api.dispatcher import Dispatcher, error_code
 from vdsm.api.host import HostVerbs
 from vdsm.api.server import ApiServer, Limits
@@ -134,6 +134,8 @@ class Agent:
                 self.dispatcher.add_handlers(namespace, handler)
         self.server: ApiServer | None = None
         self._iscsi_name: str | None = None
+        # GET /metrics on its own listener ([metrics]); None when disabled
+        self.metrics = metrics.from_agent(self)
 
     # --- services shared by the verbs and the subsystems ----------------
     def _record_call(self, ctx: Any, verb: Any) -> None:
@@ -214,8 +216,12 @@ class Agent:
         for sub in self.subsystems.values():
             log.info("starting subsystem %s", sub.name)
             sub.start()
+        if self.metrics is not None:
+            self.metrics.start()
 
     def stop(self) -> None:
+        if self.metrics is not None:
+            self.metrics.stop()
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()

@@ -148,6 +148,14 @@ OPTIONS: tuple[Option, ...] = (
            "(it stops being SPM when storage is lost)."),
     Option("sanlock", "io_timeout", 10,
            "sanlock I/O timeout (seconds) of new lockspaces and leases."),
+    # --- metrics: Prometheus exposition of what the agent already samples ---
+    Option("metrics", "enabled", True,
+           "Serve Prometheus metrics at http://<address>:<port>/metrics."),
+    Option("metrics", "address", "127.0.0.1",
+           "Address of the metrics listener (plain HTTP, no authentication: "
+           "keep it on loopback unless the network is trusted)."),
+    Option("metrics", "port", 9111,
+           "TCP port of the metrics listener; 0 picks a free port (tests)."),
 )
 
 _BY_KEY = {(o.section, o.key): o for o in OPTIONS}

@@ -53,6 +53,10 @@ class CallContext:
         return self.client
 
 
+# Observer of every answered call: (ctx, verb, wire code, elapsed seconds).
+DoneCallback = Callable[[CallContext, Verb, int, float], None]
+
+
 def snake_case(name: str) -> str:
     """vmID -> vm_id, getCapabilities -> get_capabilities, sdUUID -> sd_uuid."""
     name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
@@ -85,16 +89,22 @@ def success(verb: Verb, value: Any) -> Envelope:
 
 
 class Dispatcher:
-    """Calls verbs on namespace handlers. Thread-safe if the handlers are."""
+    """Calls verbs on namespace handlers. Thread-safe if the handlers are.
+
+    ``on_done`` (also settable before serving, e.g. by the metrics) sees
+    every answered call; its errors are logged, never answered.
+    """
 
     def __init__(self, schema: Schema,
                  handlers: dict[str, object | list[object]], *,
-                 on_call: Callable[[CallContext, Verb], None] | None = None) -> None:
+                 on_call: Callable[[CallContext, Verb], None] | None = None,
+                 on_done: DoneCallback | None = None) -> None:
         self.schema = schema
         self._handlers: dict[str, list[object]] = {
             ns: list(h) if isinstance(h, list) else [h]
             for ns, h in handlers.items()}
         self._on_call = on_call
+        self.on_done = on_done
 
     def has_verb(self, name: str) -> bool:
         return self.schema.get(name) is not None
@@ -168,6 +178,11 @@ class Dispatcher:
                   answer: Envelope) -> None:
         elapsed = time.monotonic() - start
         code = answer["status"]["code"]
+        if self.on_done is not None:
+            try:
+                self.on_done(ctx, verb, code, elapsed)
+            except Exception:
+                log.exception("call observer failed on %s", verb.name)
         if code == 0:
             log.info("[%s] %s %s succeeded in %.3f s", ctx.who,
                      ctx.transport, verb.label, elapsed)
