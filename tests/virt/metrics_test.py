@@ -53,6 +53,7 @@ def test_guest_series_served_from_the_sampled_stats(virt_agent, guest, tmp_path,
         assert vm[("vdsm_vm_cpu_seconds_total", None)] > 0
         assert vm[("vdsm_vm_balloon_current_bytes", None)] == 96 * 1024 * 1024
         assert vm[("vdsm_vm_monitor_responding", None)] == 1
+        assert vm[("vdsm_vm_memory_rss_bytes", None)] > 1024 * 1024
         assert ("vdsm_vm_disk_read_bytes_total", disk_name) in vm
         assert ("vdsm_vm_disk_write_ops_total", disk_name) in vm
         assert ("vdsm_vm_disk_read_latency_seconds", disk_name) in vm

@@ -49,6 +49,8 @@ def balloon(cur: dict[str, Any], mem_mib: int) -> dict[str, Any]:
         "balloon_cur": str(cur["balloon.current"]),
         "balloon_target": str(cur["balloon.current"]),
         "balloon_min": "0"}}
+    if "balloon.rss" in cur:
+        stats["memRss"] = str(cur["balloon.rss"])  # the QEMU process, KiB
     available, unused = cur.get("balloon.available"), cur.get("balloon.unused")
     if available and unused is not None:
         used = available - unused - cur.get("balloon.disk_caches", 0)

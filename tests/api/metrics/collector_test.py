@@ -45,6 +45,7 @@ VMS = [
     _vm(VM1, "web", "Up", cpuUsage="2500000000",
         balloonInfo={"balloon_cur": "1048576", "balloon_max": "2097152",
                      "balloon_target": "1048576", "balloon_min": "0"},
+        memRss="1234",
         disks={"vda": {"readBytes": "4096", "writtenBytes": "8192",
                        "readOps": "1", "writeOps": "2",
                        "readLatency": "1500000", "writeLatency": "0",
@@ -112,6 +113,7 @@ def test_vm_series_per_vm_and_counts_by_status():
     assert _value(s, "vdsm_vm_cpu_seconds_total", **web) == 2.5
     assert _value(s, "vdsm_vm_balloon_current_bytes", **web) == 1024 * MiB
     assert _value(s, "vdsm_vm_balloon_max_bytes", **web) == 2048 * MiB
+    assert _value(s, "vdsm_vm_memory_rss_bytes", **web) == 1234 * 1024
     assert _value(s, "vdsm_vm_disk_read_bytes_total", disk="vda", **web) == 4096
     assert _value(s, "vdsm_vm_disk_write_bytes_total", disk="vda", **web) == 8192
     assert _value(s, "vdsm_vm_disk_read_ops_total", disk="vda", **web) == 1

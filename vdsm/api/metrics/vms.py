@@ -58,6 +58,9 @@ def vm_families(vms: list[dict[str, Any]]) -> Iterator[Metric]:
     balloon_max = GaugeMetricFamily("vdsm_vm_balloon_max_bytes",
                                     "Guest memory without the balloon.",
                                     labels=VM)
+    rss = GaugeMetricFamily("vdsm_vm_memory_rss_bytes",
+                            "Resident memory of the VM's QEMU process.",
+                            labels=VM)
     responding = GaugeMetricFamily(
         "vdsm_vm_monitor_responding",
         "1 while the VM's QEMU answers statistics calls, else 0.", labels=VM)
@@ -81,6 +84,9 @@ def vm_families(vms: list[dict[str, Any]]) -> Iterator[Metric]:
             kib = number(info.get(key))
             if kib is not None:
                 family.add_metric(labels, kib * 1024)
+        rss_kib = number(vm.get("memRss"))
+        if rss_kib is not None:
+            rss.add_metric(labels, rss_kib * 1024)
         for disk, figures in sorted((vm.get("disks") or {}).items()):
             for key, family in disks.items():
                 value = number(figures.get(key))
@@ -96,6 +102,6 @@ def vm_families(vms: list[dict[str, Any]]) -> Iterator[Metric]:
     for state, count in counts.items():
         by_status.add_metric([state], count)
     yield by_status
-    yield from (cpu, balloon, balloon_max, responding)
+    yield from (cpu, balloon, balloon_max, rss, responding)
     yield from disks.values()
     yield from nics.values()
