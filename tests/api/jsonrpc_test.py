@@ -170,3 +170,26 @@ def test_deep_nesting_is_invalid_parameter(rpc):
     error = rpc(req("VM.getStats", {"vmID": nested}))["error"]
     assert error["code"] == 91
     assert "nested deeper than 64" in error["message"]
+
+
+def test_secrets_never_logged_at_any_depth(caplog):
+    caplog.set_level("DEBUG", logger="vdsm.api.dispatcher")
+    api = schema.parse({"verbs": [
+        {"name": "Host.connect", "classic": "connect", "params": [
+            {"name": "connectionParams", "type": "list", "items": "object"},
+            {"name": "token", "type": "string", "secret": True}]}]})
+
+    class Target:
+        def connect(self, connection_params, token):
+            return None
+
+    binding = JsonRpcBinding(Dispatcher(api, {"Host": Target()}))
+    body = json.dumps(req("Host.connect", {
+        "connectionParams": [{"id": "1", "user": "u", "password": "S3cr3t-A"},
+                             {"id": "2", "nested": [{"Password": "S3cr3t-B"}]}],
+        "token": "S3cr3t-C"})).encode()
+    assert json.loads(binding.handle(body, CallContext()))["result"] is True
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "connectionParams" in text
+    for secret in ("S3cr3t-A", "S3cr3t-B", "S3cr3t-C"):
+        assert secret not in text

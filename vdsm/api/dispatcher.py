@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from vdsm.api import codes
 from vdsm.api.schema import Schema, Verb
+from vdsm.common import secrets
 from vdsm.common.errors import InvalidParameter, MethodNotImplemented, VdsmError
 
 log = logging.getLogger(__name__)
@@ -214,5 +215,7 @@ def check_depth(value: Any, where: str, limit: int = MAX_DEPTH) -> None:
 
 
 def _masked(verb: Verb, args: dict[str, Any]) -> dict[str, Any]:
-    return {k: ("****" if (p := verb.param(k)) and p.secret else v)
-            for k, v in args.items()}
+    """Arguments for a log line: secret parameters and secret-keyed values
+    inside structs and lists masked."""
+    return {k: (secrets.MASK if (p := verb.param(k)) and p.secret
+                else secrets.masked(v)) for k, v in args.items()}
