@@ -4,7 +4,9 @@ Behaves as those clients do (see jsonrpc-stomp.md in the API reference):
 CONNECT with ``heart-beat:0,24000`` and, without waiting for CONNECTED,
 SUBSCRIBE to a private reply queue; every call is a one-element batch
 SENT to ``jms.topic.vdsm_requests`` with ``reply-to`` that queue; answers
-are matched by id on a reader thread. Used by ``vdsClient --jsonrpc``,
+are matched by id on a reader thread (TLS on memory BIOs, see
+:mod:`vdsm_cli.channel`, as an SSL socket cannot be read and written
+from two threads at once). Used by ``vdsClient --jsonrpc``,
 the tests and the benchmarks.
 """
 
@@ -19,6 +21,7 @@ import uuid
 from typing import Any, Callable
 
 from vdsm.api.stomp import SERVER_COMMANDS, Frame, FrameError, Parser
+from vdsm_cli.channel import Channel, TlsChannel
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,18 @@ class ClientError(Exception):
     """The connection failed, timed out or the server sent ERROR."""
 
 
+class ClientTimeout(ClientError):
+    """No CONNECTED or no answer within the time allowed."""
+
+
+class ClientClosed(ClientError):
+    """The connection ended (or the server sent ERROR) before the answer.
+
+    ``__cause__`` is the socket error that ended it, when there was one
+    (an ssl.SSLError for a refused client certificate under TLS 1.3).
+    """
+
+
 class _Waiter:
     def __init__(self) -> None:
         self.event = threading.Event()
@@ -55,19 +70,19 @@ class StompClient:
         self.timeout = timeout
         raw = socket.create_connection((host, port), timeout=connect_timeout)
         try:
-            sock = (ssl_context.wrap_socket(raw, server_hostname=host)
-                    if ssl_context is not None else raw)
+            self._channel = (TlsChannel(raw, ssl_context, server_hostname=host)
+                             if ssl_context is not None else Channel(raw))
         except BaseException:
             raw.close()
             raise
-        self._sock = sock
-        self._sock.settimeout(None)
-        self._write_lock = threading.Lock()
+        self._channel.settimeout(None)
         self._lock = threading.Lock()
         self._waiters: dict[str, _Waiter] = {}
         self._subscriptions: dict[str, Callable[[Frame], None]] = {}
         self._connected = threading.Event()
         self.error: Frame | None = None
+        self.failure: OSError | FrameError | None = None
+        self.connected = False
         self.closed = threading.Event()
         self.heartbeats = 0
         self.reply_queue = str(uuid.uuid4())
@@ -78,19 +93,17 @@ class StompClient:
                                           "host": host,
                                           "heart-beat": heart_beat}))
         self.subscribe(self.reply_queue, self._on_reply)
-        if not self._connected.wait(connect_timeout):
+        if not self._connected.wait(connect_timeout) or not self.connected:
+            error = self._failed("no CONNECTED from the agent")
             self.close()
-            raise ClientError(self._why("no CONNECTED from the agent"))
+            raise error from self.failure
 
     # --- frames -----------------------------------------------------------
     def send_frame(self, frame: Frame) -> None:
-        data = frame.encode()
-        with self._write_lock:
-            self._sock.sendall(data)
+        self._channel.send(frame.encode())
 
     def send_raw(self, data: bytes) -> None:
-        with self._write_lock:
-            self._sock.sendall(data)
+        self._channel.send(data)
 
     def subscribe(self, destination: str,
                   callback: Callable[[Frame], None]) -> str:
@@ -110,7 +123,7 @@ class StompClient:
         parser = Parser(commands=SERVER_COMMANDS, max_body_bytes=256 << 20)
         try:
             while True:
-                data = self._sock.recv(65536)
+                data = self._channel.recv()
                 if not data:
                     break
                 before = parser.heartbeats
@@ -119,6 +132,7 @@ class StompClient:
                 self.heartbeats += parser.heartbeats - before
         except (OSError, FrameError) as e:
             if not self.closed.is_set():
+                self.failure = e
                 log.debug("STOMP client reader stops: %s", e)
         finally:
             self.closed.set()
@@ -130,6 +144,7 @@ class StompClient:
 
     def _on_frame(self, frame: Frame) -> None:
         if frame.command == "CONNECTED":
+            self.connected = True
             self._connected.set()
         elif frame.command == "ERROR":
             self.error = frame
@@ -182,7 +197,7 @@ class StompClient:
             self.send_request(json.dumps(request).encode(), flow_id=flow_id)
             if not waiter.event.wait(timeout or self.timeout) or \
                     waiter.answer is None:
-                raise ClientError(self._why(f"no answer to {method}"))
+                raise self._failed(f"no answer to {method}") from self.failure
             return waiter.answer
         finally:
             with self._lock:
@@ -197,20 +212,18 @@ class StompClient:
             headers["ovirtCorrelationId"] = flow_id
         self.send_frame(Frame("SEND", headers, body))
 
-    def _why(self, what: str) -> str:
+    def _failed(self, what: str) -> ClientError:
         if self.error is not None:
-            return f"{what}: agent sent ERROR: {self.error.headers.get('message')}"
+            return ClientClosed(f"{what}: agent sent ERROR: "
+                                f"{self.error.headers.get('message')}")
         if self.closed.is_set():
-            return f"{what}: connection closed"
-        return f"{what}: timed out"
+            reason = f" ({self.failure})" if self.failure else ""
+            return ClientClosed(f"{what}: connection closed{reason}")
+        return ClientTimeout(f"{what}: timed out")
 
     def close(self) -> None:
         self.closed.set()
-        try:
-            self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass  # already gone: closing is all that is left
-        self._sock.close()
+        self._channel.close()
         self._reader.join(5)
 
     def __enter__(self) -> StompClient:
