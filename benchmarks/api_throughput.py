@@ -47,7 +47,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks import api_baselines  # noqa: E402
 from vdsm import config as vdsm_config  # noqa: E402
 from vdsm.common import pki  # noqa: E402
-from vdsm_cli.jsonrpc_client import StompClient  # noqa: E402
+from vdsm_cli.jsonrpc_client import ClientError, StompClient  # noqa: E402
 
 VERBS = (("ping", "Host.ping2", "ping"),
          ("getStats", "Host.getStats", "getVdsStats"))
@@ -172,6 +172,7 @@ class Result:
     p99_ms: float
     errors: int
     connections: int
+    connect_retries: int = 0
 
 
 class _KeepAlive(xmlrpc.client.SafeTransport):
@@ -219,10 +220,32 @@ def _caller(transport: str, port: int, ctx: Any,
     return (lambda: method()["status"]["code"] == 0), close_http
 
 
+def _connect(transport: str, port: int, ctx: Any, verb: str,
+             counts: dict[str, int]) -> tuple[Callable[[], bool],
+                                              Callable[[], int]]:
+    """A client, retrying a failed STOMP connect.
+
+    The agent may answer CONNECTED in plaintext when the client's TLS
+    Finished and CONNECT reach it in one read (a server bug, reported):
+    the client then sees WRONG_VERSION_NUMBER. Counted, not hidden.
+    """
+    for attempt in range(5):
+        try:
+            return _caller(transport, port, ctx, verb)
+        except (ClientError, OSError):
+            if attempt == 4:
+                raise
+            counts["connect_retries"] += 1
+    raise AssertionError("unreachable")
+
+
 def run(transport: str, port: int, ctx: Any, verb: str, clients: int,
         seconds: float) -> Result:
     latencies: list[float] = []
-    counts = {"errors": 0, "connections": 0}
+    counts = {"errors": 0, "connections": 0, "connect_retries": 0}
+    # connected one after another, before the clock starts
+    callers = [_connect(transport, port, ctx, verb, counts)
+               for _ in range(clients)]
     lock = threading.Lock()
     deadline = [0.0]
 
@@ -231,8 +254,7 @@ def run(transport: str, port: int, ctx: Any, verb: str, clients: int,
 
     start = threading.Barrier(clients + 1, action=go)
 
-    def worker() -> None:
-        call, close = _caller(transport, port, ctx, verb)
+    def worker(call: Callable[[], bool], close: Callable[[], int]) -> None:
         mine, errors = [], 0
         start.wait(START_TIMEOUT)
         while time.monotonic() < deadline[0]:
@@ -249,7 +271,7 @@ def run(transport: str, port: int, ctx: Any, verb: str, clients: int,
             counts["errors"] += errors
             counts["connections"] += opened
 
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    threads = [threading.Thread(target=worker, args=c) for c in callers]
     for t in threads:
         t.start()
     start.wait(START_TIMEOUT)
@@ -261,7 +283,8 @@ def run(transport: str, port: int, ctx: Any, verb: str, clients: int,
     return Result(len(latencies) / wall, statistics.median(latencies) * 1000,
                   latencies[min(len(latencies) - 1,
                                 int(len(latencies) * 0.99))] * 1000,
-                  counts["errors"], counts["connections"])
+                  counts["errors"], counts["connections"],
+                  counts["connect_retries"])
 
 
 def main() -> int:
@@ -270,6 +293,10 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=None,
                         help="agent worker threads (default: the config's)")
     parser.add_argument("--profile-agent", metavar="FILE")
+    parser.add_argument("--transports", default=",".join(TRANSPORTS),
+                        help="comma-separated subset of: " + ", ".join(TRANSPORTS))
+    parser.add_argument("--clients", default="1,16",
+                        help="comma-separated client counts (default 1,16)")
     parser.add_argument("--serve", choices=("agent", "bare-stomp",
                                             "bare-xmlrpc"),
                         help=argparse.SUPPRESS)
@@ -300,7 +327,8 @@ def main() -> int:
             children.append(bare["xmlrpc"])
             _table(args.seconds, ctx, agent.port,
                    {t: bare["jsonrpc" if t == "jsonrpc" else "xmlrpc"].port
-                    for t in TRANSPORTS})
+                    for t in args.transports.split(",")},
+                   [int(n) for n in args.clients.split(",")])
         finally:
             for child in children:
                 child.stop()
@@ -310,13 +338,13 @@ def main() -> int:
 
 
 def _table(seconds: float, ctx: Any, agent_port: int,
-           bare_ports: dict[str, int]) -> None:
+           bare_ports: dict[str, int], client_counts: list[int]) -> None:
     print(f"{'verb':<9} {'clients':>7} {'transport':<16} | {'agent calls/s':>13} "
           f"{'p50 ms':>7} {'p99 ms':>7} | {'bare calls/s':>12} {'p50 ms':>7} "
           f"{'p99 ms':>7} | {'agent/bare':>10}")
     for label, jsonrpc_verb, xmlrpc_verb in VERBS:
-        for clients in (1, 16):
-            for transport in TRANSPORTS:
+        for clients in client_counts:
+            for transport in bare_ports:
                 verb = jsonrpc_verb if transport == "jsonrpc" else xmlrpc_verb
                 a = run(transport, agent_port, ctx, verb, clients, seconds)
                 b = run(transport, bare_ports[transport], ctx, verb, clients,
@@ -324,6 +352,9 @@ def _table(seconds: float, ctx: Any, agent_port: int,
                 notes = []
                 if a.errors or b.errors:
                     notes.append(f"errors agent={a.errors} bare={b.errors}")
+                if a.connect_retries or b.connect_retries:
+                    notes.append(f"connect retries agent={a.connect_retries} "
+                                 f"bare={b.connect_retries}")
                 if transport == "xmlrpc-keepalive" and \
                         max(a.connections, b.connections) > clients:
                     notes.append(f"connections agent={a.connections} "

@@ -29,20 +29,32 @@ class Channel:
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self._lock = threading.Lock()
+        self._closed = False
 
     def send(self, data: bytes) -> None:
         with self._lock:
             self._sock.sendall(data)
 
     def recv(self) -> bytes:
-        """Some bytes, or b"" at the end of the stream."""
-        return self._sock.recv(READ_SIZE)
+        """Some bytes, or b"" at the end of the stream or once closed."""
+        return self._raw_recv()
+
+    def _raw_recv(self) -> bytes:
+        if self._closed:
+            return b""
+        try:
+            return self._sock.recv(READ_SIZE)
+        except OSError:
+            if self._closed:
+                return b""  # closed under the reader's feet
+            raise
 
     def settimeout(self, timeout: float | None) -> None:
         self._sock.settimeout(timeout)
 
     def close(self) -> None:
         """Wake the reader (it gets b"") and close; safe to call twice."""
+        self._closed = True
         try:
             self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -88,7 +100,7 @@ class TlsChannel(Channel):
             self._receive()
 
     def _receive(self) -> None:
-        data = self._sock.recv(READ_SIZE)
+        data = self._raw_recv()
         with self._lock:
             if data:
                 self._incoming.write(data)
