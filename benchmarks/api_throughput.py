@@ -154,6 +154,12 @@ class _Child:
             raise RuntimeError(f"{kind} server did not start")
         self.port = int(line.split()[1])
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU time of the server process (all threads)."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.proc.stdin:
             self.proc.stdin.close()
@@ -173,6 +179,7 @@ class Result:
     errors: int
     connections: int
     connect_retries: int = 0
+    server_cpu_us: float = 0.0  # server CPU time per call, microseconds
 
 
 class _KeepAlive(xmlrpc.client.SafeTransport):
@@ -239,8 +246,10 @@ def _connect(transport: str, port: int, ctx: Any, verb: str,
     raise AssertionError("unreachable")
 
 
-def run(transport: str, port: int, ctx: Any, verb: str, clients: int,
+def run(transport: str, server: _Child, ctx: Any, verb: str, clients: int,
         seconds: float) -> Result:
+    """``clients`` threads calling ``verb`` on ``server`` for ``seconds``."""
+    port = server.port
     latencies: list[float] = []
     counts = {"errors": 0, "connections": 0, "connect_retries": 0}
     # connected one after another, before the clock starts
@@ -275,16 +284,17 @@ def run(transport: str, port: int, ctx: Any, verb: str, clients: int,
     for t in threads:
         t.start()
     start.wait(START_TIMEOUT)
-    begin = time.monotonic()
+    begin, cpu = time.monotonic(), server.cpu_seconds()
     for t in threads:
         t.join(seconds + 60)
     wall = time.monotonic() - begin
+    cpu = server.cpu_seconds() - cpu
     latencies.sort()
     return Result(len(latencies) / wall, statistics.median(latencies) * 1000,
                   latencies[min(len(latencies) - 1,
                                 int(len(latencies) * 0.99))] * 1000,
                   counts["errors"], counts["connections"],
-                  counts["connect_retries"])
+                  counts["connect_retries"], cpu / len(latencies) * 1e6)
 
 
 def main() -> int:
@@ -325,8 +335,8 @@ def main() -> int:
             children.append(bare["jsonrpc"])
             bare["xmlrpc"] = _Child("bare-xmlrpc", root, workers=None)
             children.append(bare["xmlrpc"])
-            _table(args.seconds, ctx, agent.port,
-                   {t: bare["jsonrpc" if t == "jsonrpc" else "xmlrpc"].port
+            _table(args.seconds, ctx, agent,
+                   {t: bare["jsonrpc" if t == "jsonrpc" else "xmlrpc"]
                     for t in args.transports.split(",")},
                    [int(n) for n in args.clients.split(",")])
         finally:
@@ -337,18 +347,23 @@ def main() -> int:
     return 0
 
 
-def _table(seconds: float, ctx: Any, agent_port: int,
-           bare_ports: dict[str, int], client_counts: list[int]) -> None:
+def _table(seconds: float, ctx: Any, agent: _Child,
+           bare: dict[str, _Child], client_counts: list[int]) -> None:
+    """One line per verb, client count and transport.
+
+    ``cpu us`` is the server process's CPU time per call: unlike calls/s
+    it does not move with what else runs on the machine.
+    """
     print(f"{'verb':<9} {'clients':>7} {'transport':<16} | {'agent calls/s':>13} "
-          f"{'p50 ms':>7} {'p99 ms':>7} | {'bare calls/s':>12} {'p50 ms':>7} "
-          f"{'p99 ms':>7} | {'agent/bare':>10}")
+          f"{'p50 ms':>7} {'p99 ms':>7} {'cpu us':>7} | {'bare calls/s':>12} "
+          f"{'p50 ms':>7} {'p99 ms':>7} {'cpu us':>7} | {'agent/bare':>10} "
+          f"{'cpu ratio':>9}")
     for label, jsonrpc_verb, xmlrpc_verb in VERBS:
         for clients in client_counts:
-            for transport in bare_ports:
+            for transport, floor in bare.items():
                 verb = jsonrpc_verb if transport == "jsonrpc" else xmlrpc_verb
-                a = run(transport, agent_port, ctx, verb, clients, seconds)
-                b = run(transport, bare_ports[transport], ctx, verb, clients,
-                        seconds)
+                a = run(transport, agent, ctx, verb, clients, seconds)
+                b = run(transport, floor, ctx, verb, clients, seconds)
                 notes = []
                 if a.errors or b.errors:
                     notes.append(f"errors agent={a.errors} bare={b.errors}")
@@ -360,9 +375,12 @@ def _table(seconds: float, ctx: Any, agent_port: int,
                     notes.append(f"connections agent={a.connections} "
                                  f"bare={b.connections}")
                 print(f"{label:<9} {clients:>7} {transport:<16} | "
-                      f"{a.calls_per_s:>13.1f} {a.p50_ms:>7.2f} {a.p99_ms:>7.2f} | "
-                      f"{b.calls_per_s:>12.1f} {b.p50_ms:>7.2f} {b.p99_ms:>7.2f} | "
-                      f"{a.calls_per_s / b.calls_per_s:>10.2f}"
+                      f"{a.calls_per_s:>13.1f} {a.p50_ms:>7.2f} {a.p99_ms:>7.2f} "
+                      f"{a.server_cpu_us:>7.0f} | "
+                      f"{b.calls_per_s:>12.1f} {b.p50_ms:>7.2f} {b.p99_ms:>7.2f} "
+                      f"{b.server_cpu_us:>7.0f} | "
+                      f"{a.calls_per_s / b.calls_per_s:>10.2f} "
+                      f"{b.server_cpu_us / a.server_cpu_us:>9.2f}"
                       + (f"  ({'; '.join(notes)})" if notes else ""),
                       flush=True)
 
