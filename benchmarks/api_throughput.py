@@ -13,10 +13,14 @@ each client one thread:
 Each is run against the agent and against a bare server on the same
 mutual-TLS setup answering from memory (benchmarks/api_baselines.py),
 and the table shows agent/bare. Every server runs in its own process, so
-the clients (this process) do not share its interpreter lock.
+the clients (this process) do not share its interpreter lock. ``cpu us``
+is the server process's CPU time per call and ``cpu ratio`` bare/agent of
+it: on a shared 2-core machine, and with the clients' own process as the
+limit at 16 clients, it says more about the server than calls/s does.
 
     .venv/bin/python benchmarks/api_throughput.py [--seconds 5]
-        [--workers N] [--profile-agent FILE.pstats]
+        [--workers N] [--transports jsonrpc,...] [--clients 1,16]
+        [--profile-agent FILE.pstats]
 
 ``--profile-agent`` runs the agent under cProfile (every thread) and
 saves the merged statistics when it stops; the numbers are then slower.
