@@ -104,6 +104,19 @@ def test_vdsclient_round_trip_against_the_live_agent(root):
     assert failed.returncode == 1 and "code 401" in failed.stderr
 
 
+def test_vdsclient_jsonrpc_against_the_live_agent(root):
+    root.start_supervdsmd()
+    root.start_vdsmd()
+    for argv in (["ping"], ["getTaskStatus", "00000000-0000-0000-0000-000000000000"],
+                 ["setLogLevel", "INFO"]):
+        xml = _vdsclient(root, *argv)
+        jsonrpc = _vdsclient(root, *argv, options=("--jsonrpc",))
+        assert (jsonrpc.returncode, jsonrpc.stdout, jsonrpc.stderr) == \
+            (xml.returncode, xml.stdout, xml.stderr)
+    caps = _vdsclient(root, "getVdsCaps", options=("--jsonrpc",))
+    assert caps.returncode == 0 and "cpuModel" in caps.stdout
+
+
 def test_supervdsm_socket_is_group_restricted(root):
     root.start_supervdsmd()
     mode = os.stat(root.config.supervdsm_socket).st_mode

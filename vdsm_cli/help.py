@@ -24,6 +24,10 @@ options:
   --timeout SECONDS  give up on an answer after this long (default: {timeout:g};
                      0 waits for ever)
   --json             print the whole answer as JSON
+  --jsonrpc          talk JSON-RPC over STOMP (as the engine and vdsm-client
+                     do) instead of XML-RPC; same verbs, arguments, output
+                     and exit status (with --json, integers beyond 32 bits
+                     show as numbers, not strings)
   -v, --verbose      log the call to stderr
   -h, --help [VERB]  this text, or one verb in detail
 

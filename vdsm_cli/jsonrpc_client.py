@@ -4,7 +4,9 @@ Behaves as those clients do (see jsonrpc-stomp.md in the API reference):
 CONNECT with ``heart-beat:0,24000`` and, without waiting for CONNECTED,
 SUBSCRIBE to a private reply queue; every call is a one-element batch
 SENT to ``jms.topic.vdsm_requests`` with ``reply-to`` that queue; answers
-are matched by id on a reader thread. Used by ``vdsClient --jsonrpc``,
+are matched by id on a reader thread (TLS on memory BIOs, see
+:mod:`vdsm_cli.channel`, as an SSL socket cannot be read and written
+from two threads at once). Used by ``vdsClient --jsonrpc``,
 the tests and the benchmarks.
 """
 
@@ -12,8 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import select
 import socket
 import ssl
 import threading
@@ -21,6 +21,7 @@ import uuid
 from typing import Any, Callable
 
 from vdsm.api.stomp import SERVER_COMMANDS, Frame, FrameError, Parser
+from vdsm_cli.channel import Channel, TlsChannel
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,18 @@ class ClientError(Exception):
     """The connection failed, timed out or the server sent ERROR."""
 
 
+class ClientTimeout(ClientError):
+    """No CONNECTED or no answer within the time allowed."""
+
+
+class ClientClosed(ClientError):
+    """The connection ended (or the server sent ERROR) before the answer.
+
+    ``__cause__`` is the socket error that ended it, when there was one
+    (an ssl.SSLError for a refused client certificate under TLS 1.3).
+    """
+
+
 class _Waiter:
     def __init__(self) -> None:
         self.event = threading.Event()
@@ -57,23 +70,19 @@ class StompClient:
         self.timeout = timeout
         raw = socket.create_connection((host, port), timeout=connect_timeout)
         try:
-            sock = (ssl_context.wrap_socket(raw, server_hostname=host)
-                    if ssl_context is not None else raw)
+            self._channel = (TlsChannel(raw, ssl_context, server_hostname=host)
+                             if ssl_context is not None else Channel(raw))
         except BaseException:
             raw.close()
             raise
-        self._sock = sock
-        sock.setblocking(False)
-        # One thread does all the socket I/O: an SSL socket must not be
-        # read and written from two threads at once.
-        self._out = bytearray()
-        self._write_lock = threading.Lock()
-        self._wake_r, self._wake_w = os.pipe()
+        self._channel.settimeout(None)
         self._lock = threading.Lock()
         self._waiters: dict[str, _Waiter] = {}
         self._subscriptions: dict[str, Callable[[Frame], None]] = {}
         self._connected = threading.Event()
         self.error: Frame | None = None
+        self.failure: OSError | FrameError | None = None
+        self.connected = False
         self.closed = threading.Event()
         self.heartbeats = 0
         self.reply_queue = str(uuid.uuid4())
@@ -84,20 +93,17 @@ class StompClient:
                                           "host": host,
                                           "heart-beat": heart_beat}))
         self.subscribe(self.reply_queue, self._on_reply)
-        if not self._connected.wait(connect_timeout):
+        if not self._connected.wait(connect_timeout) or not self.connected:
+            error = self._failed("no CONNECTED from the agent")
             self.close()
-            raise ClientError(self._why("no CONNECTED from the agent"))
+            raise error from self.failure
 
     # --- frames -----------------------------------------------------------
     def send_frame(self, frame: Frame) -> None:
-        self.send_raw(frame.encode())
+        self._channel.send(frame.encode())
 
     def send_raw(self, data: bytes) -> None:
-        if self.closed.is_set():
-            raise ClientError("connection closed")
-        with self._write_lock:
-            self._out += data
-            os.write(self._wake_w, b"x")
+        self._channel.send(data)
 
     def subscribe(self, destination: str,
                   callback: Callable[[Frame], None]) -> str:
@@ -115,27 +121,19 @@ class StompClient:
 
     def _read(self) -> None:
         parser = Parser(commands=SERVER_COMMANDS, max_body_bytes=256 << 20)
-        poller = select.poll()
-        poller.register(self._wake_r, select.POLLIN)
-        sock_fd = self._sock.fileno()
         try:
-            while not self.closed.is_set():
-                with self._write_lock:
-                    want_write = bool(self._out)
-                poller.register(sock_fd, select.POLLIN | (
-                    select.POLLOUT if want_write else 0))
-                events = dict(poller.poll(1000))
-                if self._wake_r in events:
-                    os.read(self._wake_r, 4096)
-                if want_write:
-                    self._flush()
-                if events.get(sock_fd, 0) & (select.POLLIN | select.POLLHUP |
-                                             select.POLLERR):
-                    if not self._receive(parser):
-                        break
+            while True:
+                data = self._channel.recv()
+                if not data:
+                    break
+                before = parser.heartbeats
+                for frame in parser.feed(data):
+                    self._on_frame(frame)
+                self.heartbeats += parser.heartbeats - before
         except (OSError, FrameError) as e:
             if not self.closed.is_set():
-                log.debug("STOMP client I/O stops: %s", e)
+                self.failure = e
+                log.debug("STOMP client reader stops: %s", e)
         finally:
             self.closed.set()
             self._connected.set()
@@ -144,33 +142,9 @@ class StompClient:
             for waiter in waiters:
                 waiter.event.set()
 
-    def _flush(self) -> None:
-        with self._write_lock:
-            while self._out:
-                try:
-                    sent = self._sock.send(self._out[:65536])
-                except (ssl.SSLWantWriteError, ssl.SSLWantReadError,
-                        BlockingIOError):
-                    return
-                del self._out[:sent]
-
-    def _receive(self, parser: Parser) -> bool:
-        """Read what is there (all of it: SSL buffers records); False at EOF."""
-        while True:
-            try:
-                data = self._sock.recv(65536)
-            except (ssl.SSLWantReadError, ssl.SSLWantWriteError,
-                    BlockingIOError):
-                return True
-            if not data:
-                return False
-            before = parser.heartbeats
-            for frame in parser.feed(data):
-                self._on_frame(frame)
-            self.heartbeats += parser.heartbeats - before
-
     def _on_frame(self, frame: Frame) -> None:
         if frame.command == "CONNECTED":
+            self.connected = True
             self._connected.set()
         elif frame.command == "ERROR":
             self.error = frame
@@ -223,7 +197,7 @@ class StompClient:
             self.send_request(json.dumps(request).encode(), flow_id=flow_id)
             if not waiter.event.wait(timeout or self.timeout) or \
                     waiter.answer is None:
-                raise ClientError(self._why(f"no answer to {method}"))
+                raise self._failed(f"no answer to {method}") from self.failure
             return waiter.answer
         finally:
             with self._lock:
@@ -238,28 +212,19 @@ class StompClient:
             headers["ovirtCorrelationId"] = flow_id
         self.send_frame(Frame("SEND", headers, body))
 
-    def _why(self, what: str) -> str:
+    def _failed(self, what: str) -> ClientError:
         if self.error is not None:
-            return f"{what}: agent sent ERROR: {self.error.headers.get('message')}"
+            return ClientClosed(f"{what}: agent sent ERROR: "
+                                f"{self.error.headers.get('message')}")
         if self.closed.is_set():
-            return f"{what}: connection closed"
-        return f"{what}: timed out"
+            reason = f" ({self.failure})" if self.failure else ""
+            return ClientClosed(f"{what}: connection closed{reason}")
+        return ClientTimeout(f"{what}: timed out")
 
     def close(self) -> None:
-        if not self.closed.is_set():
-            self.closed.set()
-            with self._write_lock:
-                if self._wake_w >= 0:
-                    os.write(self._wake_w, b"x")
-        if self._reader is not threading.current_thread():
-            self._reader.join(5)
-        with self._write_lock:
-            if self._wake_r < 0:
-                return
-            os.close(self._wake_r)
-            os.close(self._wake_w)
-            self._wake_r = self._wake_w = -1
-        self._sock.close()
+        self.closed.set()
+        self._channel.close()
+        self._reader.join(5)
 
     def __enter__(self) -> StompClient:
         return self

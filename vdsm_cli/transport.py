@@ -8,13 +8,14 @@ to the caller.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import socket
 import ssl
 import xmlrpc.client
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from vdsm.api.xmlrpc import wire_safe
 from vdsm.common import pki
@@ -126,8 +127,20 @@ def call(proxy: xmlrpc.client.ServerProxy, endpoint: Endpoint, name: str,
     Raises TransportError when the agent cannot be reached, and lets
     xmlrpc.client.Fault through.
     """
-    try:
+    with reaching(endpoint):
         return getattr(proxy, name)(*wire_safe(list(args)))
+
+
+@contextlib.contextmanager
+def reaching(endpoint: Endpoint) -> Iterator[None]:
+    """Turn a failure to talk to ``endpoint`` into one TransportError line.
+
+    Shared by both protocols, so XML-RPC and JSON-RPC report a refused
+    connection, a TLS failure or a timeout in the same words. An XML-RPC
+    Fault (an answer) passes through.
+    """
+    try:
+        yield
     except xmlrpc.client.Fault:
         raise
     except xmlrpc.client.ProtocolError as e:
@@ -148,13 +161,17 @@ def call(proxy: xmlrpc.client.ServerProxy, endpoint: Endpoint, name: str,
         raise TransportError(f"{endpoint}: connection refused (is vdsmd "
                              "running and listening there?)") from None
     except (http.client.RemoteDisconnected, ConnectionResetError,
-            BrokenPipeError) as e:
+            BrokenPipeError, ConnectionClosed) as e:
         raise TransportError(f"{endpoint}: connection closed by the agent "
                              f"({_describe(e)}){_tls_hint(endpoint)}") from None
     except (OSError, http.client.HTTPException) as e:
         raise TransportError(f"{endpoint}: {_describe(e)}") from None
     except xmlrpc.client.ResponseError as e:
         raise TransportError(f"{endpoint}: unreadable answer: {e}") from None
+
+
+class ConnectionClosed(Exception):
+    """The agent closed the connection before answering (any protocol)."""
 
 
 def _ssl_reason(error: ssl.SSLError) -> str:

@@ -5,7 +5,9 @@
 Verbs, their arguments and their help come from the API schema; only the
 old client's alias names are kept here (:mod:`vdsm_cli.verbs`). Arguments
 are converted by parameter type (:mod:`vdsm_cli.args`), answers printed
-readably or as JSON (:mod:`vdsm_cli.output`).
+readably or as JSON (:mod:`vdsm_cli.output`). The agent is reached over
+XML-RPC (:mod:`vdsm_cli.transport`) or, with ``--jsonrpc``, over STOMP and
+JSON-RPC (:mod:`vdsm_cli.jsonrpc_transport`), with the same output.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from vdsm.common.errors import InvalidConfiguration
 from vdsm_cli import args as cli_args
 from vdsm_cli import help as cli_help
 from vdsm_cli import (
+    jsonrpc_transport,
     output,
     transport,
     verbs,
@@ -49,6 +52,7 @@ def _parser() -> _Parser:
     parser.add_argument("--cacert")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--jsonrpc", action="store_true")
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.add_argument("-h", "--help", nargs="?", const="", metavar="VERB")
     parser.add_argument("rest", nargs=argparse.REMAINDER)
@@ -101,15 +105,26 @@ def _run(argv: list[str], schema: Schema) -> int:
             opts.cert or config.host_cert,
             opts.key or (None if opts.cert else config.host_key))
     timeout = opts.timeout if opts.timeout > 0 else None
-    proxy = transport.make_proxy(endpoint, context=context, timeout=timeout)
-    name = verbs.call_name(verb)
+    name = verb.name if opts.jsonrpc else verbs.call_name(verb)
     log.debug("calling %s%s", name, tuple(_masked(verb, call_args)))
     try:
-        answer = transport.call(proxy, endpoint, name, call_args)
+        if opts.jsonrpc:
+            answer = jsonrpc_transport.call(endpoint, verb, call_args,
+                                            context=context, timeout=timeout)
+        else:
+            proxy = transport.make_proxy(endpoint, context=context,
+                                         timeout=timeout)
+            answer = transport.call(proxy, endpoint, name, call_args)
     except xmlrpc.client.Fault as e:
-        sys.stderr.write(f"ERROR (fault {e.faultCode}): {e.faultString}\n")
-        return EXIT_FAILED
+        return _fault(e.faultCode, e.faultString)
+    except jsonrpc_transport.Fault as e:
+        return _fault(e.code, e.message)
     return _report(verb, answer, json_output=opts.json, mode=mode)
+
+
+def _fault(code: int, message: str) -> int:
+    sys.stderr.write(f"ERROR (fault {code}): {message}\n")
+    return EXIT_FAILED
 
 
 def _report(verb: Verb, answer: Any, *, json_output: bool,

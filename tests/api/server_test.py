@@ -495,3 +495,11 @@ def test_thousand_idle_and_hundred_half_sent_clients(pki_paths):
             s.close()
         srv.shutdown()
         srv.server_close()
+
+
+def test_accepted_sockets_do_not_wait_for_nagle(server, pki_paths):
+    with stomp_client(server, pki_paths) as c:
+        c.call("Host.ping2")
+        [conn] = list(server.connections)
+        sock = conn.transport.get_extra_info("socket")
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1

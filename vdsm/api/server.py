@@ -290,7 +290,11 @@ class ApiServer:
         self.loop = asyncio.new_event_loop()
         self.broker = Broker(self.loop, max_pending_bytes=limits.max_pending_bytes)
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self._sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted
+        # sockets only then, and without it Nagle holds small answers
+        # back ~40 ms behind the client's delayed ACK.
+        self._sock = socket.socket(family, socket.SOCK_STREAM,
+                                   socket.IPPROTO_TCP)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(address)
         self._sock.listen(512)
