@@ -52,6 +52,10 @@ class NetworkService:
         self._lock = threading.Lock()
         self._running = store.load_running()
 
+    def set_vm_users(self, vm_users: Callable[[str], list[str]] | None) -> None:
+        """At start-up: who names the VMs using a network."""
+        self._vm_users = vm_users
+
     @property
     def running(self) -> NetConfig:
         return self._running

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Callable
 
-from vdsm.api.network import NetworkVerbs
 from vdsm.host import netinfo
 from vdsm.network import kernel, report
 from vdsm.network.persistence import NetStore
@@ -50,13 +49,13 @@ class NetworkSubsystem:
         self.service = NetworkService(
             store=NetStore(config.state_dir, config.run_dir),
             apply=self._apply, netinfo=self.devices, hooks=agent.hooks,
-            last_call_time=last_call_time or getattr(
-                agent, "last_call_time", None),
-            default_timeout=config.get("network", "connectivity_timeout"),
-            vm_users=self._vm_users)
+            last_call_time=last_call_time or agent.last_call_time,
+            default_timeout=config.get("network", "connectivity_timeout"))
 
-    def handlers(self) -> dict[str, object]:
-        return {"Host": NetworkVerbs(self)}
+    def set_vm_users(self, vm_users: Callable[[str], list[str]]) -> None:
+        """``vm_users(network)`` names the VMs attached to a network (the
+        virt subsystem's); a network they use is not removed."""
+        self.service.set_vm_users(vm_users)
 
     def start(self) -> None:
         try:
@@ -100,9 +99,3 @@ class NetworkSubsystem:
             config.get("network", "dhcp_timeout") + 10)
         with SupervdsmClient(config.supervdsm_socket, timeout=timeout) as c:
             return c.call("network_apply", ifaces=ifaces, release=release)
-
-    def _vm_users(self, network: str) -> list[str]:
-        """VMs on ``network``, if the virt subsystem can tell."""
-        virt = self._agent.subsystems.get("virt")
-        users = getattr(virt, "network_users", None)
-        return list(users(network)) if users is not None else []

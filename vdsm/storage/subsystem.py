@@ -13,7 +13,6 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
-from vdsm.api.dispatcher import error_code
 from vdsm.common.errors import VdsmError
 from vdsm.storage import leases, monitor
 from vdsm.storage.context import StorageContext
@@ -39,14 +38,10 @@ class StorageSubsystem:
             config=config, supervdsm=agent.supervdsm,
             io=IOProcessPool(timeout=config.get("irs", "process_pool_timeout")),
             leases=lease_manager)
+        self._error_code = agent.error_code
         self.service = StorageService(ctx, workers=config.get("vars", "task_workers"),
-                                      error_code=error_code)
+                                      error_code=agent.error_code)
         agent.add_task_manager(PoolTasks(self.service.current_tasks))  # type: ignore
-
-    def handlers(self) -> dict[str, object]:
-        from vdsm.api import storage as api
-
-        return api.handlers(self.service, self.agent)
 
     def start(self) -> None:
         """Make the repository and mount root the agent's own."""
@@ -84,7 +79,7 @@ class StorageSubsystem:
 
     def domain_stats(self) -> dict[str, Any]:
         """Per-domain health for getVdsStats (``storageDomains``)."""
-        return monitor.repo_stats(self.service.monitor.status(), error_code)
+        return monitor.repo_stats(self.service.monitor.status(), self._error_code)
 
 
 class _DriveResolver:

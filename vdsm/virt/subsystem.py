@@ -24,6 +24,7 @@ from vdsm.virt.drives import DriveResolver
 from vdsm.virt.registry import VmRegistry
 from vdsm.virt.sampling import Sampler
 from vdsm.virt.service import VirtService
+from vdsm.virt.vm import Vm
 from vdsm.virt.vmops import release
 
 if TYPE_CHECKING:
@@ -47,6 +48,13 @@ def host_options(config: Any) -> HostOptions:
                        balloon_stats_period=max(1, int(interval)))
 
 
+def network_users(vms: list[Vm], network: str) -> list[str]:
+    """Ids of the ``vms`` not Down whose definition has a NIC on ``network``."""
+    return [vm.id for vm in vms if not vm.is_down and any(
+        dev.get("type") == "interface" and dev.get("network") == network
+        for dev in vm.devices)]
+
+
 class VirtSubsystem:
     name = "virt"
 
@@ -68,15 +76,14 @@ class VirtSubsystem:
                                interval=config.get("vars", "vm_sample_interval"),
                                timeout=config.get("vars", "vm_sample_timeout"))
 
-    def handlers(self) -> dict[str, object]:
-        from vdsm.api.vm import VirtHostVerbs, VmVerbs
-        return {"VM": VmVerbs(self.service), "Host": VirtHostVerbs(self.service)}
+    def set_drive_resolver(self, resolver: DriveResolver) -> None:
+        """Drives given as volume ids go through ``resolver`` (storage's),
+        unless one was handed to the constructor; before start."""
+        if self.ctx.resolver is None:
+            self.ctx.resolver = resolver
 
     # --- life cycle ------------------------------------------------------
     def start(self) -> None:
-        if self.ctx.resolver is None:
-            storage = self._agent.subsystems.get("storage")
-            self.ctx.resolver = getattr(storage, "drive_resolver", None)
         if self.ctx.options.console_log_dir:
             os.makedirs(self.ctx.options.console_log_dir, exist_ok=True)
         self._worker = threading.Thread(target=self._work, daemon=True,
@@ -107,6 +114,10 @@ class VirtSubsystem:
         return {"vmCount": len(vms), "vmActive": len(active),
                 "vmMigrating": 0, "incomingVmMigrations": 0,
                 "outgoingVmMigrations": 0}
+
+    def network_users(self, network: str) -> list[str]:
+        """Ids of the VMs not Down with a NIC on ``network`` (its bridge)."""
+        return network_users(self.ctx.registry.all(), network)
 
     # --- events ----------------------------------------------------------
     def _queue_event(self, kind: str, vm_id: str, *args: Any) -> None:
