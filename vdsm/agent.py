@@ -96,7 +96,7 @@ class Agent:
         self.tasks = TaskManager(
             config.get("vars", "task_workers"),
             persist_dir=os.path.join(config.state_dir, "tasks"),
-            error_code=error_code)
+            error_code=error_code, publisher=self.notifier)
         # TaskManager or a facade with its verb methods (the pool's tasks)
         self.task_managers: list[Any] = [self.tasks]
         self._last_call = time.monotonic()

@@ -50,7 +50,8 @@ class NetworkSubsystem:
             store=NetStore(config.state_dir, config.run_dir),
             apply=self._apply, netinfo=self.devices, hooks=agent.hooks,
             last_call_time=last_call_time or agent.last_call_time,
-            default_timeout=config.get("network", "connectivity_timeout"))
+            default_timeout=config.get("network", "connectivity_timeout"),
+            publisher=agent.notifier)
 
     def set_vm_users(self, vm_users: Callable[[str], list[str]]) -> None:
         """``vm_users(network)`` names the VMs attached to a network (the

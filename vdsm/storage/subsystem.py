@@ -40,7 +40,8 @@ class StorageSubsystem:
             leases=lease_manager)
         self._error_code = agent.error_code
         self.service = StorageService(ctx, workers=config.get("vars", "task_workers"),
-                                      error_code=agent.error_code)
+                                      error_code=agent.error_code,
+                                      publisher=agent.notifier)
         agent.add_task_manager(PoolTasks(self.service.current_tasks))  # type: ignore
 
     def start(self) -> None:

@@ -40,8 +40,9 @@ def create(ctx: VirtContext, vmdef: VmDef) -> Vm:
     if vmdef.restore_state is not None:
         hibernation.check_state(vmdef, resolver=ctx.resolver)
     _check_no_domain(ctx, vmdef)
-    vm = Vm(vmdef)
+    vm = Vm(vmdef, publisher=ctx.publisher)
     ctx.registry.add(vm)
+    vm.publish_status()
     threading.Thread(target=_start, args=(ctx, vm), daemon=True,
                      name=f"vm-start-{vm.id[:8]}").start()
     return vm

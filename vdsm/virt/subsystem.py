@@ -70,7 +70,8 @@ class VirtSubsystem:
         self.ctx = VirtContext(
             conn=conn, hooks=agent.hooks, options=host_options(config),
             registry=VmRegistry(), resolver=resolver,
-            shutdown_timeout=config.get("vars", "user_shutdown_timeout"))
+            shutdown_timeout=config.get("vars", "user_shutdown_timeout"),
+            publisher=agent.notifier)
         self.service = VirtService(self.ctx)
         self.sampler = Sampler(self.ctx,
                                interval=config.get("vars", "vm_sample_interval"),
