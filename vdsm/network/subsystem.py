@@ -43,7 +43,8 @@ class NetworkSubsystem:
     def __init__(self, agent: Agent, *,
                  last_call_time: Callable[[], float] | None = None) -> None:
         config = agent.config
-        self._agent = agent
+        self._config = config
+        self._supervdsm = agent.supervdsm
         self.netns: str | None = config.get("network", "netns") or None
         self._restore = config.get("network", "restore_on_start")
         self.service = NetworkService(
@@ -93,9 +94,9 @@ class NetworkSubsystem:
             1 for n in self.service.running.networks.values()
             if n.bootproto == "dhcp")
         if not clients:
-            return self._agent.supervdsm.call("network_apply", ifaces=ifaces,
+            return self._supervdsm.call("network_apply", ifaces=ifaces,
                                               release=release)
-        config = self._agent.config
+        config = self._config
         timeout = config.get("supervdsm", "timeout") + clients * (
             config.get("network", "dhcp_timeout") + 10)
         with SupervdsmClient(config.supervdsm_socket, timeout=timeout) as c:

@@ -61,7 +61,6 @@ class VirtSubsystem:
     def __init__(self, agent: Agent, *,
                  resolver: DriveResolver | None = None) -> None:
         config = agent.config
-        self._agent = agent
         self._events: queue.Queue[tuple[Any, ...] | None] = queue.Queue()
         self._worker: threading.Thread | None = None
         conn = Connection(config.get("vars", "libvirt_uri"),
