@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from tests.eventrec import Raising, Recorder
 from vdsm.common.errors import VdsmError
 from vdsm.tasks.manager import TaskManager
@@ -67,5 +69,26 @@ def test_a_broken_publisher_does_not_fail_tasks(registry):
         assert manager.wait(task_id, 10)
         assert manager.get_status(task_id)["taskResult"] == "success"
         assert broken.calls >= 3
+    finally:
+        manager.shutdown(5)
+
+
+def test_a_sink_may_read_the_task(registry):
+    seen = []
+    holder = {}
+
+    class Reading:
+        def publish(self, event, params):
+            task_id = params["taskID"]
+            if task_id in holder.get("ids", ()):
+                seen.append(holder["manager"].get_status(task_id)["taskID"])
+
+    manager = TaskManager(1, registry=registry, publisher=Reading())
+    task_id = str(uuid.uuid4())
+    holder["manager"], holder["ids"] = manager, {task_id}
+    try:
+        manager.schedule(lambda ctx: None, task_id=task_id)
+        assert manager.wait(task_id, 10)
+        assert seen and set(seen) == {task_id}
     finally:
         manager.shutdown(5)

@@ -71,6 +71,7 @@ class Task:
         self._error = ""
         self._recoveries: list[RecoveryStep] = []
         self._lock = threading.Lock()
+        self._publish_lock = threading.Lock()  # taken before _lock, never after
         self._abort = threading.Event()
         self._done = threading.Event()
         self._retired = False
@@ -335,20 +336,23 @@ class Task:
         """Persist a snapshot, then let waiters see a done state.
 
         Waiters wake only once the final state is on disk, so a cleared
-        task cannot be written again; then a new state is published (under
-        the lock, so events leave in order; publishing never blocks).
-        Raises TaskPersistError if ``strict``.
+        task cannot be written again; then a new state is published, in
+        order (``_publish_lock``) but outside ``_lock``, so a sink may read
+        the task. Raises TaskPersistError if ``strict``.
         """
         if snap is not None and self._recorder is not None:
             self._recorder.write(snap, strict=strict)
-        with self._lock:
-            if self._state in states.DONE:
-                self._done.set()
-            if self._state is not self._published:
-                self._published = self._state
+        with self._publish_lock:
+            with self._lock:
+                if self._state in states.DONE:
+                    self._done.set()
+                status = None
+                if self._state is not self._published:
+                    self._published = self._state
+                    status = self._status_locked()
+            if status is not None:
                 publish_safely(self._publisher,
-                               event_id("tasks", "status", self.id),
-                               self._status_locked())
+                               event_id("tasks", "status", self.id), status)
 
     def _move(self, new: State) -> None:
         with self._lock:
