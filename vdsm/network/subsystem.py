@@ -1,9 +1,11 @@
 """The network subsystem: what the agent runs for host networking.
 
 Built by the agent (``vdsm.network.subsystem:NetworkSubsystem`` in its
-subsystem list). It serves the Host network verbs, restores the safe
-configuration at the first start after a boot (or rolls back a change a
-crash left unconfirmed), and adds ``networks`` to the capabilities. The
+subsystem list). Its service is what the Host network verbs call
+(:mod:`vdsm.api.wiring` builds them); it restores the safe configuration
+at the first start after a boot (or rolls back a change a crash left
+unconfirmed), and adds ``networks`` to the capabilities. The agent hands
+in who uses a network (the virt subsystem's ``network_users``). The
 netlink changes themselves run in supervdsmd (op ``network_apply``).
 """
 
@@ -95,7 +97,7 @@ class NetworkSubsystem:
             if n.bootproto == "dhcp")
         if not clients:
             return self._supervdsm.call("network_apply", ifaces=ifaces,
-                                              release=release)
+                                        release=release)
         config = self._config
         timeout = config.get("supervdsm", "timeout") + clients * (
             config.get("network", "dhcp_timeout") + 10)

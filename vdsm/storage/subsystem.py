@@ -1,10 +1,11 @@
 """The storage subsystem: plugs the image repository into the agent.
 
 Registered in the agent as ``vdsm.storage.subsystem:StorageSubsystem``.
-It builds the storage service from the agent's configuration and
-supervdsm client, serves the StoragePool/StorageDomain/Image/Volume
-namespaces and its Host verbs, lets the Task verbs see the SPM's tasks,
-and feeds domain health into getVdsStats.
+It builds the storage service from the agent's configuration, supervdsm
+client, error_code and notifier; the agent serves that service as the
+StoragePool/StorageDomain/Image/Volume namespaces and storage Host verbs
+(:mod:`vdsm.api.wiring`), hands the drive resolver to virt and feeds
+domain health into getVdsStats. It lets the Task verbs see the SPM's tasks.
 """
 
 from __future__ import annotations

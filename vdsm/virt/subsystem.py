@@ -3,7 +3,10 @@
 Owns the libvirt connection, the event worker that applies libvirt
 events to VMs (events arrive on the libvirt loop thread and are queued
 here so that thread never waits), the bulk sampler, and recovery at
-start. Stopping the agent leaves every VM running.
+start. Stopping the agent leaves every VM running. The agent hands in
+storage's drive resolver and asks for ``vm_counts`` (host stats) and
+``network_users`` (for the network subsystem); VM status changes go to
+the agent's notifier.
 """
 
 from __future__ import annotations
