@@ -65,3 +65,15 @@ def test_a_broken_publisher_does_not_stop_the_status():
     assert vm.set_status(st.UP)
     assert vm.set_status(st.DOWN, exit=st.exit_info(st.USER_SHUTDOWN))
     assert vm.status == st.DOWN and broken.calls == 2
+
+
+def test_destroy_is_no_power_down():
+    rec = Recorder()
+    vm = _vm(rec)
+    vm.set_status(st.UP)
+    vm.destroying = True
+    vm.on_lifecycle(st.EV_SHUTDOWN, 0)  # QEMU got SIGTERM
+    assert vm.status == st.UP
+    vm.destroying = False
+    vm.on_lifecycle(st.EV_SHUTDOWN, 0)  # the guest powers off
+    assert vm.status == st.POWERING_DOWN

@@ -126,6 +126,7 @@ def destroy(ctx: VirtContext, vm: Vm) -> None:
     with vm.lock:
         if not vm.is_down:
             vm.expected_exit = st.ADMIN_SHUTDOWN
+            vm.destroying = True
             try:
                 dom = vm.domain(ctx.conn.get())
             except VMIsDown:

@@ -49,6 +49,7 @@ class Vm:
         self.exit: st.ExitInfo | None = None
         self.pause_code = st.PAUSE_NONE
         self.expected_exit: int | None = None
+        self.destroying = False  # destroy asked: QEMU's SIGTERM is no power-down
         self.start_time = start_time if start_time is not None else time.time()
         self.agent_connected = False
         self.released = False
@@ -130,7 +131,8 @@ class Vm:
                 self.pause_code = st.pause_code(self._io_reason or "")
             self.set_status(st.PAUSED)
         elif event == st.EV_SHUTDOWN:
-            self.set_status(st.POWERING_DOWN)
+            if not self.destroying:
+                self.set_status(st.POWERING_DOWN)
         elif event == st.EV_STOPPED:
             reason = st.stopped_reason(detail, expected=self.expected_exit)
             return self.set_status(st.DOWN, exit=st.exit_info(reason))
