@@ -15,6 +15,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from vdsm.common.errors import InvalidConfiguration
@@ -124,7 +125,7 @@ class VirtSubsystem:
 
     # --- events ----------------------------------------------------------
     def _queue_event(self, kind: str, vm_id: str, *args: Any) -> None:
-        self._events.put((kind, vm_id, *args))
+        self._events.put((time.monotonic(), kind, vm_id, *args))
 
     def _work(self) -> None:
         while True:
@@ -136,9 +137,14 @@ class VirtSubsystem:
             except Exception:
                 log.exception("handling libvirt event %s failed", item)
 
-    def _handle(self, kind: str, vm_id: str, *args: Any) -> None:
+    def _handle(self, queued: float, kind: str, vm_id: str, *args: Any) -> None:
         vm = self.ctx.registry.find(vm_id)
         if vm is None:
+            return
+        if queued < vm.known_since:
+            # about an earlier VM of this id (a hibernated one, destroyed and
+            # created again from its state before this event was handled)
+            log.debug("vm %s: dropping stale %s event %s", vm_id, kind, args)
             return
         if kind == "lifecycle":
             vm.on_lifecycle(*args)

@@ -49,6 +49,7 @@ class Vm:
         self.exit: st.ExitInfo | None = None
         self.pause_code = st.PAUSE_NONE
         self.expected_exit: int | None = None
+        self.known_since = 0.0  # set by the registry (monotonic)
         self.destroying = False  # destroy asked: QEMU's SIGTERM is no power-down
         self.start_time = start_time if start_time is not None else time.time()
         self.agent_connected = False
