@@ -6,8 +6,10 @@ run a whole agent in-process on port 0 under a temporary root.
 
 Subsystems (virt, storage, network) plug in through :class:`Subsystem`:
 each is built from the agent (for the shared services: config, supervdsm,
-tasks, hooks), contributes handler objects per API namespace, and is
-started after and stopped before the core services.
+tasks, hooks, notifier, error_code) and is started after and stopped
+before the core services. The agent then hands each subsystem what it
+needs of another (typed callables, never name lookups) and asks
+:mod:`vdsm.api.wiring` for the API handlers over the services.
 """
 
 from __future__ import annotations
@@ -17,22 +19,25 @@ import ipaddress
 import logging
 import os
 import time
-from typing import Any, Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, cast
 
-from vdsm.api import metrics, schema
+from vdsm.api import metrics, schema, wiring
 from vdsm.api.dispatcher import Dispatcher, error_code
-from vdsm.api.host import HostVerbs
 from vdsm.api.server import ApiServer, Limits
 from vdsm.api.stomp_server import event_sink
-from vdsm.api.task import TaskVerbs
 from vdsm.common import hooks, pki
-from vdsm.common.errors import InvalidConfiguration, VdsmError
+from vdsm.common.errors import InvalidConfiguration
 from vdsm.common.events import Notifier
 from vdsm.config import Config
-from vdsm.host import caps, osinfo
+from vdsm.host.service import CapabilityExtender, HostService
 from vdsm.host.stats import HostStatsSampler
 from vdsm.supervdsm.client import SupervdsmClient
 from vdsm.tasks.manager import TaskManager
+
+if TYPE_CHECKING:
+    from vdsm.network.subsystem import NetworkSubsystem
+    from vdsm.storage.subsystem import StorageSubsystem
+    from vdsm.virt.subsystem import VirtSubsystem
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +46,6 @@ class Subsystem(Protocol):
     """What a subsystem offers the agent."""
 
     name: str
-
-    def handlers(self) -> dict[str, object]:
-        """API handler objects by namespace (``{"VM": VmVerbs(...)}``)."""
 
     def start(self) -> None:
         """Start background work and recover state; called once."""
@@ -106,36 +108,68 @@ class Agent:
         self.config = config
         self.start_time = time.monotonic()
         self.schema = schema.load()
-        self.hooks = hooks.Hooks.from_config(config)
         self.notifier = Notifier()
+        self.error_code = error_code
+        self.hooks = hooks.Hooks.from_config(config)
         self.supervdsm = SupervdsmClient(
             config.supervdsm_socket, timeout=config.get("supervdsm", "timeout"))
-        self.host_stats = HostStatsSampler(
-            config.get("vars", "host_stats_interval"),
-            vm_counts=self._vm_counts, storage_stats=self._storage_stats)
         self.tasks = TaskManager(
             config.get("vars", "task_workers"),
             persist_dir=os.path.join(config.state_dir, "tasks"),
-            error_code=error_code)
+            error_code=error_code, publisher=self.notifier)
         # TaskManager or a facade with its verb methods (the pool's tasks)
         self.task_managers: list[Any] = [self.tasks]
         self._last_call = time.monotonic()
-        self.dispatcher = Dispatcher(self.schema, {
-            "Host": HostVerbs(self),
-            "Task": TaskVerbs(self),
-        }, on_call=self._record_call)
         if subsystems is None:
             subsystems = load_factories(DEFAULT_SUBSYSTEMS)
         self.subsystems: dict[str, Subsystem] = {}
         for factory in subsystems:
             sub = factory(self)
             self.subsystems[sub.name] = sub
-            for namespace, handler in sub.handlers().items():
+        self.host_stats = HostStatsSampler(
+            config.get("vars", "host_stats_interval"), **self._stats_sources())
+        self.host = HostService(config, hooks=self.hooks,
+                                supervdsm=self.supervdsm, stats=self.host_stats)
+        self._connect_subsystems()
+        self.dispatcher = Dispatcher(
+            self.schema, wiring.core_handlers(self.host, self.task_managers),
+            on_call=self._record_call)
+        for sub in self.subsystems.values():
+            handlers = wiring.subsystem_handlers(sub, host_tasks=self.tasks)
+            for namespace, handler in handlers.items():
                 self.dispatcher.add_handlers(namespace, handler)
         self.server: ApiServer | None = None
-        self._iscsi_name: str | None = None
         # GET /metrics on its own listener ([metrics]); None when disabled
         self.metrics = metrics.from_agent(self)
+
+    def _virt(self) -> VirtSubsystem | None:
+        return cast("VirtSubsystem | None", self.subsystems.get("virt"))
+
+    def _storage(self) -> StorageSubsystem | None:
+        return cast("StorageSubsystem | None", self.subsystems.get("storage"))
+
+    def _network(self) -> NetworkSubsystem | None:
+        return cast("NetworkSubsystem | None", self.subsystems.get("network"))
+
+    def _stats_sources(self) -> dict[str, Callable[[], dict[str, Any]]]:
+        """getVdsStats' VM counts from virt, domain health from storage."""
+        sources: dict[str, Callable[[], dict[str, Any]]] = {}
+        if (virt := self._virt()) is not None:
+            sources["vm_counts"] = virt.vm_counts
+        if (storage := self._storage()) is not None:
+            sources["storage_stats"] = storage.domain_stats
+        return sources
+
+    def _connect_subsystems(self) -> None:
+        """Hand each subsystem what it needs of another."""
+        virt, storage, network = self._virt(), self._storage(), self._network()
+        if virt is not None and storage is not None:
+            virt.set_drive_resolver(storage.drive_resolver)
+        if network is not None and virt is not None:
+            network.set_vm_users(virt.network_users)
+        for sub in self.subsystems.values():
+            if isinstance(sub, CapabilityExtender):
+                self.host.add_extender(sub)
 
     # --- services shared by the verbs and the subsystems ----------------
     def _record_call(self, ctx: Any, verb: Any) -> None:
@@ -154,36 +188,7 @@ class Agent:
         self.task_managers.append(manager)
 
     def capabilities(self) -> dict[str, Any]:
-        info = caps.get_capabilities(self.config, hooks=self.hooks.installed())
-        if not info.get("ISCSIInitiatorName"):
-            info["ISCSIInitiatorName"] = self._iscsi_initiator_name()
-        for sub in self.subsystems.values():
-            extend = getattr(sub, "extend_capabilities", None)
-            if extend is not None:
-                extend(info)
-        return info
-
-    def _iscsi_initiator_name(self) -> str:
-        """The name from a root-only file, asked of supervdsm once."""
-        if self._iscsi_name is None:
-            if not os.path.exists(osinfo.ISCSI_INITIATOR):
-                return ""
-            try:
-                self._iscsi_name = self.supervdsm.call("iscsi_initiator_name")
-            except VdsmError as e:
-                log.warning("cannot read the iSCSI initiator name: %s", e)
-                return ""
-        return self._iscsi_name
-
-    def _vm_counts(self) -> dict[str, Any]:
-        virt = self.subsystems.get("virt")
-        counts = getattr(virt, "vm_counts", None)
-        return counts() if counts is not None else {}
-
-    def _storage_stats(self) -> dict[str, Any]:
-        storage = self.subsystems.get("storage")
-        stats = getattr(storage, "domain_stats", None)
-        return stats() if stats is not None else {}
+        return self.host.capabilities()
 
     # --- life cycle -----------------------------------------------------
     def bind(self) -> ApiServer:

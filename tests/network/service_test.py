@@ -8,17 +8,24 @@ import os
 import threading
 import time
 
+from tests.eventrec import Recorder
+
 from .rig import code
+
+HOST_CONN = "|net|host_conn|no_id"
 
 NET = {"checked": {"nic": "nic1", "ipaddr": "10.95.0.2", "prefix": 24}}
 
 
 def test_change_without_any_client_call_is_rolled_back(rig, agent):
     before = rig.ns.snapshot()
+    events = Recorder()
+    agent.notifier.subscribe(events)
     start = time.monotonic()
     answer = agent.proxy.setupNetworks(
         NET, {}, {"connectivityCheck": "true", "connectivityTimeout": 1})
     assert code(answer) == 10, answer
+    assert [p["reason"] for p in events.of(HOST_CONN)] == ["rollback"]
     assert "rolled back" in answer["status"]["message"]
     assert 1 <= time.monotonic() - start < 5
     assert rig.ns.snapshot() == before
@@ -30,12 +37,18 @@ def test_change_confirmed_by_a_client_call_is_kept(rig, agent):
         time.sleep(0.3)
         rig.proxy(agent).ping()
 
+    events = Recorder()
+    agent.notifier.subscribe(events)
     poller = threading.Thread(target=engine_polls)
     poller.start()
     answer = agent.proxy.setupNetworks(
         NET, {}, {"connectivityCheck": True, "connectivityTimeout": 10})
     poller.join(10)
     assert code(answer) == 0, answer
+    assert events.of(HOST_CONN) == [{"reason": "setupNetworks",
+                                     "networks": ["checked"],
+                                     "notify_time": events.of(HOST_CONN)[0][
+                                         "notify_time"]}]
     assert rig.ns.links()["nic1"]["master"] == "checked"
     assert sorted(agent.proxy.getVdsCapabilities()["info"]["networks"]) == \
         ["checked"]

@@ -4,7 +4,8 @@ Two local domains, one behind freezefs (a FUSE pass-through). When the
 FUSE daemon is stopped, the domain's checks hang in its I/O helper
 process: repoStats shows it invalid with a growing lastCheck, while ping,
 repoStats and the other domain's verbs keep answering in well under 1 s.
-When the daemon goes on, the domain is valid again.
+When the daemon goes on, the domain is valid again. Each change of
+validity is published as a domain_state event.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 
 import pytest
 
+from tests.eventrec import Recorder
 from tests.storage import fusefs
 from tests.storage.helpers import (
     BLANK,
@@ -39,6 +41,8 @@ def agent_with_domains():
     try:
         fs.start()
         agent = Agent(root.config, subsystems=[StorageSubsystem])
+        events = Recorder()
+        agent.notifier.subscribe(events)
         agent.bind()
         agent.start()
         agent.server.serve_in_thread()
@@ -54,7 +58,7 @@ def agent_with_domains():
             ok(p.createStorageDomain(4, sd_uuid, name, path, 1))
             ok(p.startMonitoringDomain(sd_uuid, 0))
             domains[name] = sd_uuid
-        yield root, fs, domains
+        yield root, fs, domains, events
         for sd_uuid in domains.values():
             fs.thaw()
             ok(p.stopMonitoringDomain(sd_uuid))
@@ -73,7 +77,7 @@ def timed(call):
 
 
 def test_hung_domain_turns_invalid_while_others_answer(agent_with_domains):
-    root, fs, domains = agent_with_domains
+    root, fs, domains, events = agent_with_domains
     good, hung = domains["good"], domains["hung"]
     p = root.proxy()
 
@@ -111,3 +115,10 @@ def test_hung_domain_turns_invalid_while_others_answer(agent_with_domains):
         fs.thaw()
     wait_for(lambda: stats()[hung]["valid"], 15, "the domain valid again")
     assert float(stats()[hung]["lastCheck"]) < 2
+
+    def states(sd_uuid):
+        return [(p[sd_uuid]["valid"], p[sd_uuid]["code"])
+                for p in events.of(f"|storage|domain_state|{sd_uuid}")]
+
+    assert states(good) == [(True, 0)]
+    assert states(hung) == [(True, 0), (False, 3), (True, 0)]

@@ -12,6 +12,7 @@ import threading
 
 import pytest
 
+from tests.eventrec import Recorder
 from tests.storage.helpers import need_sanlock, new_uuid, wait_for
 from vdsm.api.dispatcher import error_code
 from vdsm.storage import constants as sc
@@ -100,13 +101,14 @@ def pool_env(local_ctx):
     undone = []
     registry.register("test.undo", lambda what: undone.append(what))
     yield {"pool": pool, "fake": fake, "registry": registry, "holder": holder,
-           "undone": undone, "cache": cache, "sd": sd_uuid}
+           "undone": undone, "cache": cache, "sd": sd_uuid, "events": Recorder()}
     monitor.shutdown()
 
 
 def new_spm(env):
     spm = Spm(env["pool"], env["fake"], registry=env["registry"], workers=2,
-              error_code=error_code, host_id_timeout=5, fence_interval=0.1)
+              error_code=error_code, host_id_timeout=5, fence_interval=0.1,
+              publisher=env["events"])
     env["holder"]["spm"] = spm
     host_tasks = TaskManager(1)
     task_id = host_tasks.schedule(spm.start_job)
@@ -153,6 +155,11 @@ def test_spm_that_loses_storage_fences_itself_and_the_next_one_rolls_back(pool_e
     wait_for(lambda: spm2.tasks.get_status(task_id)["taskResult"] == "cleanSuccess",
              10, "the rollback")
     assert env["undone"] == ["half-made thing"]
+    # the pool's tasks publish their states, from either SPM's manager
+    results = [p["taskResult"]
+               for p in env["events"].of(f"|tasks|status|{task_id}")]
+    assert results[0] == "" and "cleanFailure" in results
+    assert results[-1] == "cleanSuccess"
     spm2.stop()
     assert spm2.role == "Free"
     md = env["pool"].metadata()

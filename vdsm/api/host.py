@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from vdsm.api.services import HostInfo, TaskManagers
 from vdsm.common.errors import InvalidParameter
-
-if TYPE_CHECKING:
-    from vdsm.agent import Agent
 
 log = logging.getLogger(__name__)
 
@@ -17,8 +15,9 @@ _LEVELS = {"10": "DEBUG", "20": "INFO", "30": "WARNING", "40": "ERROR",
 
 
 class HostVerbs:
-    def __init__(self, agent: Agent) -> None:
-        self._agent = agent
+    def __init__(self, host: HostInfo, tasks: TaskManagers) -> None:
+        self._host = host
+        self._tasks = tasks
 
     def ping(self) -> None:
         return None
@@ -27,13 +26,13 @@ class HostVerbs:
         return None
 
     def get_capabilities(self) -> dict[str, Any]:
-        return self._agent.capabilities()
+        return self._host.capabilities()
 
     def get_stats(self) -> dict[str, Any]:
-        return self._agent.host_stats.get()
+        return self._host.stats()
 
     def get_hardware_info(self) -> dict[str, Any]:
-        return self._agent.supervdsm.call("hardware_info")
+        return self._host.hardware_info()
 
     def set_log_level(self, level: str, name: str = "") -> None:
         level = _LEVELS.get(level, level).upper()
@@ -45,13 +44,13 @@ class HostVerbs:
 
     # Tasks: the host-wide views.
     def get_all_tasks_statuses(self) -> dict[str, Any]:
-        return _merged(m.get_all_statuses() for m in self._agent.task_managers)
+        return _merged(m.get_all_statuses() for m in self._tasks)
 
     def get_all_tasks_info(self) -> dict[str, Any]:
-        return _merged(m.get_all_info() for m in self._agent.task_managers)
+        return _merged(m.get_all_info() for m in self._tasks)
 
     def get_all_tasks(self, options: Any = None) -> dict[str, Any]:
-        return _merged(m.get_all_tasks() for m in self._agent.task_managers)
+        return _merged(m.get_all_tasks() for m in self._tasks)
 
 
 def _merged(parts: Any) -> dict[str, Any]:

@@ -1,19 +1,18 @@
-"""Host network verbs: thin handlers over the network subsystem."""
+"""Host network verbs: thin handlers over the network service."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Callable
 
+from vdsm.api.services import NetworkApi
 from vdsm.network import legacy
-
-if TYPE_CHECKING:
-    from vdsm.network.subsystem import NetworkSubsystem
 
 
 class NetworkVerbs:
-    def __init__(self, subsystem: NetworkSubsystem) -> None:
-        self._sub = subsystem
-        self._service = subsystem.service
+    def __init__(self, service: NetworkApi, *,
+                 capabilities: Callable[[], dict[str, Any]]) -> None:
+        self._service = service
+        self._capabilities = capabilities
 
     def setup_networks(self, networks: dict[str, Any],
                        bondings: dict[str, Any] | None = None,
@@ -42,7 +41,7 @@ class NetworkVerbs:
         self._service.set_safe()
 
     def get_network_capabilities(self) -> dict[str, Any]:
-        return self._sub.capabilities()
+        return self._capabilities()
 
     def confirm_connectivity(self) -> None:
         """Any call confirms connectivity; this one does nothing else."""

@@ -11,21 +11,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from vdsm.api.dispatcher import error_code
+from vdsm.api.services import TaskScheduler
 from vdsm.api.storage_images import ImageVerbs, VolumeVerbs
 from vdsm.storage import constants as sc
 from vdsm.storage import monitor
 
 if TYPE_CHECKING:
-    from vdsm.agent import Agent
     from vdsm.storage.hsm import StorageService
 
 BLANK = sc.BLANK_UUID
 
 
-def handlers(service: StorageService, agent: Agent) -> dict[str, object]:
+def handlers(service: StorageService, host_tasks: TaskScheduler
+             ) -> dict[str, object]:
+    """``host_tasks`` runs the host-wide jobs (spmStart)."""
     return {
         "Host": StorageHostVerbs(service),
-        "StoragePool": PoolVerbs(service, agent),
+        "StoragePool": PoolVerbs(service, host_tasks),
         "StorageDomain": DomainVerbs(service),
         "Image": ImageVerbs(service),
         "Volume": VolumeVerbs(service),
@@ -73,9 +75,9 @@ class StorageHostVerbs:
 
 
 class PoolVerbs:
-    def __init__(self, service: StorageService, agent: Agent) -> None:
+    def __init__(self, service: StorageService, host_tasks: TaskScheduler) -> None:
         self._svc = service
-        self._agent = agent
+        self._host_tasks = host_tasks
 
     def connect_storage_server(self, storagepool_id: str, domain_type: int,
                                connection_params: list[dict[str, Any]]) -> list[Any]:
@@ -134,7 +136,7 @@ class PoolVerbs:
                   recovery_mode: Any = None, enable_scsi_fencing: Any = False,
                   max_host_id: int | None = None,
                   dom_version: int | None = None) -> str:
-        return self._svc.spm_start(storagepool_id, self._agent.tasks)
+        return self._svc.spm_start(storagepool_id, self._host_tasks)
 
     def spm_stop(self, storagepool_id: str) -> None:
         self._svc.spm_stop(storagepool_id)

@@ -6,21 +6,18 @@ tasks persist on the master domain. A task id is looked up in each.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from vdsm.api.services import TaskManagers, TaskReader
 from vdsm.tasks.errors import UnknownTask
-
-if TYPE_CHECKING:
-    from vdsm.agent import Agent
-    from vdsm.tasks.manager import TaskManager
 
 
 class TaskVerbs:
-    def __init__(self, agent: Agent) -> None:
-        self._agent = agent
+    def __init__(self, managers: TaskManagers) -> None:
+        self._managers = managers
 
-    def _owner(self, task_id: str) -> TaskManager:
-        managers = self._agent.task_managers
+    def _owner(self, task_id: str) -> TaskReader:
+        managers = self._managers
         for manager in managers[:-1]:
             try:
                 manager.get_status(task_id)

@@ -66,6 +66,15 @@ class Notifier:
                 log.exception("event sink %r failed on %s", sink, event)
 
 
+def publish_safely(publisher: Publisher, event: str,
+                   params: dict[str, Any]) -> None:
+    """Publish from a subsystem: whatever the publisher does, never raise."""
+    try:
+        publisher.publish(event, params)
+    except Exception:
+        log.exception("publishing %s failed", event)
+
+
 class NullPublisher:
     """For code built without an agent (tests, tools): drops every event."""
 

@@ -6,6 +6,7 @@ connectivity check is asked) -> apply in supervdsmd (all or nothing
 there) -> record the new running configuration -> wait for any client
 call (connectivity check) -> commit, or roll back to the previous
 configuration -> hook ``after_network_setup`` (``_fail`` on error).
+A successful change and every rollback publish ``|net|host_conn|no_id``.
 
 Changes are serialized by one lock; a call waiting for a connectivity
 check holds it, so a second setupNetworks waits its turn.
@@ -20,6 +21,7 @@ import time
 from typing import Any, Callable, Iterator
 
 from vdsm.common.errors import ResourceUnavailable, VdsmError
+from vdsm.common.events import NullPublisher, Publisher, event_id, publish_safely
 from vdsm.network import desired, parse, validation
 from vdsm.network.errors import BadParams, LostConnection
 from vdsm.network.model import NetConfig
@@ -38,7 +40,8 @@ class NetworkService:
                  netinfo: Callable[[], dict[str, Any]], hooks: Any,
                  last_call_time: Callable[[], float] | None,
                  default_timeout: int = 4,
-                 vm_users: Callable[[str], list[str]] | None = None) -> None:
+                 vm_users: Callable[[str], list[str]] | None = None,
+                 publisher: Publisher | None = None) -> None:
         """``apply(ifaces, release)`` runs the netlink change (supervdsm's
         network_apply); ``netinfo()`` reads the kernel's devices;
         ``last_call_time()`` is the monotonic time of the last API call."""
@@ -49,8 +52,13 @@ class NetworkService:
         self._last_call_time = last_call_time
         self._default_timeout = default_timeout
         self._vm_users = vm_users
+        self._publisher = publisher if publisher is not None else NullPublisher()
         self._lock = threading.Lock()
         self._running = store.load_running()
+
+    def set_vm_users(self, vm_users: Callable[[str], list[str]] | None) -> None:
+        """At start-up: who names the VMs using a network."""
+        self._vm_users = vm_users
 
     @property
     def running(self) -> NetConfig:
@@ -75,6 +83,7 @@ class NetworkService:
                     {**failed, "error": e.message})
                 raise
             self._hooks.after_network_setup(data)
+            self._host_changed("setupNetworks")
 
     def _setup(self, raw: dict[str, Any]) -> None:
         request = parse.parse_request(raw.get("networks") or {},
@@ -124,8 +133,14 @@ class NetworkService:
             raise
         self._commit(old)
         self._store.clear_checkpoint()
+        self._host_changed("rollback")
         raise LostConnection(f"{reason}; rolled back to the previous "
                              "configuration")
+
+    def _host_changed(self, reason: str) -> None:
+        publish_safely(self._publisher, event_id("net", "host_conn"),
+                       {"reason": reason,
+                        "networks": sorted(self._running.networks)})
 
     def _client_seen(self, since: float, timeout: float) -> bool:
         assert self._last_call_time is not None
@@ -155,6 +170,7 @@ class NetworkService:
                             "connectivity check): rolling it back")
                 self._replace(checkpoint)
                 self._store.clear_checkpoint()
+                self._host_changed("rollback")
                 return "rolled back an unconfirmed change"
             if not restore_on_start or self._store.restored():
                 if any(n.bootproto == "dhcp"

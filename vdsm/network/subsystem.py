@@ -1,9 +1,11 @@
 """The network subsystem: what the agent runs for host networking.
 
 Built by the agent (``vdsm.network.subsystem:NetworkSubsystem`` in its
-subsystem list). It serves the Host network verbs, restores the safe
-configuration at the first start after a boot (or rolls back a change a
-crash left unconfirmed), and adds ``networks`` to the capabilities. The
+subsystem list). Its service is what the Host network verbs call
+(:mod:`vdsm.api.wiring` builds them); it restores the safe configuration
+at the first start after a boot (or rolls back a change a crash left
+unconfirmed), and adds ``networks`` to the capabilities. The agent hands
+in who uses a network (the virt subsystem's ``network_users``). The
 netlink changes themselves run in supervdsmd (op ``network_apply``).
 """
 
@@ -12,7 +14,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Callable
 
-from vdsm.api.network import NetworkVerbs
 from vdsm.host import netinfo
 from vdsm.network import kernel, report
 from vdsm.network.persistence import NetStore
@@ -44,19 +45,21 @@ class NetworkSubsystem:
     def __init__(self, agent: Agent, *,
                  last_call_time: Callable[[], float] | None = None) -> None:
         config = agent.config
-        self._agent = agent
+        self._config = config
+        self._supervdsm = agent.supervdsm
         self.netns: str | None = config.get("network", "netns") or None
         self._restore = config.get("network", "restore_on_start")
         self.service = NetworkService(
             store=NetStore(config.state_dir, config.run_dir),
             apply=self._apply, netinfo=self.devices, hooks=agent.hooks,
-            last_call_time=last_call_time or getattr(
-                agent, "last_call_time", None),
+            last_call_time=last_call_time or agent.last_call_time,
             default_timeout=config.get("network", "connectivity_timeout"),
-            vm_users=self._vm_users)
+            publisher=agent.notifier)
 
-    def handlers(self) -> dict[str, object]:
-        return {"Host": NetworkVerbs(self)}
+    def set_vm_users(self, vm_users: Callable[[str], list[str]]) -> None:
+        """``vm_users(network)`` names the VMs attached to a network (the
+        virt subsystem's); a network they use is not removed."""
+        self.service.set_vm_users(vm_users)
 
     def start(self) -> None:
         try:
@@ -93,16 +96,10 @@ class NetworkSubsystem:
             1 for n in self.service.running.networks.values()
             if n.bootproto == "dhcp")
         if not clients:
-            return self._agent.supervdsm.call("network_apply", ifaces=ifaces,
-                                              release=release)
-        config = self._agent.config
+            return self._supervdsm.call("network_apply", ifaces=ifaces,
+                                        release=release)
+        config = self._config
         timeout = config.get("supervdsm", "timeout") + clients * (
             config.get("network", "dhcp_timeout") + 10)
         with SupervdsmClient(config.supervdsm_socket, timeout=timeout) as c:
             return c.call("network_apply", ifaces=ifaces, release=release)
-
-    def _vm_users(self, network: str) -> list[str]:
-        """VMs on ``network``, if the virt subsystem can tell."""
-        virt = self._agent.subsystems.get("virt")
-        users = getattr(virt, "network_users", None)
-        return list(users(network)) if users is not None else []

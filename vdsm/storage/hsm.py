@@ -12,6 +12,7 @@ import logging
 import threading
 from typing import Any
 
+from vdsm.common.events import NullPublisher, Publisher
 from vdsm.storage import constants as sc
 from vdsm.storage import image as images
 from vdsm.storage import master_migration
@@ -43,8 +44,10 @@ log = logging.getLogger(__name__)
 
 class StorageService:
     def __init__(self, ctx: StorageContext, *, workers: int,
-                 error_code: ErrorCode) -> None:
+                 error_code: ErrorCode, publisher: Publisher | None = None) -> None:
+        """``publisher`` gets the domain state and pool task events."""
         self.ctx = ctx
+        self.publisher = publisher if publisher is not None else NullPublisher()
         self.workers = workers
         self.error_code = error_code
         io_timeout = float(ctx.setting("process_pool_timeout"))
@@ -54,7 +57,7 @@ class StorageService:
         self.monitor = DomainMonitor(
             self.cache, ctx.leases,
             interval=float(ctx.setting("sd_health_check_delay")),
-            io_timeout=io_timeout)
+            io_timeout=io_timeout, publisher=self.publisher, error_code=error_code)
         self.resources = rm.ResourceManager(
             timeout=float(ctx.setting("resource_timeout")))
         self.registry = RecoveryRegistry()
@@ -128,6 +131,7 @@ class StorageService:
             self.pool = pool
             self.spm = Spm(pool, self.ctx.leases, registry=self.registry,
                            workers=self.workers, error_code=self.error_code,
+                           publisher=self.publisher,
                            host_id_timeout=float(self.ctx.setting("host_id_timeout")),
                            fence_interval=float(self.ctx.setting("spm_check_interval")))
 

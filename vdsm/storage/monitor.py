@@ -7,6 +7,10 @@ domain version and space, and keeps the host id acquired when it has one.
 ``lastCheck`` is the time since the last check that *completed*: while
 storage hangs no check completes, so it keeps growing, and the domain is
 reported invalid once a check is overdue by more than the I/O timeout.
+
+A monitor publishes ``|storage|domain_state|<sdUUID>`` with
+``{sdUUID: {"valid", "code", "delay", "version"}}`` after its first check
+and whenever the domain's validity changes.
 """
 
 from __future__ import annotations
@@ -15,14 +19,21 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Callable
 
 from vdsm.common.errors import VdsmError
+from vdsm.common.events import NullPublisher, Publisher, event_id, publish_safely
 from vdsm.storage.errors import AccessTimeout
 from vdsm.storage.leases import LeaseManager
 from vdsm.storage.sdcache import DomainCache
 
 log = logging.getLogger(__name__)
+
+ErrorCode = Callable[[BaseException], int]
+
+
+def _no_code(error: BaseException) -> int:
+    return 1
 
 
 @dataclass(frozen=True)
@@ -43,18 +54,40 @@ class DomainStatus:
 
 class DomainMonitorThread:
     def __init__(self, sd_uuid: str, *, cache: DomainCache, leases: LeaseManager,
-                 host_id: int | None, interval: float, io_timeout: float) -> None:
+                 host_id: int | None, interval: float, io_timeout: float,
+                 publisher: Publisher | None = None,
+                 error_code: ErrorCode = _no_code) -> None:
         self.sd_uuid = sd_uuid
+        self._publisher = publisher if publisher is not None else NullPublisher()
+        self._error_code = error_code
+        self._published: bool | None = None  # validity last published
         self.cache = cache
         self.leases = leases
         self.host_id = host_id
         self.interval = interval
         self.io_timeout = io_timeout
-        self.status = DomainStatus(check_time=time.monotonic())
+        self._status = DomainStatus(check_time=time.monotonic())
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name=f"monitor/{sd_uuid[:8]}")
         self._started = time.monotonic()
+
+    @property
+    def status(self) -> DomainStatus:
+        return self._status
+
+    @status.setter
+    def status(self, new: DomainStatus) -> None:
+        """Only the monitor thread sets it; readers see whole values."""
+        self._status = new
+        if new.actual and new.valid is not self._published:
+            self._published = new.valid
+            code = 0 if new.error is None else self._error_code(new.error)
+            publish_safely(
+                self._publisher, event_id("storage", "domain_state", self.sd_uuid),
+                {self.sd_uuid: {"valid": new.valid, "code": code,
+                                "delay": f"{new.delay:.6f}",
+                                "version": new.version}})
 
     def start(self) -> None:
         self._thread.start()
@@ -135,8 +168,14 @@ class DomainMonitor:
     """The monitors of this host; thread-safe."""
 
     def __init__(self, cache: DomainCache, leases: LeaseManager, *,
-                 interval: float, io_timeout: float) -> None:
+                 interval: float, io_timeout: float,
+                 publisher: Publisher | None = None,
+                 error_code: ErrorCode = _no_code) -> None:
+        """``publisher`` gets domain state changes, with ``error_code`` of
+        the monitor's error as their code."""
         self.cache = cache
+        self.publisher = publisher if publisher is not None else NullPublisher()
+        self.error_code = error_code
         self.leases = leases
         self.interval = interval
         self.io_timeout = io_timeout
@@ -154,7 +193,8 @@ class DomainMonitor:
                 return
             monitor = DomainMonitorThread(
                 sd_uuid, cache=self.cache, leases=self.leases, host_id=host_id,
-                interval=self.interval, io_timeout=self.io_timeout)
+                interval=self.interval, io_timeout=self.io_timeout,
+                publisher=self.publisher, error_code=self.error_code)
             self._monitors[sd_uuid] = monitor
         if current is not None:
             current.stop(release_host_id=False)

@@ -22,6 +22,7 @@ import threading
 from typing import Any, Callable
 
 from vdsm.common.errors import VdsmError
+from vdsm.common.events import NullPublisher, Publisher
 from vdsm.storage import constants as sc
 from vdsm.storage.errors import (
     DomainAlreadyLocked,
@@ -46,8 +47,10 @@ SPM = "SPM"
 class Spm:
     def __init__(self, pool: StoragePool, leases: LeaseManager, *,
                  registry: RecoveryRegistry, workers: int, error_code: ErrorCode,
-                 host_id_timeout: float, fence_interval: float) -> None:
+                 host_id_timeout: float, fence_interval: float,
+                 publisher: Publisher | None = None) -> None:
         self.pool = pool
+        self.publisher = publisher if publisher is not None else NullPublisher()
         self.leases = leases
         self.registry = registry
         self.workers = workers
@@ -106,7 +109,8 @@ class Spm:
             tasks_dir = os.path.join(master.master_dir, sc.TASKS_DIR)
             master.create_master_dir()
             manager = TaskManager(self.workers, persist_dir=tasks_dir,
-                                  registry=self.registry, error_code=self.error_code)
+                                  registry=self.registry, error_code=self.error_code,
+                              publisher=self.publisher)
         except BaseException:
             self._release_lease()
             raise
@@ -152,7 +156,8 @@ class Spm:
         master = self.pool.master
         manager = TaskManager(self.workers,
                               persist_dir=os.path.join(master.master_dir, sc.TASKS_DIR),
-                              registry=self.registry, error_code=self.error_code)
+                              registry=self.registry, error_code=self.error_code,
+                              publisher=self.publisher)
         with self._lock:
             old, self.tasks, self.lver = self.tasks, manager, lver
         manager.recover()

@@ -1,10 +1,11 @@
 """The storage subsystem: plugs the image repository into the agent.
 
 Registered in the agent as ``vdsm.storage.subsystem:StorageSubsystem``.
-It builds the storage service from the agent's configuration and
-supervdsm client, serves the StoragePool/StorageDomain/Image/Volume
-namespaces and its Host verbs, lets the Task verbs see the SPM's tasks,
-and feeds domain health into getVdsStats.
+It builds the storage service from the agent's configuration, supervdsm
+client, error_code and notifier; the agent serves that service as the
+StoragePool/StorageDomain/Image/Volume namespaces and storage Host verbs
+(:mod:`vdsm.api.wiring`), hands the drive resolver to virt and feeds
+domain health into getVdsStats. It lets the Task verbs see the SPM's tasks.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
-from vdsm.api.dispatcher import error_code
 from vdsm.common.errors import VdsmError
 from vdsm.storage import leases, monitor
 from vdsm.storage.context import StorageContext
@@ -39,14 +39,11 @@ class StorageSubsystem:
             config=config, supervdsm=agent.supervdsm,
             io=IOProcessPool(timeout=config.get("irs", "process_pool_timeout")),
             leases=lease_manager)
+        self._error_code = agent.error_code
         self.service = StorageService(ctx, workers=config.get("vars", "task_workers"),
-                                      error_code=error_code)
+                                      error_code=agent.error_code,
+                                      publisher=agent.notifier)
         agent.add_task_manager(PoolTasks(self.service.current_tasks))  # type: ignore
-
-    def handlers(self) -> dict[str, object]:
-        from vdsm.api import storage as api
-
-        return api.handlers(self.service, self.agent)
 
     def start(self) -> None:
         """Make the repository and mount root the agent's own."""
@@ -84,7 +81,7 @@ class StorageSubsystem:
 
     def domain_stats(self) -> dict[str, Any]:
         """Per-domain health for getVdsStats (``storageDomains``)."""
-        return monitor.repo_stats(self.service.monitor.status(), error_code)
+        return monitor.repo_stats(self.service.monitor.status(), self._error_code)
 
 
 class _DriveResolver:

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from vdsm.common.errors import InvalidParameter
+from vdsm.common.events import NullPublisher, Publisher
 from vdsm.tasks.errors import (
     AddTaskError,
     InvalidJob,
@@ -43,12 +44,15 @@ class TaskManager:
     (``<persist_dir>/<taskID>/task.json``); ``registry`` names the undo
     functions tasks may register; ``error_code`` maps a job's exception to
     the task's numeric code (the API's name -> code table; without it every
-    failure has the classic generic code 100).
+    failure has the classic generic code 100); ``publisher`` gets every
+    task's state changes (``|tasks|status|<taskID>``).
     """
 
     def __init__(self, workers: int, *, persist_dir: str | None = None,
                  registry: RecoveryRegistry | None = None,
-                 error_code: ErrorCode = general_error_code) -> None:
+                 error_code: ErrorCode = general_error_code,
+                 publisher: Publisher | None = None) -> None:
+        self._publisher = publisher if publisher is not None else NullPublisher()
         self.registry = registry if registry is not None else RecoveryRegistry()
         self._store = TaskStore(persist_dir) if persist_dir is not None else None
         self._error_code = error_code
@@ -76,7 +80,7 @@ class TaskManager:
         store = self._store if persist else None
         task = Task(task_id, verb=verb or getattr(job, "__name__", "job"),
                     job=job, tags=tags, registry=self.registry, store=store,
-                    error_code=self._error_code)
+                    error_code=self._error_code, publisher=self._publisher)
         with self._lock:
             if self._closed:
                 raise AddTaskError("Task manager is shut down")
@@ -163,7 +167,8 @@ class TaskManager:
             try:
                 task = Task.from_record(record, registry=self.registry,
                                         store=self._store,
-                                        error_code=self._error_code)
+                                        error_code=self._error_code,
+                                        publisher=self._publisher)
             except TaskMetaDataLoadError as e:
                 log.warning("Skipping stored task %s: %s", record.get("id"), e)
                 continue

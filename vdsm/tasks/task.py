@@ -4,7 +4,8 @@ A task runs its job once on a worker. If the job fails or is stopped, the
 undo steps registered so far run in reverse order ("rollback"): the task
 ends ``recovered`` (cleanSuccess) or ``failed`` (cleanFailure). A persistent
 task writes its record on every change, so another process can report it
-or roll it back after a crash.
+or roll it back after a crash. Every state change is published as
+``|tasks|status|<taskID>`` with the task's status once it is recorded.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from vdsm.common.errors import VdsmError
+from vdsm.common.events import NullPublisher, Publisher, event_id, publish_safely
 from vdsm.tasks import state as states
 from vdsm.tasks.context import TaskContext
 from vdsm.tasks.errors import (
@@ -51,8 +53,11 @@ class Task:
     def __init__(self, task_id: str, *, verb: str, registry: RecoveryRegistry,
                  job: Job | None = None, tags: Iterable[str] = (),
                  store: TaskStore | None = None,
-                 error_code: ErrorCode = general_error_code) -> None:
+                 error_code: ErrorCode = general_error_code,
+                 publisher: Publisher | None = None) -> None:
         self.id = task_id
+        self._publisher = publisher if publisher is not None else NullPublisher()
+        self._published: State | None = None
         self.verb = verb
         self.tags = list(tags)
         self._job = job
@@ -66,6 +71,7 @@ class Task:
         self._error = ""
         self._recoveries: list[RecoveryStep] = []
         self._lock = threading.Lock()
+        self._publish_lock = threading.Lock()  # taken before _lock, never after
         self._abort = threading.Event()
         self._done = threading.Event()
         self._retired = False
@@ -98,13 +104,16 @@ class Task:
     def status(self) -> dict[str, Any]:
         """The classic task status (``taskStatus`` payload)."""
         with self._lock:
-            return {
-                "taskID": self.id,
-                "taskState": states.public_state(self._state),
-                "taskResult": states.public_result(self._state),
-                "code": self._code,
-                "message": self._message,
-            }
+            return self._status_locked()
+
+    def _status_locked(self) -> dict[str, Any]:
+        return {
+            "taskID": self.id,
+            "taskState": states.public_state(self._state),
+            "taskResult": states.public_result(self._state),
+            "code": self._code,
+            "message": self._message,
+        }
 
     def info(self) -> dict[str, str]:
         """The classic ``TaskInfo``."""
@@ -285,12 +294,13 @@ class Task:
     @classmethod
     def from_record(cls, record: dict[str, Any], *, registry: RecoveryRegistry,
                     store: TaskStore,
-                    error_code: ErrorCode = general_error_code) -> Task:
+                    error_code: ErrorCode = general_error_code,
+                    publisher: Publisher | None = None) -> Task:
         """Rebuild a task read from disk; raises TaskMetaDataLoadError."""
         try:
             task = cls(record["id"], verb=record.get("verb", ""),
                        tags=record.get("tags", ()), registry=registry,
-                       store=store, error_code=error_code)
+                       store=store, error_code=error_code, publisher=publisher)
             task._state = State(record["state"])
             task._code = int(record.get("code", 0))
             task._message = str(record.get("message", ""))
@@ -326,13 +336,23 @@ class Task:
         """Persist a snapshot, then let waiters see a done state.
 
         Waiters wake only once the final state is on disk, so a cleared
-        task cannot be written again. Raises TaskPersistError if ``strict``.
+        task cannot be written again; then a new state is published, in
+        order (``_publish_lock``) but outside ``_lock``, so a sink may read
+        the task. Raises TaskPersistError if ``strict``.
         """
         if snap is not None and self._recorder is not None:
             self._recorder.write(snap, strict=strict)
-        with self._lock:
-            if self._state in states.DONE:
-                self._done.set()
+        with self._publish_lock:
+            with self._lock:
+                if self._state in states.DONE:
+                    self._done.set()
+                status = None
+                if self._state is not self._published:
+                    self._published = self._state
+                    status = self._status_locked()
+            if status is not None:
+                publish_safely(self._publisher,
+                               event_id("tasks", "status", self.id), status)
 
     def _move(self, new: State) -> None:
         with self._lock:

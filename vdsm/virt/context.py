@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from vdsm.common.events import NullPublisher, Publisher
 from vdsm.virt.connection import Connection
 from vdsm.virt.domxml.domain import HostOptions
 from vdsm.virt.drives import DriveResolver
@@ -20,3 +21,4 @@ class VirtContext:
     resolver: DriveResolver | None = None
     shutdown_timeout: float = 30.0
     operation_timeout: float = 60.0
+    publisher: Publisher = field(default_factory=NullPublisher)  # VM_status

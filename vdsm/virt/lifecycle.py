@@ -40,8 +40,9 @@ def create(ctx: VirtContext, vmdef: VmDef) -> Vm:
     if vmdef.restore_state is not None:
         hibernation.check_state(vmdef, resolver=ctx.resolver)
     _check_no_domain(ctx, vmdef)
-    vm = Vm(vmdef)
+    vm = Vm(vmdef, publisher=ctx.publisher)
     ctx.registry.add(vm)
+    vm.publish_status()
     threading.Thread(target=_start, args=(ctx, vm), daemon=True,
                      name=f"vm-start-{vm.id[:8]}").start()
     return vm
@@ -125,6 +126,7 @@ def destroy(ctx: VirtContext, vm: Vm) -> None:
     with vm.lock:
         if not vm.is_down:
             vm.expected_exit = st.ADMIN_SHUTDOWN
+            vm.destroying = True
             try:
                 dom = vm.domain(ctx.conn.get())
             except VMIsDown:

@@ -13,6 +13,7 @@ import logging
 import libvirt
 
 from vdsm.common.errors import VdsmError
+from vdsm.common.events import Publisher
 from vdsm.virt import status as st
 from vdsm.virt import vmparams
 from vdsm.virt.context import VirtContext
@@ -30,7 +31,7 @@ def recover(ctx: VirtContext) -> list[Vm]:
     for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
         if ctx.registry.find(dom.UUIDString()) is not None:
             continue
-        vm = _recover_one(dom)
+        vm = _recover_one(dom, ctx.publisher)
         if vm is not None:
             ctx.registry.add(vm)
             found.append(vm)
@@ -40,7 +41,7 @@ def recover(ctx: VirtContext) -> list[Vm]:
     return found
 
 
-def _recover_one(dom: libvirt.virDomain) -> Vm | None:
+def _recover_one(dom: libvirt.virDomain, publisher: Publisher) -> Vm | None:
     uuid = dom.UUIDString()
     try:
         text = dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT,
@@ -62,7 +63,8 @@ def _recover_one(dom: libvirt.virDomain) -> Vm | None:
         log.error("domain %s: cannot recover: %s", uuid, e)
         return None
     vm = Vm(vmdef, status=st.from_domain_state(state),
-            start_time=saved["startTime"], conf=saved["conf"])
+            start_time=saved["startTime"], conf=saved["conf"],
+            publisher=publisher)
     if state == st.DOM_PAUSED and reason == st.PAUSED_IOERROR:
         vm.pause_code = st.PAUSE_EOTHER
     refresh_live(vm, dom)

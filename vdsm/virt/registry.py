@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from vdsm.virt.errors import NoSuchVM, VMExists
 from vdsm.virt.vm import Vm
@@ -14,10 +15,13 @@ class VmRegistry:
         self._vms: dict[str, Vm] = {}
 
     def add(self, vm: Vm) -> None:
-        """Raises VMExists when the id is taken."""
+        """Raises VMExists when the id is taken. Stamps ``vm.known_since``
+        (time.monotonic()): libvirt events older than that are about an
+        earlier VM of the same id."""
         with self._lock:
             if vm.id in self._vms:
                 raise VMExists(f"Virtual machine already exists: {vm.id}")
+            vm.known_since = time.monotonic()
             self._vms[vm.id] = vm
 
     def get(self, vm_id: str) -> Vm:

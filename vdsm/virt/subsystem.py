@@ -3,7 +3,10 @@
 Owns the libvirt connection, the event worker that applies libvirt
 events to VMs (events arrive on the libvirt loop thread and are queued
 here so that thread never waits), the bulk sampler, and recovery at
-start. Stopping the agent leaves every VM running.
+start. Stopping the agent leaves every VM running. The agent hands in
+storage's drive resolver and asks for ``vm_counts`` (host stats) and
+``network_users`` (for the network subsystem); VM status changes go to
+the agent's notifier.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from vdsm.common.errors import InvalidConfiguration
@@ -24,6 +28,7 @@ from vdsm.virt.drives import DriveResolver
 from vdsm.virt.registry import VmRegistry
 from vdsm.virt.sampling import Sampler
 from vdsm.virt.service import VirtService
+from vdsm.virt.vm import Vm
 from vdsm.virt.vmops import release
 
 if TYPE_CHECKING:
@@ -47,13 +52,19 @@ def host_options(config: Any) -> HostOptions:
                        balloon_stats_period=max(1, int(interval)))
 
 
+def network_users(vms: list[Vm], network: str) -> list[str]:
+    """Ids of the ``vms`` not Down whose definition has a NIC on ``network``."""
+    return [vm.id for vm in vms if not vm.is_down and any(
+        dev.get("type") == "interface" and dev.get("network") == network
+        for dev in vm.devices)]
+
+
 class VirtSubsystem:
     name = "virt"
 
     def __init__(self, agent: Agent, *,
                  resolver: DriveResolver | None = None) -> None:
         config = agent.config
-        self._agent = agent
         self._events: queue.Queue[tuple[Any, ...] | None] = queue.Queue()
         self._worker: threading.Thread | None = None
         conn = Connection(config.get("vars", "libvirt_uri"),
@@ -62,21 +73,21 @@ class VirtSubsystem:
         self.ctx = VirtContext(
             conn=conn, hooks=agent.hooks, options=host_options(config),
             registry=VmRegistry(), resolver=resolver,
-            shutdown_timeout=config.get("vars", "user_shutdown_timeout"))
+            shutdown_timeout=config.get("vars", "user_shutdown_timeout"),
+            publisher=agent.notifier)
         self.service = VirtService(self.ctx)
         self.sampler = Sampler(self.ctx,
                                interval=config.get("vars", "vm_sample_interval"),
                                timeout=config.get("vars", "vm_sample_timeout"))
 
-    def handlers(self) -> dict[str, object]:
-        from vdsm.api.vm import VirtHostVerbs, VmVerbs
-        return {"VM": VmVerbs(self.service), "Host": VirtHostVerbs(self.service)}
+    def set_drive_resolver(self, resolver: DriveResolver) -> None:
+        """Drives given as volume ids go through ``resolver`` (storage's),
+        unless one was handed to the constructor; before start."""
+        if self.ctx.resolver is None:
+            self.ctx.resolver = resolver
 
     # --- life cycle ------------------------------------------------------
     def start(self) -> None:
-        if self.ctx.resolver is None:
-            storage = self._agent.subsystems.get("storage")
-            self.ctx.resolver = getattr(storage, "drive_resolver", None)
         if self.ctx.options.console_log_dir:
             os.makedirs(self.ctx.options.console_log_dir, exist_ok=True)
         self._worker = threading.Thread(target=self._work, daemon=True,
@@ -108,9 +119,13 @@ class VirtSubsystem:
                 "vmMigrating": 0, "incomingVmMigrations": 0,
                 "outgoingVmMigrations": 0}
 
+    def network_users(self, network: str) -> list[str]:
+        """Ids of the VMs not Down with a NIC on ``network`` (its bridge)."""
+        return network_users(self.ctx.registry.all(), network)
+
     # --- events ----------------------------------------------------------
     def _queue_event(self, kind: str, vm_id: str, *args: Any) -> None:
-        self._events.put((kind, vm_id, *args))
+        self._events.put((time.monotonic(), kind, vm_id, *args))
 
     def _work(self) -> None:
         while True:
@@ -122,9 +137,14 @@ class VirtSubsystem:
             except Exception:
                 log.exception("handling libvirt event %s failed", item)
 
-    def _handle(self, kind: str, vm_id: str, *args: Any) -> None:
+    def _handle(self, queued: float, kind: str, vm_id: str, *args: Any) -> None:
         vm = self.ctx.registry.find(vm_id)
         if vm is None:
+            return
+        if queued < vm.known_since:
+            # about an earlier VM of this id (a hibernated one, destroyed and
+            # created again from its state before this event was handled)
+            log.debug("vm %s: dropping stale %s event %s", vm_id, kind, args)
             return
         if kind == "lifecycle":
             vm.on_lifecycle(*args)

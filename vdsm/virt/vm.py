@@ -8,6 +8,10 @@ exit reason they expect (``expected_exit``), so a STOPPED event caused by
 the administrator is told apart from a guest powering itself off or a
 QEMU that died.
 
+Every status change is published (``|virt|VM_status|<vmId>``) from
+:meth:`Vm.set_status`, the one place the status moves, under the status
+lock so events leave in the order of the changes.
+
 Thread-safe: ``lock`` serializes operations on the VM; the status has
 its own lock and condition so readers never wait for an operation.
 """
@@ -22,6 +26,7 @@ from typing import Any
 
 import libvirt
 
+from vdsm.common.events import NullPublisher, Publisher, event_id, publish_safely
 from vdsm.virt import status as st
 from vdsm.virt.errors import VMIsDown
 from vdsm.virt.vmparams import VmDef
@@ -32,8 +37,10 @@ log = logging.getLogger(__name__)
 class Vm:
     def __init__(self, vmdef: VmDef, *, status: str = st.WAIT_FOR_LAUNCH,
                  start_time: float | None = None,
-                 conf: dict[str, Any] | None = None) -> None:
+                 conf: dict[str, Any] | None = None,
+                 publisher: Publisher | None = None) -> None:
         self.id = vmdef.vm_id
+        self._publisher = publisher if publisher is not None else NullPublisher()
         self.vmdef = vmdef
         self.conf = conf if conf is not None else vmdef.conf()
         self.lock = threading.RLock()
@@ -42,6 +49,8 @@ class Vm:
         self.exit: st.ExitInfo | None = None
         self.pause_code = st.PAUSE_NONE
         self.expected_exit: int | None = None
+        self.known_since = 0.0  # set by the registry (monotonic)
+        self.destroying = False  # destroy asked: QEMU's SIGTERM is no power-down
         self.start_time = start_time if start_time is not None else time.time()
         self.agent_connected = False
         self.released = False
@@ -80,10 +89,26 @@ class Vm:
             if new in (st.UP, st.POWERING_UP):
                 self.pause_code = st.PAUSE_NONE
             self._cond.notify_all()
+            self._publish_locked()
         log.info("vm %s: %s -> %s%s", self.id, old, new,
                  f" ({self.exit.message})" if new == st.DOWN and self.exit
                  else "")
         return True
+
+    def publish_status(self) -> None:
+        """Publish the current status (a new VM's WaitForLaunch)."""
+        with self._cond:
+            self._publish_locked()
+
+    def _publish_locked(self) -> None:
+        info: dict[str, Any] = {"status": self._status,
+                                "elapsedTime": str(self.elapsed())}
+        if self._status == st.DOWN and self.exit is not None:
+            info.update(self.exit.as_stats())
+        elif self._status == st.PAUSED:
+            info["pauseCode"] = self.pause_code
+        publish_safely(self._publisher, event_id("virt", "VM_status", self.id),
+                       {self.id: info})
 
     def wait_status(self, wanted: tuple[str, ...], timeout: float) -> bool:
         """Wait (bounded) until the status is one of ``wanted``."""
@@ -107,7 +132,8 @@ class Vm:
                 self.pause_code = st.pause_code(self._io_reason or "")
             self.set_status(st.PAUSED)
         elif event == st.EV_SHUTDOWN:
-            self.set_status(st.POWERING_DOWN)
+            if not self.destroying:
+                self.set_status(st.POWERING_DOWN)
         elif event == st.EV_STOPPED:
             reason = st.stopped_reason(detail, expected=self.expected_exit)
             return self.set_status(st.DOWN, exit=st.exit_info(reason))
