@@ -24,7 +24,7 @@ from vdsm_cli.jsonrpc_client import ClientError, JsonRpcError, StompClient
 
 SCHEMA = schema.parse({"verbs": [
     {"name": "Host.ping", "classic": "ping", "params": []},
-    {"name": "Host.ping2", "params": []},
+    {"name": "Host.ping2", "params": [], "inline": True},
     {"name": "Host.getStats", "classic": "getVdsStats", "params": [],
      "payload": "info"},
     {"name": "Host.slow", "classic": "slow", "payload": "slept",
@@ -503,3 +503,22 @@ def test_accepted_sockets_do_not_wait_for_nagle(server, pki_paths):
         [conn] = list(server.connections)
         sock = conn.transport.get_extra_info("socket")
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+
+
+def test_inline_liveness_probe_answers_while_workers_are_busy(pki_paths):
+    srv = _server(pki_paths, limits=Limits(workers=1, queue_size=1,
+                                           heartbeat_ms=0))
+    try:
+        with stomp_client(srv, pki_paths) as busy, \
+                stomp_client(srv, pki_paths) as probe:
+            slow = threading.Thread(
+                target=lambda: busy.call("Host.slow", {"seconds": 1.5}))
+            slow.start()
+            time.sleep(0.2)
+            start = time.monotonic()
+            assert probe.call("Host.ping2") is True
+            assert time.monotonic() - start < 0.5
+            slow.join(10)
+    finally:
+        srv.shutdown()
+        srv.server_close()

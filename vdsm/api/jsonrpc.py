@@ -52,12 +52,36 @@ class JsonRpcBinding:
         self._dispatcher = dispatcher
 
     def handle(self, body: bytes, ctx: CallContext) -> bytes | None:
+        request, error = self.parse(body, ctx)
+        if error is not None:
+            return error
+        return self.answer(request, ctx)
+
+    def parse(self, body: bytes, ctx: CallContext) -> tuple[Any, bytes | None]:
+        """(the request, None) or (None, the encoded parse error)."""
         try:
-            request = json.loads(body)
+            return json.loads(body), None
         except (ValueError, RecursionError) as e:
             log.info("[%s] unparsable JSON-RPC request: %s", ctx.client,
                      str(e)[:200])
-            return _encode(_error(PARSE_ERROR, f"Parse error: {str(e)[:200]}"))
+            return None, _encode(_error(PARSE_ERROR,
+                                        f"Parse error: {str(e)[:200]}"))
+
+    def inline(self, request: Any) -> bool:
+        """True if every call in ``request`` is to a verb the schema marks
+        inline (answered from memory at once): no worker needed."""
+        calls = request if isinstance(request, list) else [request]
+        schema = self._dispatcher.schema
+        for call in calls:
+            if not isinstance(call, dict) or not isinstance(call.get("method"), str):
+                return False
+            verb = schema.get(call["method"])
+            if verb is None or not verb.inline:
+                return False
+        return bool(calls)
+
+    def answer(self, request: Any, ctx: CallContext) -> bytes | None:
+        """The encoded answer to a parsed request (None: notifications only)."""
         if isinstance(request, list):
             if not request:
                 return _encode(_error(INVALID_REQUEST,

@@ -65,6 +65,7 @@ class Verb:
     returns: str | None = None
     description: str = ""
     cli: str = "positional"
+    inline: bool = False
     _by_name: dict[str, Param] = field(default_factory=dict, compare=False,
                                        repr=False)
 
@@ -226,7 +227,8 @@ def parse(data: dict[str, Any]) -> Schema:
             classic_params=classic_params, payload=raw.get("payload"),
             returns=raw.get("returns"),
             description=" ".join(str(raw.get("description", "")).split()),
-            cli=raw.get("cli", "positional"))
+            cli=raw.get("cli", "positional"),
+            inline=bool(raw.get("inline", False)))
         verb._by_name.update({p.name: p for p in params})
         verbs.append(verb)
     return Schema(verbs)

@@ -69,6 +69,10 @@ class WorkerPool:
     def __init__(self, loop: asyncio.AbstractEventLoop, workers: int,
                  queue_size: int) -> None:
         self._loop = loop
+        # finished requests wait here; the loop is woken once per batch,
+        # not once per call
+        self._finished: list[tuple[Any, Any, BaseException | None]] = []
+        self._finished_lock = threading.Lock()
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(queue_size, 1))
         self._threads = [threading.Thread(target=self._work, daemon=True,
                                           name=f"api-worker-{i}")
@@ -94,10 +98,24 @@ class WorkerPool:
                 result, error = fn(), None
             except BaseException as e:  # handed to the loop, which logs it
                 result, error = None, e
+            with self._finished_lock:
+                self._finished.append((done, result, error))
+                wake = len(self._finished) == 1
+            if wake:
+                try:
+                    self._loop.call_soon_threadsafe(self._deliver)
+                except RuntimeError:
+                    return  # the loop is closed: the server is going away
+
+    def _deliver(self) -> None:
+        """On the loop: hand every finished request its result."""
+        with self._finished_lock:
+            finished, self._finished = self._finished, []
+        for done, result, error in finished:
             try:
-                self._loop.call_soon_threadsafe(done, result, error)
-            except RuntimeError:
-                return  # the loop is closed: the server is going away
+                done(result, error)
+            except Exception:
+                log.exception("delivering an API answer failed")
 
     def stop(self, timeout: float) -> None:
         for _ in self._threads:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VERSION = "1.2"
+INLINE_MAX_BYTES = 4096
 
 
 def busy_answer(body: bytes) -> bytes | None:
@@ -206,6 +207,21 @@ class StompHandler:
                           flow_id=frame.headers.get("ovirtCorrelationId"))
         body = frame.body
         binding = self._server.jsonrpc
+        if len(body) <= INLINE_MAX_BYTES:
+            # small requests are parsed here; verbs answered from memory
+            # (schema: inline) are answered here too, with no thread hop
+            request, error = binding.parse(body, ctx)
+            if error is not None:
+                self._reply(reply_to, error)
+                return
+            if binding.inline(request):
+                answer = binding.answer(request, ctx)
+                if answer is not None:
+                    self._reply(reply_to, answer)
+                return
+            work = lambda: binding.answer(request, ctx)  # noqa: E731
+        else:
+            work = lambda: binding.handle(body, ctx)  # noqa: E731
 
         def done(answer: bytes | None, error: BaseException | None) -> None:
             self._inflight -= 1
@@ -220,7 +236,7 @@ class StompHandler:
             if answer is not None and not self._conn.is_closed:
                 self._reply(reply_to, answer)
 
-        if not self._server.workers.submit(lambda: binding.handle(body, ctx), done):
+        if not self._server.workers.submit(work, done):
             log.warning("[%s] API workers busy: refusing a call", self.peer)
             answer = busy_answer(body)
             if answer is not None:
