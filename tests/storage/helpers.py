@@ -226,9 +226,14 @@ class StorageHost:
         self.root.sanlock = self.sanlock
 
     def start(self) -> StorageHost:
-        self.sanlock.start()
-        self.root.start_supervdsmd()
-        self.root.start_vdsmd()
+        """Start all three, or stop whatever did start and raise."""
+        try:
+            self.sanlock.start()
+            self.root.start_supervdsmd()
+            self.root.start_vdsmd()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     @property
