@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 import pwd
+import subprocess
+import sys
 import uuid
 
 import pytest
 
-from tests.agentproc import AgentRoot
+from tests.agentproc import REPO, AgentRoot
 from tests.supervdsm.helpers import ensure_vdsm_user
 from vdsm.agent import Agent
 from vdsm.api import schema
@@ -140,3 +142,41 @@ def test_every_verb_has_a_handler():
     finally:
         root.cleanup()
 
+
+
+def _vdsclient(agent, *args: str, jsonrpc: bool) -> subprocess.CompletedProcess:
+    options = ("--jsonrpc",) if jsonrpc else ()
+    return subprocess.run(
+        [sys.executable, "-m", "vdsm_cli.vdsclient", "--config", agent.conf_file,
+         *options, "-s", f"0:{agent.port}", *args],
+        capture_output=True, text=True, timeout=60, cwd=REPO, env=agent.env())
+
+
+def test_vdsclient_jsonrpc_answers_as_xmlrpc(client, agent):
+    sd_uuid = str(uuid.uuid4())
+    local = os.path.join(agent.local_dir, "vdsclient")
+    os.makedirs(local)
+    os.chown(local, *_vdsm_ids())
+    client.call("StoragePool.connectStorageServer", {
+        "domainType": 4, "storagepoolID": BLANK,
+        "connectionParams": [{"id": str(uuid.uuid4()), "connection": local}]})
+    client.call("StorageDomain.create", {
+        "storagedomainID": sd_uuid, "domainType": 4, "typeArgs": local,
+        "name": "vdsclient local", "domainClass": 1, "version": 5})
+    for argv in (["ping"], ["getVdsCaps"], ["list"], ["list", "table"],
+                 ["getAllVmStats"], ["getVmStats", str(uuid.uuid4())],
+                 ["getTaskStatus", str(uuid.uuid4())],
+                 ["getStorageDomainInfo", sd_uuid],
+                 ["getStorageDomainInfo", str(uuid.uuid4())],
+                 ["getConnectedStoragePoolsList"]):
+        xml = _vdsclient(agent, *argv, jsonrpc=False)
+        jsonrpc = _vdsclient(agent, *argv, jsonrpc=True)
+        assert (jsonrpc.returncode, jsonrpc.stdout, jsonrpc.stderr) == \
+            (xml.returncode, xml.stdout, xml.stderr), argv
+    stats = _vdsclient(agent, "getVdsStats", jsonrpc=True)
+    assert stats.returncode == 0 and "cpuIdle" in stats.stdout
+
+
+def _vdsm_ids() -> tuple[int, int]:
+    pw = pwd.getpwnam(ensure_vdsm_user())
+    return pw.pw_uid, pw.pw_gid
