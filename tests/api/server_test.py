@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import socket
+import ssl
 import threading
 import time
 import xmlrpc.client
@@ -522,3 +523,37 @@ def test_inline_liveness_probe_answers_while_workers_are_busy(pki_paths):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def _connect_with_finished(server, ctx):
+    """TLS over memory BIOs so the client's Finished and its CONNECT leave
+    in one TCP segment, as a fast client sends them; the raw answer bytes."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                if data := outgoing.read():
+                    s.sendall(data)
+                incoming.write(s.recv(65536))
+        tls.write(connect_frame())
+        s.sendall(outgoing.read())
+        raw = s.recv(65536)
+    incoming.write(raw)
+    try:
+        return raw, tls.read(65536)
+    except ssl.SSLWantReadError:
+        return raw, b""
+
+
+def test_first_frame_riding_with_the_handshake_is_answered_in_tls(server,
+                                                                   pki_paths):
+    ctx = client_ctx(pki_paths)
+    for _ in range(30):
+        raw, plain = _connect_with_finished(server, ctx)
+        assert not raw.startswith(b"CONNECTED")  # never in clear
+        assert plain == b"" or plain.startswith(b"CONNECTED")
