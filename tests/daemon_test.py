@@ -77,6 +77,9 @@ def test_log_level(agent):
     assert proxy.setLogLevel("DEBUG")["status"]["code"] == 0
     assert proxy.setLogLevel("INFO")["status"]["code"] == 0
     assert proxy.setLogLevel("LOUD")["status"]["code"] == 91
+    assert proxy.setLogLevel("DEBUG", "../../etc")["status"]["code"] == 91
+    assert proxy.setLogLevel("DEBUG", "urllib3")["status"]["code"] == 91
+    assert proxy.setLogLevel("INFO", "vdsm.api")["status"]["code"] == 0
 
 
 def test_runs_without_root_privileges(agent):

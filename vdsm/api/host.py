@@ -35,12 +35,16 @@ class HostVerbs:
         return self._host.hardware_info()
 
     def set_log_level(self, level: str, name: str = "") -> None:
+        """Set the level of the root logger or of one of the agent's own
+        (``vdsm`` or ``vdsm.*``, already existing): any other name is
+        refused before a logger is made for it, as loggers are never freed."""
         level = _LEVELS.get(level, level).upper()
-        target = logging.getLogger(name or None)
-        if name and name not in logging.root.manager.loggerDict:
-            raise InvalidParameter(f"Invalid parameter: no logger named {name!r}")
+        if name and not _own_logger(name):
+            raise InvalidParameter(
+                f"Invalid parameter: {name[:100]!r} is not one of the agent's "
+                f"loggers (vdsm or vdsm.*)")
         log.info("setting log level of %s to %s", name or "root", level)
-        target.setLevel(level)
+        logging.getLogger(name or None).setLevel(level)
 
     # Tasks: the host-wide views.
     def get_all_tasks_statuses(self) -> dict[str, Any]:
@@ -51,6 +55,12 @@ class HostVerbs:
 
     def get_all_tasks(self, options: Any = None) -> dict[str, Any]:
         return _merged(m.get_all_tasks() for m in self._tasks)
+
+
+def _own_logger(name: str) -> bool:
+    if name != "vdsm" and not name.startswith("vdsm."):
+        return False
+    return name in logging.root.manager.loggerDict
 
 
 def _merged(parts: Any) -> dict[str, Any]:
