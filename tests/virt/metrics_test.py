@@ -44,9 +44,12 @@ def test_guest_series_served_from_the_sampled_stats(virt_agent, guest, tmp_path,
     frozen_sampler = False
     try:
         wait_status(virt_agent.proxy, vm_id, "Up")
-        wait_for(lambda: float(stats(virt_agent.proxy, vm_id).get(
-            "cpuUsage", 0)) > 0 and stats(virt_agent.proxy, vm_id).get("disks"),
-            30, "a sample with CPU time and disks")
+        def sampled() -> bool:
+            now = stats(virt_agent.proxy, vm_id)
+            return float(now.get("cpuUsage", 0)) > 0 and bool(
+                now.get("disks")) and bool(now.get("network")) and \
+                "memRss" in now and "balloonInfo" in now
+        wait_for(sampled, 30, "a sample with CPU time, disks, NICs and memory")
         vm = _vm_series(_samples(virt_agent), vm_id)
         disk_name = next(iter(stats(virt_agent.proxy, vm_id)["disks"]))
         nic_name = next(iter(stats(virt_agent.proxy, vm_id)["network"]))
