@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import threading
 from typing import Any
 
@@ -43,6 +44,13 @@ def _sanlock() -> Any:
     import sanlock  # python3-sanlock, a Debian package
 
     return sanlock
+
+
+def socket_path() -> str:
+    """Where the sanlock daemon listens (python3-sanlock honours
+    ``SANLOCK_RUN_DIR`` the same way)."""
+    return os.path.join(os.environ.get("SANLOCK_RUN_DIR", "/run/sanlock"),
+                        "sanlock.sock")
 
 
 def _escape(path: str) -> str:
@@ -99,6 +107,18 @@ class SanlockLeaseManager(leases.LeaseManager):
         self._direct_init("-r", f"{lockspace}:{resource}:{_escape(path)}:{offset}")
 
     # Host ids
+
+    def check_available(self) -> None:
+        sanlock = _sanlock()
+        try:
+            sanlock.get_lockspaces()
+        except sanlock.SanlockException as e:
+            if e.errno not in _NO_DAEMON:
+                raise
+            raise AcquireHostIdFailure(
+                f"Cannot acquire host id: the sanlock daemon is not running "
+                f"or not reachable at {socket_path()} ({e}); start sanlock "
+                f"(vds_bootstrap --start-sanlock) and retry") from None
 
     def acquire_host_id(self, lockspace: str, host_id: int, path: str, *,
                         wait: bool) -> None:
