@@ -11,12 +11,10 @@ netns); every daemon started here is stopped by its pid.
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
 import subprocess
 import sys
 import time
-import uuid
 
 import pytest
 
@@ -150,7 +148,7 @@ def test_readme_single_host_walk_through(host_root, guest):
     _, missing = libvirt_setup.find_binaries()
     if missing:
         pytest.skip(f"missing programs: {', '.join(missing)}")
-    user = ensure_vdsm_user()
+    ensure_vdsm_user()
     netns = Netns(f"vdsmtest-single-{os.getpid()}")
     host = SingleHost(host_root)
     vm_id = None
@@ -164,30 +162,12 @@ def test_readme_single_host_walk_through(host_root, guest):
             f.write(TEST_CONF.format(netns=netns.name))
         host.start_daemons()
 
-        # The README, step by step (same verbs and arguments).
-        local = os.path.join(host_root, "storage/local")
-        os.makedirs(local)
-        pw = pwd.getpwnam(user)
-        os.chown(local, pw.pw_uid, pw.pw_gid)
-        sd, sp, img, vol = (str(uuid.uuid4()) for _ in range(4))
-        con = f'[{{"id": "{uuid.uuid4()}", "connection": "{local}"}}]'
+        # The README's commands, as a user pastes them (paths rooted).
+        walk, back = readme_walk_through(host_root, guest)
+        ids = run_shell(walk, host).stdout.split("IDS ")[1].split()
+        sp, img, vol, vm_id = ids[1:]
         c = host.vdsclient
-        c("connectStorageServer", "4", BLANK, con)
-        c("createStorageDomain", "4", sd, "local data", local, "1")
-        c("createStoragePool", "0", sp, "local pool", sd, f'["{sd}"]', "1")
-        c("connectStoragePool", sp, "1", "0", sd, "1")
-        task = c("spmStart", sp).stdout.strip()
-        assert "success" in host.wait_task(task), host.output()
         assert "SPM" in c("getSpmStatus", sp).stdout
-        task = c("createVolume", sd, sp, img, str(GIB), "5", "2", "DATA", vol,
-                 "demo disk").stdout.strip()
-        assert "success" in host.wait_task(task), host.output()
-
-        vm_id = str(uuid.uuid4())
-        c("create", "/dev/null", f"vmId={vm_id}", "vmName=demo-disk",
-          "memSize=128", f"kernel={guest['kernel']}",
-          f"initrd={guest['initrd']}", f"kernelArgs={guest['cmdline']}",
-          f"drive=pool:{sp},domain:{sd},image:{img},volume:{vol},if:virtio")
         deadline = time.monotonic() + 120
         while (status := _status(c("list", "table").stdout, vm_id)) != "Up":
             assert status != "Down", c("getVmStats", vm_id).stdout
@@ -195,7 +175,7 @@ def test_readme_single_host_walk_through(host_root, guest):
             time.sleep(0.5)
         # The created volume is the VM's disk.
         disks = commands.run(["virsh", "-c", host.layout.uri, "domblklist",
-                              f"demo-disk"], timeout=30).out
+                              "demo-disk"], timeout=30).out
         assert img in disks and vol in disks, disks
         console = os.path.join(config.load(host.conf).log_dir, "console",
                                f"{vm_id}.log")
@@ -204,10 +184,9 @@ def test_readme_single_host_walk_through(host_root, guest):
             assert time.monotonic() < deadline, "the guest did not boot"
             time.sleep(0.5)
 
-        c("destroy", vm_id)
+        run_shell(back, host, ids)
         vm_id = None
-        c("spmStop", sp)
-        c("disconnectStoragePool", sp, "1", "0")
+        assert _status(c("list", "table").stdout, ids[4]) == ""
     finally:
         try:
             if vm_id is not None:
@@ -217,6 +196,46 @@ def test_readme_single_host_walk_through(host_root, guest):
                 host.stop()
             finally:
                 netns.delete()
+
+
+README = os.path.join(REPO, "README")
+FIRST = '       C=".venv/bin/vdsClient'
+BACK = "       # and back"
+LAST = "disconnectStoragePool"
+
+
+def readme_walk_through(root: str, guest: dict) -> tuple[str, str]:
+    """The README's single-host commands (to the VM, and back), with its
+    paths under ``root``, vdsClient from this checkout and the test guest."""
+    with open(README) as f:
+        text = f.read()
+    block = text[text.index(FIRST):]
+    block = block[:block.index("\n", block.index(LAST))]
+    walk, _, back = block.partition(BACK)
+    vdsclient = f"{sys.executable} -m vdsm_cli.vdsclient"
+
+    def shell(lines: str) -> str:
+        lines = "\n".join(line[7:] for line in lines.splitlines())
+        return lines.replace("/srv/vdsm", root).replace(
+            ".venv/bin/vdsClient", vdsclient)
+
+    guest_dir = os.path.dirname(guest["kernel"])
+    head = f"set -e\nG={guest_dir}\n"
+    return (head + shell(walk) + '\necho "IDS $SD $SP $IMG $VOL $VM"\n',
+            head + shell(FIRST + block[len(FIRST):block.index("\n")] + "\n")
+            + shell(back))
+
+
+def run_shell(script: str, host: SingleHost, ids: list[str] | None = None
+              ) -> subprocess.CompletedProcess[str]:
+    if ids:
+        names = ("SD", "SP", "IMG", "VOL", "VM")
+        script = "".join(f"{n}={v}\n" for n, v in zip(names, ids, strict=True)) + script
+    res = subprocess.run(["timeout", "300", "bash", "-c", script], cwd=REPO,
+                         env=host.env(), capture_output=True, text=True,
+                         timeout=320)
+    assert res.returncode == 0, (script, res.stdout, res.stderr, host.output())
+    return res
 
 
 def _status(table: str, vm_id: str) -> str:
