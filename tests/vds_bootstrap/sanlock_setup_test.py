@@ -82,3 +82,33 @@ def test_starts_once_and_then_finds_it_running(host_root):
         if pid is not None:
             stop_pid(pid)
     assert not sanlock_setup.running(run_dir)
+
+
+def test_not_installed_fails_naming_the_package(host_root, monkeypatch):
+    monkeypatch.setattr(sanlock_setup.shutil, "which", lambda name: None)
+    result = sanlock_setup.ensure_sanlock(_config(host_root), start=True)
+    assert result.status == "FAIL" and "apt-get install sanlock" in result.message
+
+
+@pytest.mark.skipif(shutil.which("sanlock") is None,
+                    reason="the sanlock package is not installed")
+def test_watchdog_without_wdmd_fails_and_starts_nothing(host_root, monkeypatch):
+    device = os.path.join(host_root, "watchdog")
+    open(device, "w").close()  # stands for /dev/watchdog: only its presence counts
+    monkeypatch.setattr(sanlock_setup, "WATCHDOG_DEVICE", device)
+    monkeypatch.setattr(sanlock_setup, "WDMD_SOCKET",
+                        os.path.join(host_root, "no-wdmd.sock"))
+    cfg = _config(host_root, watchdog=True)
+    result = sanlock_setup.ensure_sanlock(cfg, start=True)
+    assert result.status == "FAIL" and "wdmd is not running" in result.message
+    assert not os.path.exists(cfg.get("sanlock", "run_dir"))
+
+
+@pytest.mark.skipif(shutil.which("sanlock") is None,
+                    reason="the sanlock package is not installed")
+def test_unusable_run_dir_fails_with_the_reason(host_root):
+    blocker = os.path.join(host_root, "file")
+    open(blocker, "w").close()
+    cfg = _config(host_root, run_dir=os.path.join(blocker, "sanlock"))
+    result = sanlock_setup.ensure_sanlock(cfg, start=True)
+    assert result.status == "FAIL" and "cannot start sanlock" in result.message
