@@ -122,6 +122,18 @@ def test_a_client_slow_to_daemonize_is_seen_and_rolled_back(slow_clients):
     assert "lonely" not in ns.links()
 
 
+def test_a_client_whose_daemon_never_shows_up_fails_and_is_killed(
+        slow_clients, monkeypatch):
+    ns, clients = slow_clients
+    monkeypatch.setattr(dhcp, "PIDFILE_TIMEOUT", 0.5)  # the daemon takes 1 s
+    ns.ip("link", "add", "dnet", "type", "bridge")
+    with pytest.raises(FailedIfup, match="did not show up"):
+        clients.start("dnet")
+    time.sleep(1.5)  # past the daemon's delay: it would have written by now
+    assert clients.pid("dnet") is None and clients.clients() == set()
+    assert clients._unlisted("dnet") == []
+
+
 def _need(program: str) -> None:
     if not shutil.which(program):
         pytest.skip(f"{program} is not installed (apt-get install "

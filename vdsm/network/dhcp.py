@@ -98,16 +98,29 @@ class DhcpClients:
         try:
             with open(self.pidfile(device)) as f:
                 pid = int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+        # Else a reused pid, or a dead client.
+        return pid if self._is_client(pid, device) else None
+
+    def _is_client(self, pid: int, device: str) -> bool:
+        """Whether ``pid`` is a live client started for ``device`` here."""
+        try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 args = f.read().split(b"\0")
             with open(f"/proc/{pid}/stat") as f:
                 zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
-        except (OSError, ValueError, IndexError):
-            return None
-        if zombie or b"udhcpc" not in args or device.encode() not in args \
-                or self.pidfile(device).encode() not in args:
-            return None  # a reused pid, or a dead client
-        return pid
+        except (OSError, IndexError):
+            return False
+        return not zombie and b"udhcpc" in args and device.encode() in args \
+            and self.pidfile(device).encode() in args
+
+    def _unlisted(self, device: str) -> list[int]:
+        """Clients of ``device`` its pid file does not name (a daemon that
+        has not written it yet)."""
+        listed = self.pid(device)
+        return [int(p) for p in os.listdir("/proc") if p.isdigit()
+                and int(p) != listed and self._is_client(int(p), device)]
 
     def clients(self) -> set[str]:
         """Devices with a running client."""
@@ -137,6 +150,10 @@ class DhcpClients:
                              f"{time.monotonic() - start:.0f} s"
                              f" (udhcpc rc {e.rc})") from None
         if not self._wait_for_daemon(device):
+            for pid in self._unlisted(device):
+                log.warning("killing the DHCP client of %s (pid %d) that "
+                            "did not write its pid file", device, pid)
+                self._signal_and_wait(device, pid, signal.SIGKILL)
             self.stop(device)
             raise FailedIfup(f"the DHCP client of {device} got a lease but "
                              f"its daemon did not show up within "
@@ -177,7 +194,7 @@ class DhcpClients:
             return True
         deadline = time.monotonic() + STOP_TIMEOUT
         while time.monotonic() < deadline:
-            if self.pid(device) != pid:
+            if not self._is_client(pid, device):
                 return True
             time.sleep(0.05)
         return False
