@@ -1,8 +1,8 @@
 #!/bin/sh
 # One command for a fresh Debian 12 machine (as root): install what vdsm
 # needs, bootstrap a self-contained single host under $VDSM_ROOT (default
-# /srv/vdsm: local storage, self-signed PKI), and start supervdsmd and vdsmd
-# in the background. Re-running restarts the daemons; nothing else changes.
+# /srv/vdsm: local storage, self-signed PKI, libvirt and sanlock running),
+# and start supervdsmd and vdsmd in the background. Re-running restarts the daemons; nothing else changes.
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=${VDSM_ROOT:-/srv/vdsm}
@@ -10,7 +10,7 @@ CONF="$ROOT/etc/vdsm/vdsm.conf"
 PY=.venv/bin/python
 
 ./scripts/install-deps.sh
-$PY -m vds_bootstrap.bootstrap --root "$ROOT" --start-libvirt
+$PY -m vds_bootstrap.bootstrap --root "$ROOT" --start-libvirt --start-sanlock
 
 RUN="$ROOT/run/vdsm"
 stop_pid() {
@@ -43,3 +43,4 @@ echo "vdsm is running under $ROOT. Try:"
 echo "  .venv/bin/vdsClient --config $CONF -s 0 getVdsCaps"
 echo "  .venv/bin/vdsClient --config $CONF -s 0 getVdsStats"
 echo "Stop it: kill \$(cat $RUN/vdsmd.pid) \$(cat $RUN/supervdsmd.pid)"
+echo "Stop sanlock too: SANLOCK_RUN_DIR=$ROOT/run/sanlock sanlock client shutdown"

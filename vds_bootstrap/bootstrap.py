@@ -3,9 +3,10 @@
     vds_bootstrap [--root DIR] [--config FILE] [--management-ip IP]
                   [--management-port N] [--no-ssl] [--client NAME]...
                   [--hostname NAME] [--[no-]start-libvirt] [--libvirt-dir DIR]
-                  [--json] [-v]
+                  [--[no-]start-sanlock] [--json] [-v]
 
-Steps, in order: OS, CPU, LIBVIRT, USER, DIRS, PKI, CONFIG, UUID, then a
+Steps, in order: OS, CPU, LIBVIRT, USER, DIRS, PKI, CONFIG, SANLOCK (the
+lease daemon the SPM needs: started when not running), UUID, then a
 RELEASE summary. Every step is idempotent: a second run changes nothing
 and reports "already configured".
 
@@ -40,6 +41,7 @@ from vds_bootstrap import (
     libvirt_setup,
     pki_setup,
     report,
+    sanlock_setup,
 )
 from vds_bootstrap.report import StepResult
 from vdsm import config
@@ -90,7 +92,8 @@ def bootstrap(root: str = "/", *, config_file: str | None = None,
               management_port: int | None = None, ssl: bool | None = None,
               clients: Sequence[str] = DEFAULT_CLIENTS,
               hostname: str | None = None, start_libvirt: bool = True,
-              libvirt_dir: str | None = None) -> list[StepResult]:
+              libvirt_dir: str | None = None,
+              start_sanlock: bool = True) -> list[StepResult]:
     """Run every step; options left None keep what the config file has.
 
     Raises InvalidParameter for contradictory options (ssl off on a
@@ -128,6 +131,8 @@ def bootstrap(root: str = "/", *, config_file: str | None = None,
         user = config.Config().get("vars", "vdsm_user")
         results.append(host_setup.ensure_vdsm_user(user))
         results.append(report.fail("CONFIG", f"{config_file}: {e.message}"))
+        results.append(report.warn("SANLOCK", "not checked: no valid "
+                                              "configuration"))
     else:
         cfg = config_plan.config
         user = cfg.get("vars", "vdsm_user")
@@ -137,6 +142,8 @@ def bootstrap(root: str = "/", *, config_file: str | None = None,
             cfg.pki_dir, hostname=hostname, clients=clients,
             account=host_setup.lookup_account(user)))
         results.append(host_config.write_config(config_plan))
+        results.append(sanlock_setup.ensure_sanlock(
+            config_plan.config, start=start_sanlock))
     uuid_file = os.path.join(os.path.dirname(default_config_file(root)),
                              "vdsm.id")
     results.append(host_setup.ensure_host_uuid(uuid_file, system=root == "/"))
@@ -163,6 +170,10 @@ def _parser() -> argparse.ArgumentParser:
                    default=True, help="configure and start libvirtd if it is "
                                       "not running (default: yes)")
     p.add_argument("--libvirt-dir", help="use a private libvirt kept in DIR")
+    p.add_argument("--start-sanlock", action=argparse.BooleanOptionalAction,
+                   default=True, help="start the sanlock daemon (in [sanlock] "
+                                      "run_dir) if it is not running "
+                                      "(default: yes)")
     p.add_argument("--json", action="store_true",
                    help="one JSON document on stdout instead of BSTRAP lines")
     p.add_argument("-v", "--verbose", action="count", default=0)
@@ -184,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             management_port=args.management_port, ssl=args.ssl,
             clients=tuple(dict.fromkeys(args.clients or DEFAULT_CLIENTS)),
             hostname=args.hostname, start_libvirt=args.start_libvirt,
-            libvirt_dir=args.libvirt_dir)
+            libvirt_dir=args.libvirt_dir, start_sanlock=args.start_sanlock)
     except InvalidParameter as e:
         parser.error(e.message)
     results.append(report.summary(results))

@@ -22,9 +22,10 @@ from vdsm.config import Config
 log = logging.getLogger(__name__)
 
 VDSM_HOME = "/var/lib/vdsm"
-# Supplementary groups of the vdsm user, each only if the host has it.
+# Supplementary groups of the vdsm user, each only if the host has it
+# (sanlock: the socket of the distribution's sanlock service).
 KVM_GROUP = "kvm"
-VDSM_GROUPS = (KVM_GROUP, "libvirt", "libvirt-qemu", "qemu")
+VDSM_GROUPS = (KVM_GROUP, "libvirt", "libvirt-qemu", "qemu", "sanlock")
 DMI_UUID = "/sys/class/dmi/id/product_uuid"
 _UNSET_UUIDS = {"00000000-0000-0000-0000-000000000000",
                 "ffffffff-ffff-ffff-ffff-ffffffffffff"}

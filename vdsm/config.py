@@ -148,6 +148,13 @@ OPTIONS: tuple[Option, ...] = (
            "(it stops being SPM when storage is lost)."),
     Option("sanlock", "io_timeout", 10,
            "sanlock I/O timeout (seconds) of new lockspaces and leases."),
+    Option("sanlock", "run_dir", "/run/sanlock",
+           "Where the sanlock daemon keeps its socket and pid file "
+           "(SANLOCK_RUN_DIR in vdsmd's environment overrides it)."),
+    Option("sanlock", "watchdog", False,
+           "vds_bootstrap starts sanlock with a watchdog (-w 1: the host is "
+           "reset when it loses its storage leases) if this is set and the "
+           "host has /dev/watchdog with wdmd running; else without (-w 0)."),
     # --- metrics: Prometheus exposition of what the agent already samples ---
     Option("metrics", "enabled", True,
            "Serve Prometheus metrics at http://<address>:<port>/metrics."),
@@ -341,6 +348,7 @@ def rooted(root: str, **overrides: Any) -> dict[tuple[str, str], Any]:
         ("vars", "hooks_dir"): os.path.join(root, "usr/libexec/vdsm/hooks"),
         ("irs", "repository"): os.path.join(root, "rhev/data-center"),
         ("supervdsm", "socket"): os.path.join(root, "run/vdsm/svdsm.sock"),
+        ("sanlock", "run_dir"): os.path.join(root, "run/sanlock"),
     }
     for name, value in overrides.items():
         section, _, key = name.partition("__")

@@ -13,20 +13,22 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from vdsm.network import dhcp
+from vdsm.network import desired, dhcp, kernel, netapply, parse
 from vdsm.network.dhcp import DhcpClients
+from vdsm.network.errors import FailedIfup
 
-from .nstools import Netns
+from .nstools import Netns, require_root_and_ip
 from .rig import NICS, Rig, code
 
 RANGE = ("192.0.2.50", "192.0.2.60")
-TIMEOUT = 5  # [network] dhcp_timeout of these tests (a loaded machine)
+TIMEOUT = 10  # [network] dhcp_timeout here: generous, for a loaded machine
 DHCP_NET = {"nic": "nic0", "bootproto": "dhcp", "bridged": True}
 
 
@@ -59,6 +61,77 @@ def test_pid_of_a_stale_or_foreign_pidfile_is_none(tmp_path):
     assert clients.clients() == set()
     assert clients.stop("eth0") is False
     assert not (tmp_path / "dhcp" / "eth0.pid").exists()
+
+
+SLOW_CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           "slow_udhcpc.py")
+
+
+@pytest.fixture
+def slow_clients(tmp_path) -> Iterator[tuple[Netns, DhcpClients]]:
+    """A namespace with nic0/nic1 and DHCP clients whose daemon writes its
+    pid file 1 s after the lease (only nic0's bridge "dnet" gets one)."""
+    require_root_and_ip()
+    ns = Netns(f"vdsmtest-slowdhcp-{os.getpid()}")
+    clients = DhcpClients(
+        str(tmp_path), netns=ns.name, timeout=1,
+        program=[sys.executable, SLOW_CLIENT, "--lease-on", "dnet",
+                 "--delay", "1", "udhcpc"])
+    try:
+        ns.veth("nic0", "wire0")
+        ns.veth("nic1", "wire1")
+        yield ns, clients
+    finally:
+        try:
+            for device in clients.clients():
+                clients.stop(device)
+        finally:
+            ns.delete()
+
+
+def _want(networks: dict) -> dict:
+    return desired.build(parse.config_from_dict(
+        {"networks": networks, "bondings": {}}))
+
+
+def _apply(ns: Netns, clients: DhcpClients, old: dict, new: dict) -> dict:
+    """Change the namespace from networks ``old`` to ``new``."""
+    want = _want(new)
+    with kernel.open_netlink(ns.name) as ipr:
+        return netapply.apply(ipr, want, desired.released(_want(old), want),
+                              dhcp=clients)
+
+
+def test_a_client_slow_to_daemonize_is_seen_and_rolled_back(slow_clients):
+    """The race behind "ROLLBACK INCOMPLETE: DHCP client of dnet started":
+    udhcpc's parent exits before its daemon rewrote the pid file. start
+    must return only once the client is visible, so the change verifies
+    and a later failed change stops and restarts it cleanly."""
+    ns, clients = slow_clients
+    _apply(ns, clients, {}, {"dnet": DHCP_NET})
+    pid = clients.pid("dnet")
+    assert pid is not None and ns.addresses("dnet") == ["192.0.2.77/24"]
+
+    with pytest.raises(FailedIfup) as failure:
+        _apply(ns, clients, {"dnet": DHCP_NET},
+               {"lonely": {"nic": "nic1", "bootproto": "dhcp"}})
+    assert "ROLLBACK INCOMPLETE" not in str(failure.value), failure.value
+    assert "(rolled back)" in str(failure.value)
+    assert clients.clients() == {"dnet"} and clients.pid("dnet") != pid
+    assert ns.addresses("dnet") == ["192.0.2.77/24"]
+    assert "lonely" not in ns.links()
+
+
+def test_a_client_whose_daemon_never_shows_up_fails_and_is_killed(
+        slow_clients, monkeypatch):
+    ns, clients = slow_clients
+    monkeypatch.setattr(dhcp, "PIDFILE_TIMEOUT", 0.5)  # the daemon takes 1 s
+    ns.ip("link", "add", "dnet", "type", "bridge")
+    with pytest.raises(FailedIfup, match="did not show up"):
+        clients.start("dnet")
+    time.sleep(1.5)  # past the daemon's delay: it would have written by now
+    assert clients.pid("dnet") is None and clients.clients() == set()
+    assert clients._unlisted("dnet") == []
 
 
 def _need(program: str) -> None:
@@ -172,7 +245,7 @@ def test_bridged_dhcp_network_gets_a_lease_and_gives_it_back(rig, agent,
     assert code(answer) == 0
     assert not _alive(pid) and _client(rig, "dnet") is None
     assert rig.ns.snapshot() == before
-    deadline = time.monotonic() + 5  # dnsmasq writes the release itself
+    deadline = time.monotonic() + 15  # dnsmasq writes the release itself
     while leased[0].split("/")[0] in server.leases() and \
             time.monotonic() < deadline:
         time.sleep(0.1)

@@ -40,6 +40,9 @@ class MemoryLeases(leases.LeaseManager):
         self.owners: dict[tuple[str, str], int] = {}
         self.versions: dict[tuple[str, str], int] = {}
 
+    def check_available(self):
+        pass
+
     def init_lockspace(self, lockspace, path):
         pass
 

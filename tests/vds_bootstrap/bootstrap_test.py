@@ -27,14 +27,14 @@ from .bootstrap_procs import REPO
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0, reason="bootstrap creates the vdsm user: needs root")
 
-STEPS = ["OS", "CPU", "LIBVIRT", "USER", "DIRS", "PKI", "CONFIG", "UUID",
-         "RELEASE"]
+STEPS = ["OS", "CPU", "LIBVIRT", "USER", "DIRS", "PKI", "CONFIG", "SANLOCK",
+         "UUID", "RELEASE"]
 
 
 def run_cli(root: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "vds_bootstrap.bootstrap", "--root", root,
-         "--no-start-libvirt", *args],
+         "--no-start-libvirt", "--no-start-sanlock", *args],
         cwd=REPO, capture_output=True, text=True, timeout=120)
 
 
@@ -266,7 +266,7 @@ def test_no_ssl_on_loopback(host_root: str) -> None:
 def test_python_api_reports_unreachable_root(tmp_path) -> None:
     # pytest's tmp_path sits in a 0700 directory the vdsm user cannot enter.
     results = bootstrap(str(tmp_path / "host"), start_libvirt=False,
-                        clients=("engine",))
+                        start_sanlock=False, clients=("engine",))
     by_name = {r.component: r for r in results}
     assert list(by_name) == STEPS[:-1]
     assert by_name["DIRS"].status == "WARN"

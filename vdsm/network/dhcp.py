@@ -5,7 +5,12 @@ bridgeless network), started in the managed namespace by supervdsmd and
 left running as a daemon that renews the lease. :meth:`DhcpClients.start`
 returns once the lease is on the device (udhcpc ``-n`` runs our event
 script, which adds the address, before it goes to the background) or
-raises FailedIfup after about ``timeout`` seconds; :meth:`stop` ends it
+raises FailedIfup after about ``timeout`` seconds. udhcpc's parent exits
+once the lease is set, before its daemon child rewrites the pid file with
+its own pid: start also waits (bounded) for the pid file to name a live
+client, so a change that follows (or a rollback's comparison) sees it;
+without that wait a rollback could not stop a client it had just
+started, nor one started by the change before. :meth:`stop` ends it
 by the pid in its pid file (``-R``: the lease is released and the script
 flushes the address). The event script is ours, not the distribution's:
 it only sets the address, never resolv.conf or routes.
@@ -29,6 +34,9 @@ from vdsm.network.errors import FailedIfup
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 5.0
+# How long the daemonized client may take to write its pid file after its
+# parent exited (a loaded machine can delay it by seconds).
+PIDFILE_TIMEOUT = 15.0
 SCRIPT_NAME = "udhcpc-event"
 # udhcpc runs this at each DHCP event with the lease in its environment
 # ($interface, $ip, $mask = prefix length, $lease = seconds). A finite
@@ -74,10 +82,13 @@ class DhcpClients:
     """The DHCP clients of one namespace (``netns`` None: our own)."""
 
     def __init__(self, run_dir: str, *, netns: str | None,
-                 timeout: int) -> None:
+                 timeout: int, program: list[str] | None = None) -> None:
+        """``program``: the client's argv prefix (default
+        :func:`client_program`)."""
         self._dir = os.path.join(run_dir, "dhcp")
         self._netns = netns
         self._timeout = timeout
+        self._program = program
 
     def pidfile(self, device: str) -> str:
         return os.path.join(self._dir, f"{device}.pid")
@@ -87,16 +98,29 @@ class DhcpClients:
         try:
             with open(self.pidfile(device)) as f:
                 pid = int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+        # Else a reused pid, or a dead client.
+        return pid if self._is_client(pid, device) else None
+
+    def _is_client(self, pid: int, device: str) -> bool:
+        """Whether ``pid`` is a live client started for ``device`` here."""
+        try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 args = f.read().split(b"\0")
             with open(f"/proc/{pid}/stat") as f:
                 zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
-        except (OSError, ValueError, IndexError):
-            return None
-        if zombie or b"udhcpc" not in args or device.encode() not in args \
-                or self.pidfile(device).encode() not in args:
-            return None  # a reused pid, or a dead client
-        return pid
+        except (OSError, IndexError):
+            return False
+        return not zombie and b"udhcpc" in args and device.encode() in args \
+            and self.pidfile(device).encode() in args
+
+    def _unlisted(self, device: str) -> list[int]:
+        """Clients of ``device`` its pid file does not name (a daemon that
+        has not written it yet)."""
+        listed = self.pid(device)
+        return [int(p) for p in os.listdir("/proc") if p.isdigit()
+                and int(p) != listed and self._is_client(int(p), device)]
 
     def clients(self) -> set[str]:
         """Devices with a running client."""
@@ -112,7 +136,7 @@ class DhcpClients:
         FailedIfup (leaving no client) when none comes in time."""
         if self.pid(device) is not None:
             return
-        argv = client_argv(client_program(), device,
+        argv = client_argv(self._program or client_program(), device,
                            pidfile=self.pidfile(device),
                            script=self._script(), timeout=self._timeout,
                            netns=self._netns)
@@ -125,8 +149,26 @@ class DhcpClients:
             raise FailedIfup(f"no DHCP lease for {device} within "
                              f"{time.monotonic() - start:.0f} s"
                              f" (udhcpc rc {e.rc})") from None
+        if not self._wait_for_daemon(device):
+            for pid in self._unlisted(device):
+                log.warning("killing the DHCP client of %s (pid %d) that "
+                            "did not write its pid file", device, pid)
+                self._signal_and_wait(device, pid, signal.SIGKILL)
+            self.stop(device)
+            raise FailedIfup(f"the DHCP client of {device} got a lease but "
+                             f"its daemon did not show up within "
+                             f"{PIDFILE_TIMEOUT:g} s")
         log.info("DHCP lease for %s after %.1f s", device,
                  time.monotonic() - start)
+
+    def _wait_for_daemon(self, device: str) -> bool:
+        """True once the pid file names the running (daemonized) client."""
+        deadline = time.monotonic() + PIDFILE_TIMEOUT
+        while self.pid(device) is None:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
 
     def stop(self, device: str) -> bool:
         """End ``device``'s client (releasing its lease); False if none
@@ -152,7 +194,7 @@ class DhcpClients:
             return True
         deadline = time.monotonic() + STOP_TIMEOUT
         while time.monotonic() < deadline:
-            if self.pid(device) != pid:
+            if not self._is_client(pid, device):
                 return True
             time.sleep(0.05)
         return False

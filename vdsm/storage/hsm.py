@@ -205,6 +205,7 @@ class StorageService:
     def spm_start(self, sp_uuid: str, host_tasks: TaskManager) -> str:
         self._pool(sp_uuid)
         assert self.spm is not None
+        self.spm.check_leases()
         return host_tasks.schedule(self.spm.start_job, verb="spmStart")
 
     def spm_stop(self, sp_uuid: str) -> None:

@@ -49,6 +49,12 @@ class LeaseManager(abc.ABC):
         """Format a free resource lease; raises ClusterLockInitError."""
 
     @abc.abstractmethod
+    def check_available(self) -> None:
+        """Raise AcquireHostIdFailure when host ids cannot be acquired at
+        all (the lock daemon is not running), so that callers fail at once
+        instead of waiting for a host id that cannot come."""
+
+    @abc.abstractmethod
     def acquire_host_id(self, lockspace: str, host_id: int, path: str, *,
                         wait: bool) -> None:
         """Start acquiring ``host_id``; with ``wait`` until it is held.

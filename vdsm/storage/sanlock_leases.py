@@ -4,9 +4,9 @@ Formatting asks the daemon (fast) and falls back to ``sanlock direct
 init`` when no daemon is reachable, so a domain can be created on a host
 that runs none; everything else talks to the sanlock daemon through
 python3-sanlock. The daemon's socket is found through
-``SANLOCK_RUN_DIR`` (default /run/sanlock). Production uses the
-distribution's sanlock service; tests start a private daemon with
-``-w 0`` (no watchdog).
+``SANLOCK_RUN_DIR`` (from ``[sanlock] run_dir``, default /run/sanlock).
+vds_bootstrap starts the daemon (or the distribution's sanlock service
+runs it); tests start a private daemon with ``-w 0`` (no watchdog).
 
 Resource leases belong to this process (registered once): when it dies,
 sanlock frees them, which is what lets another host take over the SPM role
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import threading
 from typing import Any
 
@@ -45,6 +46,13 @@ def _sanlock() -> Any:
     return sanlock
 
 
+def socket_path() -> str:
+    """Where the sanlock daemon listens (python3-sanlock honours
+    ``SANLOCK_RUN_DIR`` the same way)."""
+    return os.path.join(os.environ.get("SANLOCK_RUN_DIR", "/run/sanlock"),
+                        "sanlock.sock")
+
+
 def _escape(path: str) -> str:
     """sanlock separates fields with ':'; a colon in a path is escaped."""
     return path.replace(":", "\\:")
@@ -57,7 +65,13 @@ def _b(text: str) -> bytes:
 class SanlockLeaseManager(leases.LeaseManager):
     name = "sanlock"
 
-    def __init__(self, *, io_timeout: int = 10, command_timeout: float = 60.0) -> None:
+    def __init__(self, *, io_timeout: int = 10, command_timeout: float = 60.0,
+                 run_dir: str | None = None) -> None:
+        """``run_dir``: the daemon's directory (``[sanlock] run_dir``);
+        python3-sanlock reads it only from ``SANLOCK_RUN_DIR``, so it is
+        set there unless the environment already names one."""
+        if run_dir and "SANLOCK_RUN_DIR" not in os.environ:
+            os.environ["SANLOCK_RUN_DIR"] = run_dir
         self.io_timeout = io_timeout
         self.command_timeout = command_timeout
         self._fd: int | None = None
@@ -99,6 +113,18 @@ class SanlockLeaseManager(leases.LeaseManager):
         self._direct_init("-r", f"{lockspace}:{resource}:{_escape(path)}:{offset}")
 
     # Host ids
+
+    def check_available(self) -> None:
+        sanlock = _sanlock()
+        try:
+            sanlock.get_lockspaces()
+        except sanlock.SanlockException as e:
+            if e.errno not in _NO_DAEMON:
+                raise
+            raise AcquireHostIdFailure(
+                f"Cannot acquire host id: the sanlock daemon is not running "
+                f"or not reachable at {socket_path()} ({e}); start sanlock "
+                f"(vds_bootstrap --start-sanlock) and retry") from None
 
     def acquire_host_id(self, lockspace: str, host_id: int, path: str, *,
                         wait: bool) -> None:

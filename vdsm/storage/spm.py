@@ -89,8 +89,14 @@ class Spm:
                 self.role = FREE
             raise
 
+    def check_leases(self) -> None:
+        """Raise AcquireHostIdFailure at once when the lease manager cannot
+        give host ids (no sanlock daemon): waiting would only time out."""
+        self.leases.check_available()
+
     def _become_spm(self, ctx: TaskContext) -> None:
         master = self.pool.master
+        self.check_leases()
         if not self.pool.monitor.wait_for_host_id(self.pool.master_uuid,
                                                   self.host_id_timeout):
             raise SpmStartError(

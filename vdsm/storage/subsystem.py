@@ -34,7 +34,8 @@ class StorageSubsystem:
         self.agent = agent
         config = agent.config
         lease_manager = leases.create(config.get("irs", "lease_manager"),
-                                      io_timeout=config.get("sanlock", "io_timeout"))
+                                      io_timeout=config.get("sanlock", "io_timeout"),
+                                      run_dir=config.get("sanlock", "run_dir"))
         ctx = StorageContext(
             config=config, supervdsm=agent.supervdsm,
             io=IOProcessPool(timeout=config.get("irs", "process_pool_timeout")),

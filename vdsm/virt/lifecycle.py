@@ -9,6 +9,7 @@ the VM's operation lock.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from typing import Any, Callable
@@ -96,7 +97,10 @@ def _after(ctx: VirtContext, vm: Vm, point: str) -> None:
 
 
 def _launch(ctx: VirtContext, vm: Vm) -> libvirt.virDomain:
-    xml = domxml.build(vm.vmdef, ctx.options, start_time=vm.start_time,
+    # vm.devices carry the paths drives.prepare resolved for volume drives;
+    # the request's own devices (vmdef) never do.
+    vmdef = dataclasses.replace(vm.vmdef, devices=vm.devices)
+    xml = domxml.build(vmdef, ctx.options, start_time=vm.start_time,
                        conf=vm.conf)
     xml = devicehooks.before_create(ctx, vm, xml)
     xml = ctx.hooks.before_vm_start(xml, custom=vm.vmdef.custom, vm_id=vm.id)
