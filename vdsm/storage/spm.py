@@ -30,6 +30,7 @@ from vdsm.storage.errors import (
     SpmStatusError,
     TaskInProgress,
 )
+from vdsm.storage.faults import NO_PAUSE, PausePoints
 from vdsm.storage.leases import LeaseManager
 from vdsm.storage.pool import StoragePool
 from vdsm.tasks.context import TaskContext
@@ -48,8 +49,10 @@ class Spm:
     def __init__(self, pool: StoragePool, leases: LeaseManager, *,
                  registry: RecoveryRegistry, workers: int, error_code: ErrorCode,
                  host_id_timeout: float, fence_interval: float,
-                 publisher: Publisher | None = None) -> None:
+                 publisher: Publisher | None = None,
+                 pauses: PausePoints = NO_PAUSE) -> None:
         self.pool = pool
+        self.pauses = pauses
         self.publisher = publisher if publisher is not None else NullPublisher()
         self.leases = leases
         self.registry = registry
@@ -118,6 +121,7 @@ class Spm:
             self.lver = status.version
             self.tasks = manager
             self.role = SPM
+        self.pauses.reach("spm_start")
         recovered = manager.recover()
         self._revert_fenced(manager)
         log.info("host %s is SPM of pool %s (lver %s); %d stored task(s)",
