@@ -104,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         # helpers an earlier vdsmd left must be gone before any task recovery
         spawn.set_tag(config.run_dir)
         spawn.reap_leftovers(config.run_dir)
-        agent = Agent(config)
+        agent = Agent(config, revoke_signal=signal.SIGUSR1)
+        signal.signal(signal.SIGUSR1, lambda *_: threading.Thread(
+            target=agent.leases_revoked, name="leases-revoked", daemon=True).start())
         agent.bind()
         pidfile = os.path.join(config.run_dir, "vdsmd.pid")
         with open(pidfile, "w") as f:

@@ -78,6 +78,12 @@ class StorageService:
         self.pauses.reach("write")
         spm.guard()
 
+    def fence_spm(self, reason: str) -> None:
+        """Stop being SPM now, without writing to storage (no-op if not)."""
+        spm = self.spm
+        if spm is not None:
+            spm.fence(reason)
+
     def current_tasks(self) -> TaskManager | None:
         spm = self.spm
         return spm.tasks if spm is not None else None

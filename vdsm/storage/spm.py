@@ -232,7 +232,8 @@ class Spm:
             if self.role != SPM:
                 return
             self.role = FREE  # from now on guard() refuses every write
-        self._teardown(write=False, release=True)
+        self._release_lease()  # first: the lease manager may be waiting for it
+        self._teardown(write=False, release=False)
 
     # --- reporting and running ---------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -241,15 +242,23 @@ class Spm:
             role, lver = self.role, self.lver
         if role == SPM:
             return {"spmId": self.pool.host_id, "spmStatus": SPM, "spmLver": lver}
-        master = self.pool.master
+        checked = self.pool.monitor.status().get(self.pool.master_uuid)
+        if checked is not None and not checked.valid:
+            # the master's storage is failing: reading it would only hang
+            return {"spmId": -1, "spmStatus": role, "spmLver": -1}
         try:
             lease = self.leases.status(self.pool.master_uuid, sc.SDM_LEASE_NAME,
-                                       master.leases_path, sc.SDM_LEASE_OFFSET)
+                                       self.pool.master.leases_path,
+                                       sc.SDM_LEASE_OFFSET)
             owner = lease.owners[0].host_id if lease.owners else -1
             version = lease.version
         except VdsmError as e:
             log.warning("cannot read the SPM lease: %s", e)
-            md = self.pool.metadata()
+            try:
+                md = self.pool.metadata()
+            except VdsmError as e2:  # storage gone: our own role is still known
+                log.warning("cannot read the pool metadata: %s", e2)
+                md = {}
             owner = int(md.get(sc.PMD_SPM_ID, -1))
             version = int(md.get(sc.PMD_SPM_LVER, -1))
         return {"spmId": owner, "spmStatus": role, "spmLver": version}
