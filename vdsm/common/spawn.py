@@ -9,7 +9,9 @@ long-lived spawner thread, never in a short-lived request or task thread.
 A child can still escape (the agent killed between fork and prctl). Each
 child therefore carries :data:`MARK` in its environment, naming its agent
 (the run dir); at start-up, before any task recovery, the agent kills
-whatever carries its own mark (:func:`reap_leftovers`).
+whatever carries its own mark (:func:`reap_leftovers`). The mark is
+inherited: a daemon a helper of vdsmd leaves behind is killed at vdsmd's
+next start too (supervdsmd marks nothing, so its DHCP clients live on).
 
 Thread-safe.
 """
