@@ -104,8 +104,12 @@ class Agent:
     """Every service of a running agent, and the API server over them."""
 
     def __init__(self, config: Config, *,
-                 subsystems: Iterable[SubsystemFactory] | None = None) -> None:
+                 subsystems: Iterable[SubsystemFactory] | None = None,
+                 revoke_signal: int | None = None) -> None:
+        """``revoke_signal``: the signal the daemon handles by calling
+        :meth:`leases_revoked` (None: leases are taken back by SIGTERM)."""
         self.config = config
+        self.revoke_signal = revoke_signal
         self.start_time = time.monotonic()
         self.schema = schema.load()
         self.notifier = Notifier()
@@ -141,6 +145,13 @@ class Agent:
         self.server: ApiServer | None = None
         # GET /metrics on its own listener ([metrics]); None when disabled
         self.metrics = metrics.from_agent(self)
+
+    def leases_revoked(self) -> None:
+        """The lease manager wants our leases back: give them up (the SPM
+        fences itself) and go on serving."""
+        storage = self._storage()
+        if storage is not None:
+            storage.leases_revoked()
 
     def _virt(self) -> VirtSubsystem | None:
         return cast("VirtSubsystem | None", self.subsystems.get("virt"))

@@ -146,6 +146,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("irs", "spm_check_interval", 5.0,
            "Seconds between the SPM's checks that it still holds its host id "
            "(it stops being SPM when storage is lost)."),
+    Option("irs", "test_pause_file", "",
+           "For tests only, never set in production: crash tests pause SPM "
+           "jobs at named steps through this file (see vdsm.storage.faults)."),
     Option("sanlock", "io_timeout", 10,
            "sanlock I/O timeout (seconds) of new lockspaces and leases."),
     Option("sanlock", "run_dir", "/run/sanlock",

@@ -21,7 +21,7 @@ import threading
 from vdsm import __version__
 from vdsm import config as vdsm_config
 from vdsm.agent import Agent
-from vdsm.common import hooks, logutils, privileges
+from vdsm.common import hooks, logutils, privileges, spawn
 from vdsm.common.errors import VdsmError
 
 log = logging.getLogger("vdsm.daemon")
@@ -101,7 +101,12 @@ def main(argv: list[str] | None = None) -> int:
         _raise_fd_limit(config)
         user = _drop_to(config)
         _prepare_dirs(config, user)
-        agent = Agent(config)
+        # helpers an earlier vdsmd left must be gone before any task recovery
+        spawn.set_tag(config.run_dir)
+        spawn.reap_leftovers(config.run_dir)
+        agent = Agent(config, revoke_signal=signal.SIGUSR1)
+        signal.signal(signal.SIGUSR1, lambda *_: threading.Thread(
+            target=agent.leases_revoked, name="leases-revoked", daemon=True).start())
         agent.bind()
         pidfile = os.path.join(config.run_dir, "vdsmd.pid")
         with open(pidfile, "w") as f:

@@ -143,8 +143,12 @@ def test_spm_that_loses_storage_fences_itself_and_the_next_one_rolls_back(pool_e
     wait_for(lambda: spm.role == "Free", 5, "the SPM to fence itself")
     with pytest.raises(SpmStatusError):
         spm.guard()
-    assert spm.tasks is None
     wait_for(lambda: not env["fake"].owners, 5, "the SPM lease given up")
+    # the lease is given up first (the lease manager may be waiting for
+    # it), then the tasks are stopped
+    wait_for(lambda: spm.tasks is None, 5, "the SPM's tasks stopped")
+    wait_for(lambda: tasks.get_status(task_id)["taskState"] == "finished", 5,
+             "the interrupted task finished")
     status = tasks.get_status(task_id)
     assert status["taskState"] == "finished"
     assert status["taskResult"] == "cleanFailure"  # undo refused: not SPM

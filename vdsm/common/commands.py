@@ -1,7 +1,8 @@
 """The one way the agent runs a program.
 
 Argument lists only (never a shell), a timeout always, secrets masked in
-the log, the child killed on any exception. Tool wrappers (qemu-img, lvm,
+the log, the child killed on any exception, and killed with the agent
+(:mod:`vdsm.common.spawn`). Tool wrappers (qemu-img, lvm,
 ip, ...) build on :func:`run` and map its :class:`CommandError` to their own
 errors.
 """
@@ -14,7 +15,9 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
+
+from vdsm.common import spawn
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,16 @@ def _kill_group(proc: subprocess.Popen) -> tuple[str, str]:
     return out or "", err or ""
 
 
+def start(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
+          **kwargs: Any) -> subprocess.Popen:
+    """Start a long-lived helper (subprocess.Popen's keywords) that talks
+    to the agent over pipes; it dies with the agent. The caller owns it:
+    stop it by its pid. Raises OSError when it cannot be started."""
+    argv = [os.fspath(a) for a in argv]
+    log.debug("starting: %s", format_argv(argv))
+    return spawn.popen(argv, env=env, close_fds=True, **kwargs)
+
+
 def run(argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT,
         data: str | bytes | None = None, env: Mapping[str, str] | None = None,
         cwd: str | None = None, check: bool = True,
@@ -90,12 +103,11 @@ def run(argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT,
         data = data.encode()
     start = time.monotonic()
     try:
-        proc = subprocess.Popen(
+        proc = spawn.popen(
             argv,
             stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=dict(env) if env is not None else None, cwd=cwd,
-            text=text, close_fds=True, start_new_session=True)
+            env=env, cwd=cwd, text=text, close_fds=True, start_new_session=True)
     except OSError as e:
         raise CommandError(argv, None, "", str(e),
                            reason=f"could not be started ({e.strerror})") from e

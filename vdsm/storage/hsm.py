@@ -14,8 +14,8 @@ from typing import Any
 
 from vdsm.common.events import NullPublisher, Publisher
 from vdsm.storage import constants as sc
+from vdsm.storage import faults, master_migration
 from vdsm.storage import image as images
-from vdsm.storage import master_migration
 from vdsm.storage import pool as pools
 from vdsm.storage import resources as rm
 from vdsm.storage.connections import ConnectionRegistry
@@ -61,6 +61,7 @@ class StorageService:
         self.resources = rm.ResourceManager(
             timeout=float(ctx.setting("resource_timeout")))
         self.registry = RecoveryRegistry()
+        self.pauses = faults.PausePoints(ctx.setting("test_pause_file"))
         Recoveries(self.cache, self._guard).register(self.registry)
         master_migration.register(self.registry, self._migration)
         self.volume_ops = VolumeOperations(self.cache, self.resources, self._guard)
@@ -74,7 +75,14 @@ class StorageService:
         spm = self.spm
         if spm is None:
             raise SpmStatusError("Not SPM: not connected to a pool")
+        self.pauses.reach("write")
         spm.guard()
+
+    def fence_spm(self, reason: str) -> None:
+        """Stop being SPM now, without writing to storage (no-op if not)."""
+        spm = self.spm
+        if spm is not None:
+            spm.fence(reason)
 
     def current_tasks(self) -> TaskManager | None:
         spm = self.spm
@@ -113,7 +121,8 @@ class StorageService:
     def create_storage_pool(self, *, sp_uuid: str, name: str, master_uuid: str,
                             master_version: int, lease_params: dict[str, Any]) -> None:
         pools.create(self.cache, sp_uuid=sp_uuid, name=name, master_uuid=master_uuid,
-                     master_version=master_version, lease_params=lease_params)
+                     master_version=master_version, lease_params=lease_params,
+                     pauses=self.pauses)
 
     def connect_storage_pool(self, *, sp_uuid: str, host_id: int, master_uuid: str,
                              master_version: int) -> None:
@@ -131,7 +140,7 @@ class StorageService:
             self.pool = pool
             self.spm = Spm(pool, self.ctx.leases, registry=self.registry,
                            workers=self.workers, error_code=self.error_code,
-                           publisher=self.publisher,
+                           publisher=self.publisher, pauses=self.pauses,
                            host_id_timeout=float(self.ctx.setting("host_id_timeout")),
                            fence_interval=float(self.ctx.setting("spm_check_interval")))
 

@@ -20,6 +20,7 @@ import threading
 from typing import Any
 
 import vdsm
+from vdsm.common import commands
 from vdsm.storage import ioworker
 from vdsm.storage.errors import AccessTimeout
 from vdsm.storage.fileops import FileOps
@@ -104,10 +105,10 @@ class IOProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (_VDSM_PARENT, env.get("PYTHONPATH")) if p)
-        self._proc = subprocess.Popen(
+        self._proc = commands.start(
             [sys.executable, "-m", "vdsm.storage.ioworker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, env=env, close_fds=True)
+            stderr=subprocess.DEVNULL, env=env)
         log.debug("started I/O helper %s, pid %d", self.name, self._proc.pid)
         threading.Thread(target=self._read_answers, args=(self._proc,),
                          name=f"oop-{self.name[:8]}", daemon=True).start()

@@ -22,6 +22,7 @@ from vdsm.storage.errors import (
     StoragePoolCreationError,
     StoragePoolDescriptionTooLongError,
 )
+from vdsm.storage.faults import NO_PAUSE, PausePoints
 from vdsm.storage.monitor import DomainMonitor
 from vdsm.storage.sd import Metadata, StorageDomain
 from vdsm.storage.sdcache import DomainCache
@@ -46,7 +47,8 @@ def format_domains(domains: dict[str, str]) -> str:
 
 
 def create(cache: DomainCache, *, sp_uuid: str, name: str, master_uuid: str,
-           master_version: int, lease_params: dict[str, Any]) -> None:
+           master_version: int, lease_params: dict[str, Any],
+           pauses: PausePoints = NO_PAUSE) -> None:
     """createStoragePool: make ``master_uuid`` the master of a new pool."""
     if len(name) > MAX_POOL_DESCRIPTION:
         raise StoragePoolDescriptionTooLongError(
@@ -62,6 +64,7 @@ def create(cache: DomainCache, *, sp_uuid: str, name: str, master_uuid: str,
         raise StoragePoolCreationError(
             f"Domain {master_uuid} already belongs to pool {master.pools(md)}")
     master.create_master_dir()
+    pauses.reach("create_pool")
     changes: dict[str, Any] = {
         sc.MD_ROLE: sc.MASTER_DOMAIN, sc.MD_POOLS: sp_uuid,
         sc.PMD_DESCRIPTION: name,

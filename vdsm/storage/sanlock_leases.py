@@ -10,7 +10,11 @@ runs it); tests start a private daemon with ``-w 0`` (no watchdog).
 
 Resource leases belong to this process (registered once): when it dies,
 sanlock frees them, which is what lets another host take over the SPM role
-after a crash.
+after a crash. When this host loses its lockspace (storage gone), sanlock
+must get them back from a live holder: by default it sends SIGTERM, which
+would stop the whole agent. With ``revoke_signal`` the manager registers
+a kill path instead (``kill -s SIG <pid>``), so the agent gets that signal
+and gives the leases up itself (the SPM fences itself and stays up).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import shutil
+import signal
 import threading
 from typing import Any
 
@@ -66,7 +72,8 @@ class SanlockLeaseManager(leases.LeaseManager):
     name = "sanlock"
 
     def __init__(self, *, io_timeout: int = 10, command_timeout: float = 60.0,
-                 run_dir: str | None = None) -> None:
+                 run_dir: str | None = None,
+                 revoke_signal: int | None = None) -> None:
         """``run_dir``: the daemon's directory (``[sanlock] run_dir``);
         python3-sanlock reads it only from ``SANLOCK_RUN_DIR``, so it is
         set there unless the environment already names one."""
@@ -74,6 +81,7 @@ class SanlockLeaseManager(leases.LeaseManager):
             os.environ["SANLOCK_RUN_DIR"] = run_dir
         self.io_timeout = io_timeout
         self.command_timeout = command_timeout
+        self.revoke_signal = revoke_signal
         self._fd: int | None = None
         self._lock = threading.Lock()
 
@@ -170,7 +178,19 @@ class SanlockLeaseManager(leases.LeaseManager):
         with self._lock:
             if self._fd is None:
                 self._fd = _sanlock().register()
+                if self.revoke_signal is not None:
+                    self._set_killpath(self._fd, self.revoke_signal)
             return self._fd
+
+    def _set_killpath(self, fd: int, signo: int) -> None:
+        """Have sanlock signal this process, not SIGTERM it, when it wants
+        our leases back (the lockspace is failing)."""
+        kill = shutil.which("kill") or "/bin/kill"
+        name = signal.Signals(signo).name.removeprefix("SIG")
+        _sanlock().killpath(_b(kill), [_b("-s"), _b(name), _b(str(os.getpid()))],
+                            slkfd=fd)
+        log.info("sanlock will send SIG%s to pid %d to take our leases back",
+                 name, os.getpid())
 
     def acquire(self, lockspace: str, resource: str, path: str,
                 offset: int) -> LeaseStatus:

@@ -30,6 +30,7 @@ from vdsm.storage.errors import (
     SpmStatusError,
     TaskInProgress,
 )
+from vdsm.storage.faults import NO_PAUSE, PausePoints
 from vdsm.storage.leases import LeaseManager
 from vdsm.storage.pool import StoragePool
 from vdsm.tasks.context import TaskContext
@@ -48,8 +49,10 @@ class Spm:
     def __init__(self, pool: StoragePool, leases: LeaseManager, *,
                  registry: RecoveryRegistry, workers: int, error_code: ErrorCode,
                  host_id_timeout: float, fence_interval: float,
-                 publisher: Publisher | None = None) -> None:
+                 publisher: Publisher | None = None,
+                 pauses: PausePoints = NO_PAUSE) -> None:
         self.pool = pool
+        self.pauses = pauses
         self.publisher = publisher if publisher is not None else NullPublisher()
         self.leases = leases
         self.registry = registry
@@ -124,6 +127,7 @@ class Spm:
             self.lver = status.version
             self.tasks = manager
             self.role = SPM
+        self.pauses.reach("spm_start")
         recovered = manager.recover()
         self._revert_fenced(manager)
         log.info("host %s is SPM of pool %s (lver %s); %d stored task(s)",
@@ -234,7 +238,8 @@ class Spm:
             if self.role != SPM:
                 return
             self.role = FREE  # from now on guard() refuses every write
-        self._teardown(write=False, release=True)
+        self._release_lease()  # first: the lease manager may be waiting for it
+        self._teardown(write=False, release=False)
 
     # --- reporting and running ---------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -243,15 +248,23 @@ class Spm:
             role, lver = self.role, self.lver
         if role == SPM:
             return {"spmId": self.pool.host_id, "spmStatus": SPM, "spmLver": lver}
-        master = self.pool.master
+        checked = self.pool.monitor.status().get(self.pool.master_uuid)
+        if checked is not None and not checked.valid:
+            # the master's storage is failing: reading it would only hang
+            return {"spmId": -1, "spmStatus": role, "spmLver": -1}
         try:
             lease = self.leases.status(self.pool.master_uuid, sc.SDM_LEASE_NAME,
-                                       master.leases_path, sc.SDM_LEASE_OFFSET)
+                                       self.pool.master.leases_path,
+                                       sc.SDM_LEASE_OFFSET)
             owner = lease.owners[0].host_id if lease.owners else -1
             version = lease.version
         except VdsmError as e:
             log.warning("cannot read the SPM lease: %s", e)
-            md = self.pool.metadata()
+            try:
+                md = self.pool.metadata()
+            except VdsmError as e2:  # storage gone: our own role is still known
+                log.warning("cannot read the pool metadata: %s", e2)
+                md = {}
             owner = int(md.get(sc.PMD_SPM_ID, -1))
             version = int(md.get(sc.PMD_SPM_LVER, -1))
         return {"spmId": owner, "spmStatus": role, "spmLver": version}

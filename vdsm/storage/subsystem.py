@@ -33,9 +33,14 @@ class StorageSubsystem:
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
         config = agent.config
-        lease_manager = leases.create(config.get("irs", "lease_manager"),
+        manager_name = config.get("irs", "lease_manager")
+        extra: dict[str, Any] = {}
+        if manager_name == "sanlock" and agent.revoke_signal is not None:
+            extra["revoke_signal"] = agent.revoke_signal
+        lease_manager = leases.create(manager_name,
                                       io_timeout=config.get("sanlock", "io_timeout"),
-                                      run_dir=config.get("sanlock", "run_dir"))
+                                      run_dir=config.get("sanlock", "run_dir"),
+                                      **extra)
         ctx = StorageContext(
             config=config, supervdsm=agent.supervdsm,
             io=IOProcessPool(timeout=config.get("irs", "process_pool_timeout")),
@@ -62,6 +67,12 @@ class StorageSubsystem:
 
     def stop(self) -> None:
         self.service.shutdown()
+
+    def leases_revoked(self) -> None:
+        """The lease manager wants our leases back (the lockspace is being
+        lost): stop being SPM at once."""
+        self.service.fence_spm("the lease manager revoked our leases "
+                               "(storage of the master domain lost)")
 
     def prepare_drive(self, drive: dict[str, Any]) -> dict[str, Any]:
         """Resolve a VM drive given as {domainID, poolID, imageID, volumeID}:
