@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.fuzz_agent import FuzzAgent, Driver, host_state
+from tests.fuzz_agent import Driver, FuzzAgent, host_state
 from tests.fuzzing import Fuzzer
 from tests.network.nstools import require_root_and_ip
 from vdsm.api import schema
