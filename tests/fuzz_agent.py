@@ -16,11 +16,12 @@ import os
 import pwd
 import subprocess
 import time
+import uuid
 import xmlrpc.client
 from typing import Any
 
 from tests.agentproc import PYTHON, AgentRoot, ensure_vdsm_user
-from tests.fuzzing import Call, Tally, answer_code, describe, xmlrpc_args
+from tests.fuzzing import BLANK, Call, Tally, answer_code, describe, xmlrpc_args
 from vdsm.common import commands, pki
 from vdsm_cli.jsonrpc_client import ClientError, StompClient
 
@@ -64,6 +65,7 @@ class FuzzAgent(AgentRoot):
         try:
             self.start_supervdsmd()
             self.start_vdsmd()
+            self.sd_uuid = self._local_domain()
         except BaseException:
             self.cleanup()
             raise
@@ -88,6 +90,31 @@ class FuzzAgent(AgentRoot):
         log.close()
         self.procs[name] = proc
         return proc
+
+    def _local_domain(self) -> str:
+        """A real local storage domain, for calls to find."""
+        sd_uuid = str(uuid.uuid4())
+        with self.client() as client:
+            client.call("StoragePool.connectStorageServer", {
+                "domainType": 4, "storagepoolID": BLANK,
+                "connectionParams": [{"id": str(uuid.uuid4()),
+                                      "connection": self.local_dir}]})
+            client.call("StorageDomain.create", {
+                "storagedomainID": sd_uuid, "domainType": 4,
+                "typeArgs": self.local_dir, "name": "fuzz", "domainClass": 1,
+                "version": 5})
+        return sd_uuid
+
+    def known_values(self) -> dict[str, list[Any]]:
+        """Real objects and plausible values, so that calls get past the
+        schema into the subsystems."""
+        sd = [self.sd_uuid, BLANK]
+        return {"domainType": [4, 1, 6], "connection": [self.local_dir],
+                "typeArgs": [self.local_dir], "bridge": ["fuzznet", "nic0"],
+                "nics": [["nic0"], ["nic1"], "nic2"], "domainClass": [1, 2],
+                "version": [5], "hostID": [1, 2], "level": ["DEBUG"],
+                "storagedomainID": sd, "sdUUID": sd, "masterSdUUID": sd,
+                "dstSdUUID": sd, "domains": [[self.sd_uuid]]}
 
     def client(self) -> StompClient:
         ctx = pki.client_context(self.pki.ca_cert, self.pki.client_cert("engine"),
@@ -190,3 +217,25 @@ class Driver:
 
     def close(self) -> None:
         self.stomp.close()
+
+
+def problems(agent: FuzzAgent, tally: Tally, *, fds_before: int,
+             host_before: dict[str, Any]) -> list[str]:
+    """Every way the run failed the pass criteria (empty: passed)."""
+    found = list(tally.defects)
+    try:
+        if not agent.alive():
+            found.append("a daemon died:\n" + agent.output("vdsmd"))
+    except (OSError, xmlrpc.client.Error) as e:
+        found.append(f"vdsmd does not answer ping: {e}")
+    found += [f"traceback in the log: {t}" for t in agent.tracebacks()]
+    if agent.private_tmp():
+        found.append(f"left in /tmp: {agent.private_tmp()}")
+    if host_state() != host_before:
+        found.append(f"host changed: {host_before} -> {host_state()}")
+    deadline = time.monotonic() + 10
+    while agent.fds() > fds_before + 10 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if agent.fds() > fds_before + 10:
+        found.append(f"vdsmd fds {fds_before} -> {agent.fds()}")
+    return found

@@ -188,8 +188,16 @@ class Fuzzer:
         verb = self.verbs[(self.seq - 1) % len(self.verbs)] \
             if self.seq <= 2 * len(self.verbs) else self.rng.choice(self.verbs)
         binding = "xmlrpc" if self.seq % 2 else "jsonrpc"
-        named = {p.name: self.value(p) for p in verb.params
-                 if not p.optional or self.rng.random() < 0.5}
+        present = [p for p in verb.params
+                   if not p.optional or self.rng.random() < 0.5]
+        if self.rng.random() < 0.4 and present:
+            # near-valid: one bad value among good ones reaches deeper code
+            bad = self.rng.choice(present)
+            named = {p.name: self.hostile(p.type) if p is bad and
+                     self.rng.random() < 0.7 else self.valid(p)
+                     for p in present}
+        else:
+            named = {p.name: self.value(p) for p in present}
         for name in list(named):
             if self.rng.random() < 0.08:
                 del named[name]   # a missing (maybe required) parameter
