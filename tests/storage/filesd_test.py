@@ -21,6 +21,7 @@ from vdsm.storage.errors import (
     CreateIllegalVolumeSnapshotError,
     MetaDataValidationError,
     StorageDomainAlreadyExists,
+    StorageDomainDoesNotExist,
     StorageDomainFSNotMounted,
     UnexpectedVolumeState,
     VolumeAlreadyExists,
@@ -259,3 +260,18 @@ class _Ctx:
 
     def clear_recoveries(self) -> None:
         pass
+
+
+def test_domain_whose_storage_went_away_is_358(env):
+    """Its connection removed (disconnectStorageServer) while cached: every
+    query answers StorageDomainDoesNotExist (stats and images answered 16
+    before, found by tests/api/fuzz_test.py)."""
+    sd_uuid = create_domain(env)
+    domains = env["domains"]
+    assert domains.images(sd_uuid) == []
+    link = os.path.join(env["ctx"].mount_root,
+                        mounts.transform_path(env["dir"]))
+    os.unlink(link)
+    for query in (domains.stats, domains.images, domains.info):
+        with pytest.raises(StorageDomainDoesNotExist):
+            query(sd_uuid)
