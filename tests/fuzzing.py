@@ -44,6 +44,26 @@ INTS = [0, 1, -1, 2, 4, 5, 7, -2**31, 2**31 - 1, 2**31, 2**63, -2**63 - 1,
         10**30, -10**30]
 FLOATS = [0.0, -0.0, 1e308, -1e308, 1e-308, float("inf"), float("-inf"),
           float("nan")]
+# Keys the subsystems look for in structs (VM, device, network, storage
+# connection), and words they expect as values.
+STRUCT_KEYS = [
+    "vmId", "vmName", "memSize", "smp", "display", "devices", "drives",
+    "custom", "boot", "bootOrder", "keyMap", "kvmEnable", "restoreState",
+    "type", "device", "deviceId", "specParams", "model", "macAddr",
+    "network", "nicModel", "iface", "index", "path", "format", "readonly",
+    "propagateErrors", "volumeID", "imageID", "domainID", "poolID",
+    "drive", "nic", "nics", "bonding", "bridged", "vlan", "ipaddr",
+    "netmask", "gateway", "defaultRoute", "mtu", "bootproto", "ipv6addr",
+    "STP", "remove", "options", "connectivityCheck", "connectivityTimeout",
+    "id", "connection", "vfsType", "mntOptions", "user", "password", "iqn",
+    "portal", "port", "tpgt", "protocol_version", "listen", "port",
+]
+LIST_KEYS = ("devices", "drives", "nics")
+WORDS = ["nic0", "nic1", "bridge", "disk", "cdrom", "floppy", "file", "raw",
+         "cow", "qcow2", "virtio", "ide", "vnc", "spice", "dhcp", "none",
+         "static", "true", "false", "1024", "10.0.0.1", "255.255.255.0",
+         "fe80::1/64", "interface", "memballoon", "console", "graphics",
+         "balloon", "us", "4", "tmpfs", "ext4", "ro"]
 TYPES = ("string", "int", "bool", "float", "object", "list", "uuid", "none")
 
 
@@ -139,12 +159,7 @@ class Fuzzer:
 
     def struct(self, depth: int) -> dict[str, Any]:
         """A dict of plausible and hostile keys and values."""
-        keys = ["id", "connection", "vfsType", "mntOptions", "nic", "bridged",
-                "vmId", "memSize", "devices", "name", "path", "bonding",
-                "ipaddr", "netmask", "mtu", "remove", "vlan", "nics",
-                "connectivityCheck", "poolID", "domainID", "imageID",
-                "volumeID", "device", "type", "protocol", "port",
-                self.rng.choice(UNICODE)]
+        keys = STRUCT_KEYS + [self.rng.choice(UNICODE)]
         out: dict[str, Any] = {}
         for _ in range(self.rng.randrange(5)):
             key = self.rng.choice(keys)
@@ -153,6 +168,11 @@ class Fuzzer:
             elif key in ("connection", "path") and self.paths and \
                     self.rng.random() < 0.5:
                 out[key] = self.rng.choice(self.paths)
+            elif key in LIST_KEYS and depth > 0:
+                out[key] = [self.struct(depth - 1)
+                            for _ in range(self.rng.randrange(3))]
+            elif self.rng.random() < 0.4:
+                out[key] = self.rng.choice(WORDS)
             else:
                 out[key] = self.scalar()
         return out
