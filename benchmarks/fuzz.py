@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
+from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -61,6 +63,10 @@ def main() -> int:
     print("answers by code: " + ", ".join(
         f"{code}: {n}" for code, n in sorted(tally.codes.items())))
     print(f"defects: {len(found)}")
+    kinds = Counter(re.sub(r"call#\d+ |\(.*", "", line.split("\n")[0])[:120]
+                    for line in found)
+    for kind, n in kinds.most_common():
+        print(f"  {n} x {kind}")
     for line in found[:50]:
         print("  " + line[:2000])
     return 1 if found else 0
