@@ -12,6 +12,7 @@ import os
 import pytest
 
 from tests.storage.helpers import need_sanlock, new_uuid
+from vdsm.common.errors import VdsmError
 from vdsm.storage import constants as sc
 from vdsm.storage import image as images
 from vdsm.storage import metadata, mounts, qemuimg
@@ -275,3 +276,16 @@ def test_domain_whose_storage_went_away_is_358(env):
     for query in (domains.stats, domains.images, domains.info):
         with pytest.raises(StorageDomainDoesNotExist):
             query(sd_uuid)
+
+
+def test_refused_domain_creation_leaves_no_helper(oop_ctx):
+    """createStorageDomain on a path never connected kept an I/O helper
+    process per path (found by the fuzzer through vdsmd's fds)."""
+    domains = DomainService(oop_ctx, DomainCache(oop_ctx, lookup_timeout=5))
+    for path in ("/nonexistent/a", "relative", "\U0001f600"):
+        with pytest.raises(VdsmError):
+            domains.create(storage_type=sc.LOCALFS_DOMAIN, sd_uuid=new_uuid(),
+                           name="x", type_arg=path, dom_class=sc.DATA_DOMAIN,
+                           version=None)
+        assert not oop_ctx.has_file_ops(
+            domains.mount_dir(sc.LOCALFS_DOMAIN, path))
