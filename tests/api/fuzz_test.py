@@ -5,6 +5,7 @@ host. A failure prints the seed and the call; rerun with FUZZ_SEED=N."""
 from __future__ import annotations
 
 import os
+import shutil
 import time
 
 import pytest
@@ -21,6 +22,9 @@ SEED = int(os.environ.get("FUZZ_SEED", str(int(time.time()))))
 @pytest.fixture(scope="module")
 def fuzzed():
     require_root_and_ip()
+    if not (shutil.which("unshare") and shutil.which("nsenter")):
+        pytest.skip("util-linux unshare and nsenter are needed to fence the "
+                    "agent in its own mount namespace")
     before = host_state()
     agent = FuzzAgent()
     try:
@@ -49,3 +53,12 @@ def test_fuzz_every_verb_on_both_bindings(fuzzed):
     assert not found, "\n".join(found[:20])
     assert set(tally.verbs) == {v.name for v in verbs}
     assert tally.calls >= CALLS * 0.9
+
+
+def test_a_seed_replays_the_same_calls():
+    verbs = schema.load().verbs
+    runs = [Fuzzer(1234, verbs, paths=["/srv/x"]) for _ in range(2)]
+    for _ in range(500):
+        first, second = (f.call() for f in runs)
+        assert (first.binding, first.method, repr(first.args)) == \
+            (second.binding, second.method, repr(second.args))
