@@ -3,9 +3,13 @@ in a namespace whose veth pairs play the host's NICs."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from .nstools import kernel_lacks
+from tests.agentproc import AgentRoot, ensure_vdsm_user
+
+from .nstools import Netns, kernel_lacks, require_root_and_ip
 from .rig import code
 
 NET1 = {"nic": "nic0", "ipaddr": "10.50.0.2", "netmask": "255.255.255.0",
@@ -112,3 +116,27 @@ def test_failed_change_is_undone_whole(rig, agent):
     assert "rolled back" in answer["status"]["message"]
     assert rig.ns.snapshot() == before
     assert list(agent.proxy.getVdsCapabilities()["info"]["networks"]) == ["net1"]
+
+
+def test_unprivileged_vdsmd_reports_the_configured_namespace():
+    """vdsmd drops root at start and cannot enter [network] netns: it
+    reads the devices through supervdsmd (before: every capabilities call
+    answered 16, found by tests/api/fuzz_test.py)."""
+    require_root_and_ip()
+    ensure_vdsm_user()
+    ns = Netns(f"vdsmtest-unpriv-{os.getpid()}")
+    root = AgentRoot({("network", "netns"): ns.name})
+    try:
+        ns.veth("nic0", "wire0")
+        root.start_supervdsmd()
+        root.start_vdsmd()
+        proxy = root.proxy()
+        nets = getattr(proxy, "Host.getNetworkCapabilities")()
+        assert nets["status"]["code"] == 0, nets
+        assert "nic0" in nets["info"]["nics"]
+        caps = proxy.getVdsCapabilities()
+        assert caps["status"]["code"] == 0, caps
+        assert "nic0" in caps["info"]["nics"]
+    finally:
+        root.cleanup()
+        ns.delete()

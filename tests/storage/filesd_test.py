@@ -12,6 +12,7 @@ import os
 import pytest
 
 from tests.storage.helpers import need_sanlock, new_uuid
+from vdsm.common.errors import VdsmError
 from vdsm.storage import constants as sc
 from vdsm.storage import image as images
 from vdsm.storage import metadata, mounts, qemuimg
@@ -21,6 +22,7 @@ from vdsm.storage.errors import (
     CreateIllegalVolumeSnapshotError,
     MetaDataValidationError,
     StorageDomainAlreadyExists,
+    StorageDomainDoesNotExist,
     StorageDomainFSNotMounted,
     UnexpectedVolumeState,
     VolumeAlreadyExists,
@@ -259,3 +261,31 @@ class _Ctx:
 
     def clear_recoveries(self) -> None:
         pass
+
+
+def test_domain_whose_storage_went_away_is_358(env):
+    """Its connection removed (disconnectStorageServer) while cached: every
+    query answers StorageDomainDoesNotExist (stats and images answered 16
+    before, found by tests/api/fuzz_test.py)."""
+    sd_uuid = create_domain(env)
+    domains = env["domains"]
+    assert domains.images(sd_uuid) == []
+    link = os.path.join(env["ctx"].mount_root,
+                        mounts.transform_path(env["dir"]))
+    os.unlink(link)
+    for query in (domains.stats, domains.images, domains.info):
+        with pytest.raises(StorageDomainDoesNotExist):
+            query(sd_uuid)
+
+
+def test_refused_domain_creation_leaves_no_helper(oop_ctx):
+    """createStorageDomain on a path never connected kept an I/O helper
+    process per path (found by the fuzzer through vdsmd's fds)."""
+    domains = DomainService(oop_ctx, DomainCache(oop_ctx, lookup_timeout=5))
+    for path in ("/nonexistent/a", "relative", "\U0001f600"):
+        with pytest.raises(VdsmError):
+            domains.create(storage_type=sc.LOCALFS_DOMAIN, sd_uuid=new_uuid(),
+                           name="x", type_arg=path, dom_class=sc.DATA_DOMAIN,
+                           version=None)
+        assert not oop_ctx.has_file_ops(
+            domains.mount_dir(sc.LOCALFS_DOMAIN, path))

@@ -12,6 +12,7 @@ netlink changes themselves run in supervdsmd (op ``network_apply``).
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING, Any, Callable
 
 from vdsm.host import netinfo
@@ -74,7 +75,10 @@ class NetworkSubsystem:
         a stop mid-check is rolled back at the next start."""
 
     def devices(self) -> dict[str, Any]:
-        """netinfo of the namespace this agent manages."""
+        """netinfo of the namespace this agent manages (another one only
+        supervdsmd can enter once vdsmd has dropped root)."""
+        if self.netns and os.geteuid() != 0:
+            return self._supervdsm.call("network_devices")
         return read_devices(self.netns)
 
     def capabilities(self) -> dict[str, Any]:

@@ -45,6 +45,15 @@ class StorageContext:
             return LocalFileOps()
         return self.io.file_ops(key)
 
+    def has_file_ops(self, key: str) -> bool:
+        """Whether ``key`` already has its helper (someone may hold it)."""
+        return self.io is not None and self.io.has(key)
+
+    def release_file_ops(self, key: str) -> None:
+        """Stop ``key``'s helper: only for one nobody else holds."""
+        if self.io is not None:
+            self.io.close(key)
+
     @property
     def owner(self) -> str | None:
         """The user that must own mounted storage: the one this process

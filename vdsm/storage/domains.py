@@ -47,11 +47,17 @@ class DomainService:
         if dom_class not in sc.DOMAIN_CLASSES:
             raise StorageDomainClassError(f"Invalid domain class value {dom_class}")
         mount_dir = self.mount_dir(storage_type, type_arg)
-        filesd.FileStorageDomain.create(
-            mount_dir=mount_dir, sd_uuid=sd_uuid, name=name, dom_type=storage_type,
-            dom_class=dom_class, version=version or sc.DOMAIN_VERSION,
-            remote_path=type_arg, ops=self.ctx.file_ops(mount_dir),
-            leases=self.ctx.leases)
+        fresh = not self.ctx.has_file_ops(mount_dir)
+        try:
+            filesd.FileStorageDomain.create(
+                mount_dir=mount_dir, sd_uuid=sd_uuid, name=name,
+                dom_type=storage_type, dom_class=dom_class,
+                version=version or sc.DOMAIN_VERSION, remote_path=type_arg,
+                ops=self.ctx.file_ops(mount_dir), leases=self.ctx.leases)
+        except Exception:
+            if fresh:  # nothing connected there: no helper to keep
+                self.ctx.release_file_ops(mount_dir)
+            raise
         self.cache.invalidate(sd_uuid)
         self.cache.add(sd_uuid, mount_dir)
 

@@ -170,7 +170,10 @@ class FileStorageDomain(sd.StorageDomain):
         return info
 
     def stats(self) -> dict[str, Any]:
-        st = self.ops.statvfs(self.domain_dir)
+        try:
+            st = self.ops.statvfs(self.domain_dir)
+        except FileNotFoundError:  # formatted, or its storage disconnected
+            raise self._gone() from None
         return {"disktotal": str(st["total"]), "diskfree": str(st["free"]),
                 "mdasize": 0, "mdafree": 0, "mdavalid": True, "mdathreshold": True}
 
@@ -196,7 +199,15 @@ class FileStorageDomain(sd.StorageDomain):
         return os.path.join(self.images_dir, img_uuid)
 
     def images(self) -> list[str]:
-        return [n for n in self.ops.listdir(self.images_dir) if is_uuid(n)]
+        try:
+            names = self.ops.listdir(self.images_dir)
+        except FileNotFoundError:
+            raise self._gone() from None
+        return [n for n in names if is_uuid(n)]
+
+    def _gone(self) -> StorageDomainDoesNotExist:
+        return StorageDomainDoesNotExist(
+            f"Storage domain does not exist: {self.sd_uuid}")
 
     def volumes(self, img_uuid: str | None = None) -> list[str]:
         image = img_uuid if img_uuid is not None else "*"

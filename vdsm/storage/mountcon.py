@@ -41,12 +41,18 @@ class LocalFsConnection(Connection):
     def connect(self) -> None:
         self.validate()
         path = self.params.connection
+        fresh = not self.ctx.has_file_ops(self.link)
         ops = self.ctx.file_ops(self.link)
-        if not ops.exists(path):
-            raise StorageServerValidationError(f"{path} does not exist")
-        if not ops.access(path):
-            raise StorageServerAccessPermissionError(
-                f"{path} is not readable and writable by this agent")
+        try:
+            if not ops.exists(path):
+                raise StorageServerValidationError(f"{path} does not exist")
+            if not ops.access(path):
+                raise StorageServerAccessPermissionError(
+                    f"{path} is not readable and writable by this agent")
+        except VdsmError:
+            if fresh:  # else a domain on this link may hold the helper
+                self.ctx.release_file_ops(self.link)
+            raise
         if os.path.islink(self.link) and os.readlink(self.link) == path:
             return
         ops.symlink(path, self.link)

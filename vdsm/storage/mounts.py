@@ -13,12 +13,22 @@ import os
 import re
 from dataclasses import dataclass
 
+from vdsm.storage.errors import StorageDomainIllegalRemotePath
+
 MOUNTINFO = "/proc/self/mountinfo"
 
 
 def transform_path(remote_path: str) -> str:
-    """The mount directory name for a remote path (classic escaping)."""
-    return remote_path.replace("_", "__").replace("/", "_")
+    """The mount directory name for a remote path (classic escaping).
+
+    Raises StorageDomainIllegalRemotePath for a path whose name would be
+    the mount root itself or its parent ("", ".", "..").
+    """
+    name = remote_path.replace("_", "__").replace("/", "_")
+    if name in ("", ".", ".."):
+        raise StorageDomainIllegalRemotePath(
+            f"Remote path is illegal: {remote_path!r}")
+    return name
 
 
 def normalize_remote(remote_path: str) -> str:

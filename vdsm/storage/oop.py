@@ -171,6 +171,10 @@ class IOProcessPool:
     def file_ops(self, key: str) -> OopFileOps:
         return OopFileOps(self.get(key))
 
+    def has(self, key: str) -> bool:
+        with self._lock:
+            return key in self._procs
+
     def close(self, key: str) -> None:
         with self._lock:
             proc = self._procs.pop(key, None)

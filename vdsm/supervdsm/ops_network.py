@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vdsm.host import netinfo
 from vdsm.network import desired, kernel, netapply
 from vdsm.network.dhcp import DhcpClients
 from vdsm.supervdsm.ops import OpContext, operation
@@ -40,3 +41,14 @@ def network_apply(ctx: OpContext, *, ifaces: dict[str, dict[str, Wire]],
                        timeout=ctx.config.get("network", "dhcp_timeout"))
     with kernel.open_netlink(netns) as ipr:
         return netapply.apply(ipr, wanted, release, dhcp=dhcp)
+
+
+@operation
+def network_devices(ctx: OpContext) -> dict[str, Any]:
+    """netinfo of the configured ``[network] netns``: entering another
+    namespace takes CAP_SYS_ADMIN, which vdsmd gives up at start."""
+    netns = ctx.config.get("network", "netns") or None
+    if not netns:
+        return netinfo.get()
+    with kernel.open_netlink(netns) as ipr:
+        return netinfo.get(ipr)
