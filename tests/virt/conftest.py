@@ -64,6 +64,18 @@ def small_fs() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def libvirtd(netns: str, small_fs: str) -> Iterator[PrivateLibvirt]:
+    yield from _private_libvirtd(netns)
+
+
+@pytest.fixture(scope="module")
+def own_libvirtd(netns: str) -> Iterator[PrivateLibvirt]:
+    """A libvirtd of the module's own, for tests that restart or kill it
+    (the session's one is shared); a module overrides ``libvirtd`` with it
+    so that ``virt_agent`` talks to it too."""
+    yield from _private_libvirtd(netns)
+
+
+def _private_libvirtd(netns: str) -> Iterator[PrivateLibvirt]:
     instance = PrivateLibvirt(netns=netns)
     try:
         instance.start()
