@@ -40,6 +40,7 @@ def test_mixed_clients_no_errors_and_flat_resources(rig):
     print("soak:", result)
     assert result["errors"] == 0, result["first_errors"]
     assert result["calls"] == CLIENTS * CALLS and not result["stuck_clients"]
+    assert result["xmlrpc_connections"] == CLIENTS // 2   # kept alive
     at_10, at_100 = result["at_10"], result["at_100"]
     assert at_100["rss_kib"] < at_10["rss_kib"] * (1 + RSS_GROWTH), result
     assert at_100["fds"] <= at_10["fds"] + FD_GROWTH, result

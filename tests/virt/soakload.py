@@ -50,11 +50,17 @@ def agent_usage(pid: int) -> dict[str, int]:
 
 
 class _Bounded(xmlrpc.client.SafeTransport):
-    """Keeps its HTTP/1.1 connection; every socket operation bounded."""
+    """Keeps its HTTP/1.1 connection (counts the ones it opens); every
+    socket operation bounded."""
+
+    opened = 0
 
     def make_connection(self, host: Any) -> Any:
+        before = self._connection[1]
         conn = super().make_connection(host)
-        conn.timeout = CALL_TIMEOUT
+        if conn is not before:
+            conn.timeout = CALL_TIMEOUT
+            _Bounded.opened += 1
         return conn
 
 
@@ -167,6 +173,7 @@ class Load:
                 "planned": self.total, "seconds": round(seconds, 1),
                 "calls_per_s": round(self.done / seconds, 1),
                 **_percentiles(self.latencies), "stuck_clients": stuck,
+                "xmlrpc_connections": _Bounded.opened,
                 "errors": self.error_count, "first_errors": self.errors,
                 "at_10": self.at_10, "at_100": at_100}
 
