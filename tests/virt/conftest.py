@@ -16,7 +16,7 @@ import pytest
 
 from vdsm.common import commands
 
-from .harness import BRIDGE, VirtAgent, build_guest, destroy_quietly
+from .harness import BRIDGE, VirtAgent, build_guest, running_agent
 from .privlibvirt import PrivateLibvirt
 
 
@@ -92,11 +92,4 @@ def _private_libvirtd(netns: str) -> Iterator[PrivateLibvirt]:
 
 @pytest.fixture(scope="module")
 def virt_agent(libvirtd: PrivateLibvirt, guest: dict[str, Any]) -> Iterator[VirtAgent]:
-    agent = VirtAgent(libvirtd.uri)
-    try:
-        yield agent
-    finally:
-        ids = [vm.id for vm in agent.virt.ctx.registry.all()]
-        agent.stop()
-        destroy_quietly(libvirtd.uri, ids)
-        agent.root.cleanup()
+    yield from running_agent(libvirtd.uri)

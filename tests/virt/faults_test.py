@@ -16,7 +16,14 @@ import pytest
 
 from tests.eventrec import Recorder
 
-from .harness import stats, vm_params, wait_booted, wait_for, wait_status
+from .harness import (
+    running_agent,
+    stats,
+    vm_params,
+    wait_booted,
+    wait_for,
+    wait_status,
+)
 from .lifecycle_test import _create, _qemu_pid
 
 FAST = 1.0  # seconds: "well under" this for a call that must not wait
@@ -27,6 +34,14 @@ LIBVIRT_JOB_WAIT = 30.0  # libvirt's wait for a domain job (QEMU_JOB_WAIT_TIME)
 def libvirtd(own_libvirtd):
     """Overrides the session's libvirtd for this module (and virt_agent)."""
     return own_libvirtd
+
+
+@pytest.fixture(scope="module")
+def virt_agent(libvirtd, guest):
+    """The production sampling timeout (2 s), not the harness's 1 s: with a
+    QEMU stopped, libvirt stats calls of the healthy VMs take about 1 s
+    here at times, and the healthy VM must never be reported hung."""
+    yield from running_agent(libvirtd.uri, vars__vm_sample_timeout=2.0)
 
 
 @pytest.fixture
