@@ -187,6 +187,9 @@ class Sampler:
                 return conn.domainListGetStats(doms, STATS, BULK_FLAGS)
         result = self._run(call)
         if result is None:
+            # Also seen with healthy VMs only while another call on the
+            # connection hangs: libvirt's client then sometimes holds a
+            # call's answer until the next call is made (the probes below).
             log.warning("bulk VM statistics call took over %.1f s; probing "
                         "each VM", self.timeout)
             return None
