@@ -16,7 +16,7 @@ import pytest
 
 from vdsm.common import commands
 
-from .harness import BRIDGE, VirtAgent, build_guest, destroy_quietly
+from .harness import BRIDGE, VirtAgent, build_guest, running_agent
 from .privlibvirt import PrivateLibvirt
 
 
@@ -64,6 +64,18 @@ def small_fs() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def libvirtd(netns: str, small_fs: str) -> Iterator[PrivateLibvirt]:
+    yield from _private_libvirtd(netns)
+
+
+@pytest.fixture(scope="module")
+def own_libvirtd(netns: str) -> Iterator[PrivateLibvirt]:
+    """A libvirtd of the module's own, for tests that restart or kill it
+    (the session's one is shared); a module overrides ``libvirtd`` with it
+    so that ``virt_agent`` talks to it too."""
+    yield from _private_libvirtd(netns)
+
+
+def _private_libvirtd(netns: str) -> Iterator[PrivateLibvirt]:
     instance = PrivateLibvirt(netns=netns)
     try:
         instance.start()
@@ -80,11 +92,4 @@ def libvirtd(netns: str, small_fs: str) -> Iterator[PrivateLibvirt]:
 
 @pytest.fixture(scope="module")
 def virt_agent(libvirtd: PrivateLibvirt, guest: dict[str, Any]) -> Iterator[VirtAgent]:
-    agent = VirtAgent(libvirtd.uri)
-    try:
-        yield agent
-    finally:
-        ids = [vm.id for vm in agent.virt.ctx.registry.all()]
-        agent.stop()
-        destroy_quietly(libvirtd.uri, ids)
-        agent.root.cleanup()
+    yield from running_agent(libvirtd.uri)

@@ -13,6 +13,12 @@ from .harness import stats, vm_params, wait_for, wait_status
 from .lifecycle_test import _create, _qemu_pid
 
 
+@pytest.fixture(scope="module")
+def libvirtd(own_libvirtd):
+    """A libvirtd of this module's own: a test here restarts it."""
+    return own_libvirtd
+
+
 def test_unreachable_uri_is_a_clear_error(tmp_path):
     conn = Connection(f"qemu+unix:///system?socket={tmp_path}/none",
                       on_event=lambda *a: None)

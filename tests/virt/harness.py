@@ -10,7 +10,7 @@ import sys
 import time
 import uuid
 import xmlrpc.client
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import libvirt
 
@@ -140,6 +140,19 @@ def uptime(agent: VirtAgent, vm_id: str) -> float:
     lines = [line for line in agent.console(vm_id).splitlines()
              if "VDSM-TEST-GUEST uptime" in line]
     return float(lines[-1].split()[-1]) if lines else 0.0
+
+
+def running_agent(uri: str, **extra: Any) -> Iterator[VirtAgent]:
+    """A VirtAgent for a fixture to yield; on exit it is stopped and no
+    domain of its VMs is left."""
+    agent = VirtAgent(uri, **extra)
+    try:
+        yield agent
+    finally:
+        ids = [vm.id for vm in agent.virt.ctx.registry.all()]
+        agent.stop()
+        destroy_quietly(uri, ids)
+        agent.root.cleanup()
 
 
 def destroy_quietly(uri: str, vm_ids: list[str]) -> None:

@@ -8,7 +8,10 @@ import threading
 import time
 import types
 
-from vdsm.virt import vmparams
+import libvirt
+import pytest
+
+from vdsm.virt import sampling, vmparams
 from vdsm.virt.registry import VmRegistry
 from vdsm.virt.sampling import Sampler
 from vdsm.virt.vm import Vm
@@ -64,6 +67,10 @@ def test_sigstopped_qemu_does_not_delay_the_others(virt_agent, guest):
             virt_agent.proxy.destroy(vm_id)
 
 
+# Monitor data in a stats record (balloon figures libvirt reads from QEMU).
+MONITOR_KEY = "balloon.rss"
+
+
 class _Dom:
     def __init__(self, uuid):
         self.uuid = uuid
@@ -82,8 +89,8 @@ class _HangingConn:
     def _records(self, doms):
         if any(d.uuid == self.hung for d in doms):
             self.release.wait(30)
-        return [(d, {"cpu.time": 1, "cpu.user": 1, "cpu.system": 1})
-                for d in doms]
+        return [(d, {"cpu.time": 1, "cpu.user": 1, "cpu.system": 1,
+                     MONITOR_KEY: 1}) for d in doms]
 
     def getAllDomainStats(self, stats, flags):  # noqa: N802
         return self._records([_Dom(u) for u in self.ids])
@@ -120,3 +127,71 @@ def test_probes_run_in_parallel_whatever_the_order():
     wait_for(lambda: sampler.sample_once() is not None
              and registry.get(ids[0]).unresponsive_since is None, 5,
              "the hung VM to answer again")
+
+
+class _JobHoldingConn(_HangingConn):
+    """libvirt's behaviour with a stopped QEMU (unit aid): the first call on
+    the hung domain takes its job and waits for QEMU; a later call waits
+    ``give_up`` seconds for that job, then answers without monitor data
+    (libvirt 9) or fails (``fail``); a NOWAIT call skips the busy domain's
+    monitor and answers at once."""
+
+    def __init__(self, hung, give_up, fail):
+        super().__init__(hung)
+        self.give_up = give_up
+        self.fail = fail
+        self.job_held = False
+        self.failures = 0
+
+    def _stats(self, doms, flags):
+        monitor = {MONITOR_KEY: 1}
+        if any(d.uuid == self.hung for d in doms) and not self.release.is_set():
+            if not self.job_held:
+                self.job_held = True
+                self.release.wait(30)
+            elif flags & sampling.BULK_FLAGS:
+                monitor = {}
+            elif not self.release.wait(self.give_up):
+                self.failures += 1
+                if self.fail:
+                    raise libvirt.libvirtError("cannot acquire state change lock")
+                monitor = {}
+        return [(d, {"cpu.time": 1, "cpu.user": 1, "cpu.system": 1, **monitor})
+                for d in doms]
+
+    def getAllDomainStats(self, stats, flags):  # noqa: N802
+        return self._stats([_Dom(u) for u in self.ids], flags)
+
+    def domainListGetStats(self, doms, stats, flags):  # noqa: N802
+        return self._stats(doms, flags)
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["no-monitor-data", "error"])
+def test_a_late_call_without_qemu_keeps_the_vm_unresponsive(fail):
+    ids = [f"00000000-0000-0000-0000-00000000001{i}" for i in range(2)]
+    fake = _JobHoldingConn(hung=ids[0], give_up=0.5, fail=fail)
+    fake.ids = ids
+    registry = VmRegistry()
+    for vm_id in ids:
+        registry.add(Vm(vmparams.parse({"vmId": vm_id, "memSize": 64}),
+                        status="Up"))
+    conn = types.SimpleNamespace(connected=True, get=lambda: fake)
+    ctx = types.SimpleNamespace(conn=conn, registry=registry)
+    sampler = Sampler(ctx, interval=1.0, timeout=0.2)
+    hung = registry.get(ids[0])
+    try:
+        sampler.sample_once()
+        assert hung.unresponsive_since is not None
+        # The pending calls give up with an error: still no answer, and the
+        # VM is probed again (and fails again) instead of being cleared.
+        wait_for(lambda: fake.failures >= 1, 5, "the late call to fail")
+        for _ in range(8):
+            sampler.sample_once()
+            assert hung.unresponsive_since is not None
+            time.sleep(0.2)
+        assert fake.failures >= 2   # probed again after the failure
+        assert registry.get(ids[1]).unresponsive_since is None
+    finally:
+        fake.release.set()
+    wait_for(lambda: sampler.sample_once() is not None
+             and hung.unresponsive_since is None, 5, "an answer to clear it")

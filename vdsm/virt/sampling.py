@@ -6,8 +6,12 @@ the stats verbs never touch libvirt. A QEMU that stops answering (e.g.
 SIGSTOPped) would hang that call: every call runs in its own thread with
 a timeout. When the bulk call times out, each VM is probed on its own
 (again with a timeout); a VM whose probe hangs is marked unresponsive
-(monitorResponse -1) and left out of the bulk calls until its pending
-call returns. So one hung QEMU never delays the others.
+(monitorResponse -1) and left out of the bulk calls until QEMU answers a
+call of its own. libvirt gives up waiting for the domain's job after 30 s
+while the first hung call still holds it, and then answers without asking
+QEMU (or fails): such an answer proves nothing, and the VM is probed
+again. So one hung QEMU never delays the others, and it is reported as
+hung for as long as it is.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ STATS = (libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
 # Do not wait for a domain another job holds: its monitor stats are left out.
 BULK_FLAGS = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
 MAX_PENDING_CALLS = 64
+# Only in a record libvirt got with the domain's job, i.e. from QEMU's
+# monitor (the balloon query); its absence means QEMU was not asked.
+MONITOR_KEY = "balloon.rss"
 GUEST_INFO_EVERY = 4  # cycles between guest agent queries
 
 
@@ -38,7 +45,7 @@ class _Call:
     """A libvirt call in its own thread, waited for with a timeout."""
 
     def __init__(self, func: Callable[[], Any],
-                 on_late: Callable[[], None] | None = None) -> None:
+                 on_late: Callable[[_Call], None] | None = None) -> None:
         self._done = threading.Event()
         self._state = threading.Lock()
         self._finished = False
@@ -60,7 +67,7 @@ class _Call:
                 late = self._late
             self._done.set()
             if late and self._on_late is not None:
-                self._on_late()
+                self._on_late(self)
 
     def start(self) -> _Call:
         self._thread.start()
@@ -88,6 +95,7 @@ class Sampler:
         self._lock = threading.Lock()
         self._stuck: dict[str, float] = {}   # vm id -> since (monotonic)
         self._pending = 0
+        self._probing: set[str] = set()      # vm ids with a probe in flight
         self._prev: dict[str, tuple[float, dict[str, Any]]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -122,16 +130,20 @@ class Sampler:
         vms = {vm.id: vm for vm in self.ctx.registry.all() if not vm.is_down}
         with self._lock:
             stuck = set(self._stuck)
+            retry = [vm for vm_id, vm in vms.items()
+                     if vm_id in stuck and vm_id not in self._probing]
         responsive = [vm for vm_id, vm in vms.items() if vm_id not in stuck]
+        records: dict[str, dict] = {}
         if responsive:
-            records = self._bulk(responsive, all_ours=not stuck)
-            if records is None:
-                records = self._probe_each(responsive)
-            now = time.time()
-            for vm_id, record in records.items():
-                vm = vms.get(vm_id)
-                if vm is not None:
-                    self._apply(vm, record, now)
+            bulk = self._bulk(responsive, all_ours=not stuck)
+            records = bulk if bulk is not None else self._probe_each(responsive)
+        if retry:   # stuck VMs whose last call ended without an answer
+            records.update(self._probe_each(retry))
+        now = time.time()
+        for vm_id, record in records.items():
+            vm = vms.get(vm_id)
+            if vm is not None:
+                self._apply(vm, record, now)
         with self._lock:
             for vm_id, vm in vms.items():
                 vm.unresponsive_since = self._stuck.get(vm_id)
@@ -175,6 +187,9 @@ class Sampler:
                 return conn.domainListGetStats(doms, STATS, BULK_FLAGS)
         result = self._run(call)
         if result is None:
+            # Also seen with healthy VMs only while another call on the
+            # connection hangs: libvirt's client then sometimes holds a
+            # call's answer until the next call is made (the probes below).
             log.warning("bulk VM statistics call took over %.1f s; probing "
                         "each VM", self.timeout)
             return None
@@ -192,24 +207,30 @@ class Sampler:
             def call(vm_id: str = vm.id) -> Any:
                 dom = conn.lookupByUUIDString(vm_id)
                 return conn.domainListGetStats([dom], STATS, 0)
+            with self._lock:
+                self._probing.add(vm.id)
             calls[vm.id] = _Call(
-                call, on_late=lambda v=vm.id: self._answered(v)).start()
+                call, on_late=lambda c, v=vm.id: self._answered(v, c)).start()
         records: dict[str, dict] = {}
         deadline = time.monotonic() + self.timeout
         for vm_id, c in calls.items():
             if not c.wait(max(0.0, deadline - time.monotonic())):
                 self._mark_stuck(vm_id)
                 continue
-            self._release()
+            with self._lock:
+                self._pending -= 1
+                self._probing.discard(vm_id)
             if c.error is None and c.result:
                 records[vm_id] = c.result[0][1]
+                if MONITOR_KEY in records[vm_id]:
+                    self._unstick(vm_id)
         return records
 
     def _run(self, func: Callable[[], Any]) -> Any:
         if not self._reserve():
             log.error("too many hung libvirt statistics calls; skipping cycle")
             return None
-        c = _Call(func, on_late=self._release).start()
+        c = _Call(func, on_late=lambda _: self._release()).start()
         if not c.wait(self.timeout):
             return None
         self._release()
@@ -234,12 +255,28 @@ class Sampler:
 
     def _mark_stuck(self, vm_id: str) -> None:
         with self._lock:
+            new = vm_id not in self._stuck
             self._stuck.setdefault(vm_id, time.monotonic())
-        log.warning("vm %s: QEMU does not answer; monitorResponse -1", vm_id)
+        if new:
+            log.warning("vm %s: QEMU does not answer; monitorResponse -1", vm_id)
 
-    def _answered(self, vm_id: str) -> None:
+    def _answered(self, vm_id: str, call: _Call) -> None:
+        """A late probe ended: only QEMU's answer clears the VM; an error or
+        a record without monitor data (libvirt's wait for the job a hung
+        call holds timed out) leaves it stuck, to be probed again."""
         with self._lock:
             self._pending -= 1
+            self._probing.discard(vm_id)
+        if call.error is None and call.result \
+                and MONITOR_KEY in call.result[0][1]:
+            self._unstick(vm_id)
+        else:
+            log.warning("vm %s: still no answer from QEMU (%s); probing again",
+                        vm_id, _message(call.error) if call.error
+                        else "answered without asking QEMU")
+
+    def _unstick(self, vm_id: str) -> None:
+        with self._lock:
             if self._stuck.pop(vm_id, None) is not None:
                 log.info("vm %s: QEMU answers again", vm_id)
 
@@ -247,6 +284,9 @@ class Sampler:
         for vm_id in list(self._prev):
             if vm_id not in vms:
                 del self._prev[vm_id]
+        with self._lock:
+            for vm_id in [v for v in self._stuck if v not in vms]:
+                del self._stuck[vm_id]
 
     # --- turning a record into stats -----------------------------------
     def _apply(self, vm: Vm, record: dict[str, Any], now: float) -> None:
@@ -263,3 +303,9 @@ class Sampler:
         merged.update(sample)
         vm.sample = merged
         self._prev[vm.id] = (now, record)
+
+
+def _message(error: BaseException) -> str:
+    if isinstance(error, libvirt.libvirtError):
+        return error.get_error_message()
+    return str(error)
