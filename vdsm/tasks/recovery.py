@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from vdsm.common import secrets
 from vdsm.tasks.errors import InvalidRecovery
 
 log = logging.getLogger(__name__)
@@ -97,5 +98,5 @@ class RecoveryRegistry:
             function = self._functions.get(step.name)
         if function is None:
             raise InvalidRecovery(f"No recovery registered as {step.name!r}")
-        log.debug("Running recovery %s %s", step.name, step.args)
+        log.debug("Running recovery %s %s", step.name, secrets.masked(step.args))
         function(**step.args)
