@@ -8,7 +8,6 @@ invalid with a growing last-check age, and scrapes keep answering at once
 
 from __future__ import annotations
 
-import os
 import time
 import urllib.request
 
@@ -16,9 +15,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.storage import fusefs
-from tests.storage.helpers import BLANK, StorageAgentRoot, new_uuid, ok, wait_for
-from vdsm.agent import Agent
-from vdsm.storage.subsystem import StorageSubsystem
+from tests.storage.helpers import wait_for
+from tests.storage.hungdomain import hung_domain_rig
 
 WHY = fusefs.unavailable()
 pytestmark = pytest.mark.skipif(WHY is not None, reason=f"freezefs: {WHY}")
@@ -26,38 +24,8 @@ pytestmark = pytest.mark.skipif(WHY is not None, reason=f"freezefs: {WHY}")
 
 @pytest.fixture
 def storage_agent():
-    root = StorageAgentRoot({("irs", "process_pool_timeout"): 2.0,
-                             ("irs", "sd_health_check_delay"): 0.3})
-    fs = fusefs.FreezeFs(os.path.join(root.root, "backing"),
-                         os.path.join(root.root, "fuse"))
-    agent = None
-    try:
-        fs.start()
-        agent = Agent(root.config, subsystems=[StorageSubsystem])
-        agent.bind()
-        agent.start()
-        agent.server.serve_in_thread()
-        p = root.proxy()
-        good_dir = os.path.join(root.root, "good")
-        os.makedirs(good_dir)
-        domains = {}
-        for name, path in (("good", good_dir), ("hung", fs.mountpoint)):
-            con = {"id": new_uuid(), "connection": path}
-            ok(p.connectStorageServer(4, BLANK, [con]))
-            sd_uuid = new_uuid()
-            ok(p.createStorageDomain(4, sd_uuid, name, path, 1))
-            ok(p.startMonitoringDomain(sd_uuid, 0))
-            domains[name] = sd_uuid
-        yield agent, fs, domains
-        fs.thaw()
-        for sd_uuid in domains.values():
-            ok(p.stopMonitoringDomain(sd_uuid))
-    finally:
-        fs.thaw()
-        if agent is not None:
-            agent.stop()
-        fs.stop()
-        root.cleanup()
+    with hung_domain_rig() as rig:
+        yield rig.agent, rig.fs, rig.domains
 
 
 def _domains(agent) -> tuple[dict, float]:
