@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import time
-import xmlrpc.client
 
 import pytest
 
-from tests.agentproc import AgentRoot
-from vdsm.agent import Agent
-from vdsm.common import pki
+from tests.agentproc import in_process_agent
 from vdsm.tasks.manager import TaskManager
 
 
@@ -39,18 +36,8 @@ class _Extra:
 
 @pytest.fixture
 def agent():
-    root = AgentRoot({("addresses", "management_port"): 0})
-    a = Agent(root.config, subsystems=[_Extra])
-    a.bind()
-    a.start()
-    a.server.serve_in_thread()
-    ctx = pki.client_context(root.pki.ca_cert, root.pki.client_cert("engine"),
-                             root.pki.client_key("engine"))
-    a.proxy = xmlrpc.client.ServerProxy(f"https://127.0.0.1:{a.server.port}",
-                                        context=ctx, allow_none=True)
-    yield a
-    a.stop()
-    root.cleanup()
+    with in_process_agent([_Extra]) as a:
+        yield a
 
 
 def test_subsystem_started_and_extends_caps(agent):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -10,6 +11,7 @@ import sys
 import tempfile
 import time
 import xmlrpc.client
+from collections.abc import Iterator
 from typing import Any
 
 from tests.supervdsm.helpers import ensure_vdsm_user  # noqa: F401 (re-export)
@@ -121,3 +123,26 @@ class AgentRoot:
         for name in list(self.procs):
             self.stop(name)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def in_process_agent(subsystems: list[Any]) -> Iterator[Any]:
+    """An Agent with ``subsystems`` serving on port 0 under a temporary
+    root, with ``proxy`` (XML-RPC as the engine) and ``root`` attached."""
+    from vdsm.agent import Agent
+
+    root = AgentRoot({("addresses", "management_port"): 0})
+    agent = Agent(root.config, subsystems=subsystems)
+    try:
+        agent.bind()
+        agent.start()
+        agent.server.serve_in_thread()
+        ctx = pki.client_context(root.pki.ca_cert, root.pki.client_cert("engine"),
+                                 root.pki.client_key("engine"))
+        agent.proxy = xmlrpc.client.ServerProxy(
+            f"https://127.0.0.1:{agent.server.port}", context=ctx, allow_none=True)
+        agent.root = root
+        yield agent
+    finally:
+        agent.stop()
+        root.cleanup()

@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import urllib.request
-import xmlrpc.client
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.agentproc import AgentRoot
-from vdsm.agent import Agent
-from vdsm.common import pki
+from tests.agentproc import in_process_agent
 
 
 @pytest.fixture
 def agent():
-    root = AgentRoot({("addresses", "management_port"): 0})
-    a = Agent(root.config, subsystems=[])
-    a.bind()
-    a.start()
-    a.server.serve_in_thread()
-    ctx = pki.client_context(root.pki.ca_cert, root.pki.client_cert("engine"),
-                             root.pki.client_key("engine"))
-    a.proxy = xmlrpc.client.ServerProxy(f"https://127.0.0.1:{a.server.port}",
-                                        context=ctx, allow_none=True)
-    yield a
-    a.stop()
-    root.cleanup()
+    with in_process_agent([]) as a:
+        yield a
 
 
 def scrape(port: int) -> str:
