@@ -53,13 +53,21 @@ def stop_pid(pid: int, timeout: float = 10.0) -> None:
 class PrivateLibvirt:
     """One private libvirt instance under a temporary directory."""
 
-    def __init__(self, *, netns: str | None = None) -> None:
+    def __init__(self, *, netns: str | None = None,
+                 libvirtd_conf: dict[str, str | int] | None = None,
+                 qemu_conf: dict[str, str | int] | None = None,
+                 libvirtd_args: tuple[str, ...] = ()) -> None:
         self.base = tempfile.mkdtemp(prefix="vdsm-virt-libvirt-", dir="/tmp")
         os.chmod(self.base, 0o755)
         self.layout = libvirt_setup.private_layout(self.base)
         self.pids: dict[str, int] = {}
         self.netns = netns
         self.old_launchers: list[int] = []
+        # Extra settings and arguments, e.g. a TCP listener for migration.
+        self.libvirtd_conf = {"max_client_requests": 50, "max_workers": 40,
+                              **(libvirtd_conf or {})}
+        self.qemu_conf = qemu_conf or {}
+        self.libvirtd_args = libvirtd_args
 
     @property
     def uri(self) -> str:
@@ -74,7 +82,10 @@ class PrivateLibvirt:
         # Room for calls stuck on a stopped QEMU beside the normal ones.
         libvirt_conf.update(
             os.path.join(self.base, "etc/libvirt/libvirtd.conf"),
-            {"max_client_requests": 50, "max_workers": 40})
+            self.libvirtd_conf)
+        if self.qemu_conf:
+            libvirt_conf.update(os.path.join(self.base, "etc/libvirt/qemu.conf"),
+                                self.qemu_conf)
         self._start_daemons(binaries)
         state, detail = libvirt_setup.wait_running(self.uri, timeout=30)
         if state != "running":
@@ -89,6 +100,8 @@ class PrivateLibvirt:
                 continue
             argv = libvirt_setup._launcher(self.layout, daemon) + [
                 binaries[daemon], "-d", "-p", self.layout.pidfile(daemon)]
+            if daemon == "libvirtd":
+                argv += list(self.libvirtd_args)
             if daemon == "libvirtd" and self.netns:
                 argv = ["ip", "netns", "exec", self.netns] + argv
             commands.run(argv, timeout=30)
