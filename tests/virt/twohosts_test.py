@@ -1,6 +1,7 @@
 """The two-hosts rig: a real TCG guest started through host A's agent
 moves to host B with plain libvirt (peer-to-peer live migration) and
-keeps running there; A's agent reports it gone.
+keeps running there; A's agent reports it gone (Down, MigrationSucceeded)
+and an agent started on B afterwards recovers it as Up.
 
 The migrate verb is not here yet: this proves the rig the migration
 tests will drive (two libvirts, their TCP link, one console file both
@@ -146,6 +147,17 @@ def test_live_migration_a_to_b_keeps_the_guest_running(two_hosts, agent_a, guest
         down = wait_status(agent_a.proxy, vm_id, "Down", timeout=10)
         assert down["exitReason"] == status.MIGRATION_SUCCEEDED, down
         assert down["exitCode"] == status.NORMAL, down
+        # An agent that starts on B afterwards recovers the VM there as Up
+        # (from the metadata A's agent put in the domain XML).
+        agent_b = VirtAgent(two_hosts.b.uri)
+        try:
+            wait_status(agent_b.proxy, vm_id, "Up", timeout=10)
+            listed = agent_b.proxy.list()["vmList"]
+            assert listed == [{"vmId": vm_id, "status": "Up",
+                               "vmName": params["vmName"]}], listed
+        finally:
+            agent_b.stop()
+            agent_b.root.cleanup()
         print(f"migration took {took:.2f} s; A reports {down['status']} "
               f"{down['exitReason']} {down.get('exitMessage')!r}")
     finally:
