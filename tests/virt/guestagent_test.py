@@ -16,7 +16,7 @@ from .lifecycle_test import _create, _qemu_pid
 FACTS_WITHIN = 60.0  # seconds from boot until the facts must be in stats
 FAST = 1.0
 GUEST_KEYS = ("guestFQDN", "guestOsInfo", "guestTimezone", "netIfaces",
-              "guestIPs", "disksUsage")
+              "guestIPs", "disksUsage", "appsList")
 
 
 @pytest.fixture
@@ -46,6 +46,7 @@ def test_facts_appear_in_stats(virt_agent, guest, agent_vm):
     assert s["guestFQDN"] and s["guestName"] == s["guestFQDN"]
     assert s["guestOsInfo"]["kernel"] == guest["kernel_version"]
     assert s["guestOsInfo"]["arch"] == "x86_64"
+    assert s["appsList"][0].startswith("qemu-guest-agent-")
     assert isinstance(s["guestTimezone"]["offset"], int)
     # The test guest has no NIC and leaves lo down: lo, without addresses.
     assert {"name": "lo", "hw": "00:00:00:00:00:00", "inet": [],

@@ -81,8 +81,12 @@ class GuestAgentPoller:
     def _ask(self, conn: libvirt.virConnect, vm: Vm) -> None:
         try:
             dom = conn.lookupByUUIDString(vm.id)
-            dom.agentSetResponseTimeout(max(1, int(self.timeout)), 0)
+            timeout = max(1, int(self.timeout))
+            dom.agentSetResponseTimeout(timeout, 0)
             info = guestinfo.collect(dom)
+            version = guestinfo.agent_version(dom, timeout) if info else None
+            if version:
+                info["appsList"] = [f"qemu-guest-agent-{version}"]
         except libvirt.libvirtError as e:
             log.debug("vm %s: guest agent: %s", vm.id, e.get_error_message())
             info = {}

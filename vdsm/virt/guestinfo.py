@@ -7,10 +7,12 @@ thread with a timeout, only for VMs whose agent is connected.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 import libvirt
+import libvirt_qemu
 
 log = logging.getLogger(__name__)
 
@@ -79,3 +81,16 @@ def disks_usage(info: dict[str, Any]) -> list[dict[str, str]]:
                        "total": str(info[key + "total-bytes"]),
                        "used": str(info.get(key + "used-bytes", 0))})
     return result
+
+
+def agent_version(dom: libvirt.virDomain, timeout: int) -> str | None:
+    """qemu-ga's own version (guest-info), for the classic appsList."""
+    try:
+        answer = libvirt_qemu.qemuAgentCommand(
+            dom, json.dumps({"execute": "guest-info"}), timeout, 0)
+        return json.loads(answer)["return"]["version"]
+    except libvirt.libvirtError as e:
+        log.debug("guest-info failed: %s", e.get_error_message())
+    except (ValueError, KeyError, TypeError) as e:
+        log.warning("unexpected guest-info answer: %s", e)
+    return None
