@@ -92,3 +92,34 @@ def test_disks_usage_from_guest_info_keys():
             "fs.1.mountpoint": "/boot", "fs.1.fstype": "vfat"}
     assert guestinfo.disks_usage(info) == [
         {"path": "/", "fs": "ext4", "total": "1000", "used": "250"}]
+
+
+def test_guest_without_agent_reports_no_facts(virt_agent, guest, agent_vm):
+    """A guest whose init is only busybox's sleep never starts qemu-ga:
+    its channel stays disconnected, it gets no guest keys, and the other
+    VM's facts and getAllVmStats are not held up by it."""
+    proxy = virt_agent.proxy
+    # Without "quiet" the kernel logs the init it runs to the console.
+    cmdline = guest["cmdline"].replace(" quiet", "")
+    params = vm_params(guest, memSize=96, kernelArgs=cmdline
+                       + " rdinit=/bin/busybox -- sleep 3600")
+    silent = params["vmId"]
+    _create(virt_agent, params)
+    try:
+        wait_status(proxy, silent, "Up")
+        wait_for(lambda: _facts(proxy, agent_vm), FACTS_WITHIN, "facts")
+        wait_for(lambda: "Run /bin/busybox as init process"
+                 in virt_agent.console(silent), FACTS_WITHIN,
+                 "the silent guest to run its init")
+        end = time.monotonic() + 3 * virt_agent.virt.guest_agent.interval
+        while time.monotonic() < end:
+            start = time.monotonic()
+            answer = proxy.getAllVmStats()
+            assert time.monotonic() - start < FAST
+            by_id = {s["vmId"]: s for s in answer["statsList"]}
+            assert by_id[silent]["guestAgentConnected"] is False
+            assert not set(GUEST_KEYS) & set(by_id[silent]), by_id[silent]
+            assert "guestOsInfo" in by_id[agent_vm]
+            time.sleep(0.5)
+    finally:
+        proxy.destroy(silent)
