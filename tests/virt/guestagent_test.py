@@ -123,3 +123,21 @@ def test_guest_without_agent_reports_no_facts(virt_agent, guest, agent_vm):
             time.sleep(0.5)
     finally:
         proxy.destroy(silent)
+
+
+def test_silent_mark_forgotten_when_the_vm_goes_down(virt_agent, agent_vm):
+    proxy = virt_agent.proxy
+    poller = virt_agent.virt.guest_agent
+    wait_for(lambda: _facts(proxy, agent_vm), FACTS_WITHIN, "first facts")
+    pid = _qemu_pid(virt_agent, agent_vm)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: poller.is_silent(agent_vm),
+                 poller.interval + 3 * poller.timeout + 5,
+                 "the silent agent marked")
+    finally:
+        os.kill(pid, signal.SIGKILL)
+    wait_status(proxy, agent_vm, "Down", timeout=30)
+    wait_for(lambda: not poller.is_silent(agent_vm), poller.interval + 5,
+             "the mark of the VM gone down forgotten")
+    assert not set(GUEST_KEYS) & set(stats(proxy, agent_vm))

@@ -62,8 +62,13 @@ class GuestAgentPoller:
             return
         conn = self.ctx.conn.get()
         now = time.monotonic()
-        for vm in self.ctx.registry.all():
-            if vm.is_down or not vm.agent_connected:
+        vms = self.ctx.registry.all()
+        with self._lock:   # forget the marks of VMs gone or disconnected
+            live = {vm.id for vm in vms
+                    if not vm.is_down and vm.agent_connected}
+            self._silent = {k: v for k, v in self._silent.items() if k in live}
+        for vm in vms:
+            if vm.id not in live:
                 vm.guest_info = {}
                 continue
             with self._lock:
