@@ -1,8 +1,8 @@
 """What the guest agent tells about the guest: name, OS, time zone, IPs.
 
 Read through libvirt's guest agent APIs (qemu-guest-agent in the guest)
-and turned into the classic stats keys. Called by the sampler in its own
-thread with a timeout, only for VMs whose agent is connected.
+and turned into the classic stats keys. Called by the guest agent poller
+(guestagent.py) in its own thread, only for VMs whose agent is connected.
 """
 
 from __future__ import annotations
