@@ -196,7 +196,6 @@ def test_start_failure_reported_down(virt_agent, guest):
     assert virt_agent.proxy.destroy(vm_id)["status"]["code"] == 0
 
 
-
 def test_io_error_pauses_with_reason(virt_agent, guest, small_fs):
     image = os.path.join(small_fs, f"full-{os.getpid()}.img")
     with open(image, "wb") as f:
