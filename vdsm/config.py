@@ -112,6 +112,12 @@ OPTIONS: tuple[Option, ...] = (
            "Seconds a statistics call may take; a VM whose QEMU does not "
            "answer in time is reported with monitorResponse -1 and left out "
            "of the bulk calls until it answers again."),
+    Option("vars", "guest_agent_interval", 60.0,
+           "Seconds between guest agent queries (hostname, OS, IPs, file "
+           "systems) of each VM, in their own threads apart from sampling."),
+    Option("vars", "guest_agent_timeout", 5.0,
+           "Seconds a guest agent call may take; a guest that does not "
+           "answer is asked again only after a growing back-off."),
     Option("vars", "vm_console_log", True,
            "Log each VM's serial console to <log_dir>/console/<vmId>.log."),
     Option("vars", "user_shutdown_timeout", 30.0,

@@ -84,3 +84,18 @@ def test_bad_nics_and_duplicate_index():
     with pytest.raises(InvalidParameter):
         devices.from_params({"drives": [{"path": "/a", "index": 0},
                                         {"path": "/b", "index": 0}]})
+
+
+def test_guest_agent_channel_added_beside_given_channels():
+    devs = devices.from_params({"devices": [
+        {"type": "channel", "device": "unix", "name": "org.example.0"}]})
+    names = [d["name"] for d in devs if d["type"] == "channel"]
+    assert names == ["org.example.0", devices.GUEST_AGENT_CHANNEL]
+
+
+def test_given_guest_agent_channel_not_doubled():
+    devs = devices.from_params({"devices": [
+        {"type": "channel", "device": "unix",
+         "name": devices.GUEST_AGENT_CHANNEL}]})
+    assert [d["name"] for d in devs if d["type"] == "channel"] == [
+        devices.GUEST_AGENT_CHANNEL]

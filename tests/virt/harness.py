@@ -42,6 +42,8 @@ def agent_overrides(uri: str, **extra: Any) -> dict[tuple[str, str], Any]:
         ("vars", "domain_type"): "qemu",        # never KVM here
         ("vars", "vm_sample_interval"): 0.5,
         ("vars", "vm_sample_timeout"): 1.0,
+        ("vars", "guest_agent_interval"): 2.0,
+        ("vars", "guest_agent_timeout"): 3.0,
         ("vars", "user_shutdown_timeout"): 20.0,
     }
     for key, value in extra.items():

@@ -196,26 +196,6 @@ def test_start_failure_reported_down(virt_agent, guest):
     assert virt_agent.proxy.destroy(vm_id)["status"]["code"] == 0
 
 
-
-def test_guest_agent_info_in_stats(virt_agent, guest):
-    if not guest.get("agent"):
-        pytest.skip("the test guest was built without the guest agent")
-    params = vm_params(guest)
-    vm_id = params["vmId"]
-    _create(virt_agent, params)
-    try:
-        wait_status(virt_agent.proxy, vm_id, "Up")
-        s = wait_for(lambda: "guestOsInfo" in (st := stats(virt_agent.proxy,
-                                                           vm_id)) and st,
-                     30, "guest agent facts")
-        assert s["guestAgentConnected"] is True
-        assert s["guestOsInfo"]["kernel"] == guest["kernel_version"]
-        assert s["guestName"]
-        assert any(i["name"] == "lo" for i in s["netIfaces"])
-    finally:
-        virt_agent.proxy.destroy(vm_id)
-
-
 def test_io_error_pauses_with_reason(virt_agent, guest, small_fs):
     image = os.path.join(small_fs, f"full-{os.getpid()}.img")
     with open(image, "wb") as f:

@@ -62,6 +62,11 @@ def from_params(params: dict[str, Any]) -> list[dict[str, Any]]:
     if "channel" not in types:
         result += [{"type": "channel", "device": "unix", "name": name}
                    for name in (VDSM_AGENT_CHANNEL, GUEST_AGENT_CHANNEL)]
+    elif not any(d["type"] == "channel" and d.get("name") == GUEST_AGENT_CHANNEL
+                 for d in result):
+        # Every VM gets the qemu-guest-agent channel the poller talks to.
+        result.append({"type": "channel", "device": "unix",
+                       "name": GUEST_AGENT_CHANNEL})
     if "console" not in types:
         result.append({"type": "console", "device": "console"})
     assign_disk_names(result)

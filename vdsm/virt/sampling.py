@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import libvirt
 
-from vdsm.virt import guestinfo, statsconv
+from vdsm.virt import statsconv
 from vdsm.virt.context import VirtContext
 from vdsm.virt.vm import Vm
 
@@ -38,7 +38,6 @@ MAX_PENDING_CALLS = 64
 # Only in a record libvirt got with the domain's job, i.e. from QEMU's
 # monitor (the balloon query); its absence means QEMU was not asked.
 MONITOR_KEY = "balloon.rss"
-GUEST_INFO_EVERY = 4  # cycles between guest agent queries
 
 
 class _Call:
@@ -99,8 +98,6 @@ class Sampler:
         self._prev: dict[str, tuple[float, dict[str, Any]]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._cycles = 0
-        self._asking_guest: set[str] = set()
         self.last_cycle = 0.0
 
     def start(self) -> None:
@@ -148,33 +145,8 @@ class Sampler:
             for vm_id, vm in vms.items():
                 vm.unresponsive_since = self._stuck.get(vm_id)
         self._forget_gone(vms)
-        if self._cycles % GUEST_INFO_EVERY == 0:
-            self._ask_guests([vm for vm in responsive if vm.agent_connected])
-        self._cycles += 1
         self.last_cycle = time.monotonic() - start
         return self.last_cycle
-
-    def _ask_guests(self, vms: list[Vm]) -> None:
-        """Guest agent facts, one thread per VM, never more than one each;
-        the answers land in the VMs whenever they come."""
-        conn = self.ctx.conn.get()
-        for vm in vms:
-            with self._lock:
-                if vm.id in self._asking_guest:
-                    continue
-                self._asking_guest.add(vm.id)
-            threading.Thread(target=self._ask_guest, args=(conn, vm),
-                             daemon=True, name="vm-guest-info").start()
-
-    def _ask_guest(self, conn: libvirt.virConnect, vm: Vm) -> None:
-        try:
-            info = guestinfo.collect(conn.lookupByUUIDString(vm.id))
-            vm.sample = {**vm.sample, **info}
-        except libvirt.libvirtError as e:
-            log.debug("vm %s: guest info: %s", vm.id, e.get_error_message())
-        finally:
-            with self._lock:
-                self._asking_guest.discard(vm.id)
 
     def _bulk(self, vms: list[Vm], *, all_ours: bool) -> dict[str, dict] | None:
         conn = self.ctx.conn.get()

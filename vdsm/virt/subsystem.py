@@ -25,6 +25,7 @@ from vdsm.virt.connection import Connection, LibvirtUnavailable
 from vdsm.virt.context import VirtContext
 from vdsm.virt.domxml.domain import HostOptions
 from vdsm.virt.drives import DriveResolver
+from vdsm.virt.guestagent import GuestAgentPoller
 from vdsm.virt.registry import VmRegistry
 from vdsm.virt.sampling import Sampler
 from vdsm.virt.service import VirtService
@@ -79,6 +80,9 @@ class VirtSubsystem:
         self.sampler = Sampler(self.ctx,
                                interval=config.get("vars", "vm_sample_interval"),
                                timeout=config.get("vars", "vm_sample_timeout"))
+        self.guest_agent = GuestAgentPoller(
+            self.ctx, interval=config.get("vars", "guest_agent_interval"),
+            timeout=config.get("vars", "guest_agent_timeout"))
 
     def set_drive_resolver(self, resolver: DriveResolver) -> None:
         """Drives given as volume ids go through ``resolver`` (storage's),
@@ -101,9 +105,11 @@ class VirtSubsystem:
         else:
             recovery.recover(self.ctx)
         self.sampler.start()
+        self.guest_agent.start()
 
     def stop(self) -> None:
         """Stop monitoring; the VMs keep running (recovered next start)."""
+        self.guest_agent.stop()
         self.sampler.stop()
         self.ctx.conn.close()
         self._events.put(None)

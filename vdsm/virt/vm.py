@@ -56,6 +56,7 @@ class Vm:
         self.released = False
         self.live: dict[str, Any] = {}   # facts read from the live XML
         self.sample: dict[str, Any] = {}  # latest computed statistics
+        self.guest_info: dict[str, Any] = {}  # latest guest agent facts
         self.unresponsive_since: float | None = None
         self._io_reason: str | None = None
         self.log = logging.LoggerAdapter(log, {"vm_id": self.id})

@@ -31,6 +31,7 @@ def vm_stats(vm: Vm) -> dict[str, Any]:
     }
     stats.update(vm.display_info())
     stats.update(vm.sample)
+    stats.update(vm.guest_info)
     if "sampleTime" in vm.sample:
         stats["statsAge"] = f"{max(0.0, time.time() - vm.sample['sampleTime']):.2f}"
     if vm.is_down and vm.exit is not None:
