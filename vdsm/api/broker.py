@@ -15,7 +15,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from vdsm.api.stomp import Frame
 
@@ -51,7 +51,6 @@ class Broker:
         self._loop = loop
         self._max_pending = max_pending_bytes
         self._by_dest: dict[str, dict[tuple[int, str], Subscription]] = {}
-        self.delivered = 0
         self.dropped_subscribers = 0
 
     def subscribe(self, conn: Subscriber, sub_id: str, destination: str) -> None:
@@ -96,7 +95,6 @@ class Broker:
                 frame_headers.update(headers)
             sub.conn.send_frame(Frame("MESSAGE", frame_headers, body))
             count += 1
-        self.delivered += count
         return count
 
     def publish_threadsafe(self, destination: str, body: bytes) -> None:
@@ -113,9 +111,3 @@ class Broker:
                 del subs[key]
             if not subs:
                 del self._by_dest[destination]
-
-    def stats(self) -> dict[str, Any]:
-        return {"destinations": len(self._by_dest),
-                "subscriptions": sum(len(s) for s in self._by_dest.values()),
-                "delivered": self.delivered,
-                "droppedSubscribers": self.dropped_subscribers}

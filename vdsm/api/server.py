@@ -30,7 +30,8 @@ from vdsm.api.xmlrpc import XmlRpcBinding
 
 log = logging.getLogger(__name__)
 
-_HTTP_LINE = re.compile(rb"^[A-Z]{3,10} \S+ HTTP/1\.[01]\r?$")
+# An HTTP request line starts "METHOD /"; a STOMP command line has no space.
+_HTTP_START = re.compile(rb"[A-Z]{3,10} /")
 
 
 @dataclass(frozen=True)
@@ -147,8 +148,6 @@ class Connection(asyncio.Protocol):
         self._counted = False
         self._closed = False
         self._deadline: asyncio.TimerHandle | None = None
-        self.writing_paused = False
-        self.on_drain: Callable[[], None] | None = None
         # Decrypted data may arrive before start_tls() hands us the TLS
         # transport; it waits here so nothing is ever written in clear.
         self._ready = server.ssl_context is None
@@ -165,7 +164,6 @@ class Connection(asyncio.Protocol):
             return
         self._counted = True
         self.server.connections.add(self)
-        transport.set_write_buffer_limits(high=256 << 10)
         self._deadline = self.server.loop.call_later(
             self.server.limits.handshake_timeout, self._too_slow, "handshake")
         if self.server.ssl_context is not None:
@@ -190,7 +188,6 @@ class Connection(asyncio.Protocol):
             self.connection_lost(None)
             return
         self.transport = tls
-        tls.set_write_buffer_limits(high=256 << 10)
         self._ready = True
         if self._early:
             early, self._early = bytes(self._early), bytearray()
@@ -210,14 +207,6 @@ class Connection(asyncio.Protocol):
         self._cancel_deadline()
         self.handler = self.server._handler_for(self, head)
         self.handler.feed(head)
-
-    def pause_writing(self) -> None:
-        self.writing_paused = True
-
-    def resume_writing(self) -> None:
-        self.writing_paused = False
-        if self.on_drain is not None:
-            self.on_drain()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._closed:
@@ -351,9 +340,7 @@ class ApiServer:
         from vdsm.api.http import HttpHandler
         from vdsm.api.stomp_server import StompHandler
 
-        first = head.split(b"\n", 1)[0]
-        if _HTTP_LINE.match(first) or (b"\n" not in head and
-                                       re.match(rb"^[A-Z]+ /", first)):
+        if _HTTP_START.match(head):
             return HttpHandler(self, conn)
         return StompHandler(self, conn)
 
@@ -381,13 +368,6 @@ class ApiServer:
         if not ready.wait(10):
             raise RuntimeError("the API event loop did not start")
         return self._thread
-
-    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn`` on the event loop (thread-safe; never blocks)."""
-        try:
-            self.loop.call_soon_threadsafe(fn, *args)
-        except RuntimeError:
-            log.debug("API loop closed; dropping %s", fn)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop accepting, close every connection, stop the loop."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from vdsm.api import broker as brk
 from vdsm.api import stomp
 from vdsm.api.dispatcher import CallContext
-from vdsm.api.jsonrpc import INTERNAL_ERROR
+from vdsm.api.jsonrpc import INTERNAL_ERROR, notification
 from vdsm.api.stomp import Frame, FrameError
 
 if TYPE_CHECKING:
@@ -298,8 +298,6 @@ def _required(frame: Frame, header: str) -> str:
 
 def event_sink(server: ApiServer) -> Any:
     """A Notifier sink delivering events to ``jms.queue.events`` subscribers."""
-    from vdsm.api.jsonrpc import notification
-
     def sink(event: str, params: dict[str, Any]) -> None:
         server.broker.publish_threadsafe(brk.EVENTS, notification(event, params))
     return sink

@@ -17,6 +17,7 @@ from typing import Any
 
 import libvirt
 
+from vdsm.common.periodic import Periodic
 from vdsm.virt import guestinfo
 from vdsm.virt.context import VirtContext
 from vdsm.virt.vm import Vm
@@ -35,26 +36,15 @@ class GuestAgentPoller:
         self._lock = threading.Lock()
         self._asking: set[str] = set()
         self._silent: dict[str, tuple[float, float]] = {}  # id -> (next, wait)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic: Periodic | None = None
 
     def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, daemon=True,
-                                        name="guest-agent-poller")
-        self._thread.start()
+        self._periodic = Periodic("guest-agent-poller", self.interval, self.poll_once)
+        self._periodic.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.poll_once()
-            except Exception:
-                log.exception("guest agent polling cycle failed")
+        if self._periodic is not None:
+            self._periodic.stop(timeout)
 
     def poll_once(self) -> None:
         """Start a call thread for every VM due; never waits for one."""

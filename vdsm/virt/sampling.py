@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 import libvirt
 
+from vdsm.common.periodic import Periodic
 from vdsm.virt import statsconv
 from vdsm.virt.context import VirtContext
 from vdsm.virt.vm import Vm
@@ -96,27 +97,16 @@ class Sampler:
         self._pending = 0
         self._probing: set[str] = set()      # vm ids with a probe in flight
         self._prev: dict[str, tuple[float, dict[str, Any]]] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic: Periodic | None = None
         self.last_cycle = 0.0
 
     def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, daemon=True,
-                                        name="vm-sampler")
-        self._thread.start()
+        self._periodic = Periodic("vm-sampler", self.interval, self.sample_once)
+        self._periodic.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.sample_once()
-            except Exception:
-                log.exception("VM sampling cycle failed")
+        if self._periodic is not None:
+            self._periodic.stop(timeout)
 
     # --- one cycle --------------------------------------------------------
     def sample_once(self) -> float:
