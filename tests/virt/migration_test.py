@@ -25,9 +25,10 @@ MIGRATION_TIMEOUT = 60.0
 @pytest.fixture(scope="module")
 def agents(two_hosts: TwoHosts,
            guest: dict[str, Any]) -> Iterator[tuple[HostAgent, HostAgent]]:
-    a = HostAgent(two_hosts.a, vars__migration_progress_timeout=6.0)
-    b = HostAgent(two_hosts.b, ca_from=a.root,
-                  vars__migration_progress_timeout=6.0)
+    tight = {"vars__migration_progress_timeout": 6.0,
+             "vars__migration_max_time_per_gib_mem": 12.0}
+    a = HostAgent(two_hosts.a, **tight)
+    b = HostAgent(two_hosts.b, ca_from=a.root, **tight)
     try:
         a.start()
         b.start()
@@ -135,5 +136,46 @@ def test_guest_migrates_a_to_b_and_back_and_keeps_running(two_hosts, agents, gue
                                  "after_vm_migrate_destination",
                                  "before_vm_migrate_source",
                                  "after_vm_migrate_source"]
+    finally:
+        _cleanup(two_hosts, agents, vm_id)
+
+
+def _dirty_guest(agent: HostAgent, guest: dict[str, Any]) -> str:
+    vm_id = _start_vm(agent, guest, memSize=128,
+                      kernelArgs=guest["cmdline"] + " vdsm_dirty=24")
+    wait_for(lambda: "dirtying" in _console(agent, vm_id), 60,
+             "the guest to dirty its memory")
+    return vm_id
+
+
+def test_dirtying_guest_under_tight_bandwidth_is_aborted_then_converges(
+        two_hosts, agents, guest):
+    a, b = agents
+    vm_id = _dirty_guest(a, guest)
+    try:
+        _migrate(a, b, vm_id, maxBandwidth=2, downtime=100)
+        end = _wait_migration_end(a, vm_id)
+        assert end["phase"] == "failed", end
+        assert end["status"]["code"] == 12, end
+        assert "budget" in end["status"]["message"] \
+            or "progress" in end["status"]["message"], end
+        # still running on A, nothing on B
+        assert wait_status(a.proxy, vm_id, "Up", timeout=10)
+        assert _on(two_hosts.a.uri, vm_id) == libvirt.VIR_DOMAIN_RUNNING
+        wait_for(lambda: _on(two_hosts.b.uri, vm_id) is None, 20,
+                 "B's half-made domain to go")
+        assert vm_id not in [v["vmId"] for v in b.proxy.list()["vmList"]]
+
+        # Next try: started as tight, then opened up while it runs.
+        _migrate(a, b, vm_id, maxBandwidth=2, downtime=100)
+        wait_for(lambda: _migration_stats(a, vm_id)["phase"] == "migrating",
+                 20, "the migration to run")
+        answer = a.proxy.migrateChangeParams(vm_id, {"maxBandwidth": 10000})
+        assert answer["status"]["code"] == 0, answer
+        end = _wait_migration_end(a, vm_id)
+        print("END", end)
+        assert end["phase"] == "done", end
+        wait_status(b.proxy, vm_id, "Up", timeout=20)
+        assert _on(two_hosts.a.uri, vm_id) is None
     finally:
         _cleanup(two_hosts, agents, vm_id)

@@ -21,6 +21,12 @@ def running(stats: dict[str, Any]) -> bool:
         libvirt.VIR_DOMAIN_JOB_BOUNDED, libvirt.VIR_DOMAIN_JOB_UNBOUNDED)
 
 
+def started(stats: dict[str, Any]) -> bool:
+    """A running job that has begun sending memory."""
+    return running(stats) and bool(stats.get("data_remaining")) \
+        and stats.get("memory_iteration", 1) >= 1
+
+
 def summary(stats: dict[str, Any]) -> dict[str, Any]:
     """The figures migrateStatus reports beside the progress."""
     out: dict[str, Any] = {}

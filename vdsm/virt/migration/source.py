@@ -64,6 +64,8 @@ class SourceMigration:
         self._thread: threading.Thread | None = None
         self._peer: Peer | None = None  # the destination, once it prepared
         self._dest_xml = ""
+        self._changed: dict[str, int] = {}   # by migrateChangeParams
+        self._sending = False
         self.finished = threading.Event()
 
     # --- what the verbs call -------------------------------------------
@@ -82,16 +84,29 @@ class SourceMigration:
         self.ctx.outgoing.wake()
 
     def change(self, *, max_bandwidth: int | None, downtime: int | None) -> None:
-        """Raise or lower the limits of the running job."""
-        dom = self.vm.domain(self.ctx.conn.get())
-        if max_bandwidth is not None:
-            dom.migrateSetMaxSpeed(max_bandwidth, 0)
+        """Raise or lower the limits of the running job.
+
+        Applied at once and again when QEMU starts sending: libvirt sets
+        the request's own bandwidth when the job begins, after a change
+        made during the setup."""
+        with self._lock:
+            if max_bandwidth is not None:
+                self._changed["bandwidth"] = max_bandwidth
+            if downtime is not None:
+                self._changed["downtime"] = downtime
+        self._apply_changes(self.vm.domain(self.ctx.conn.get()))
+
+    def _apply_changes(self, dom: libvirt.virDomain) -> None:
+        with self._lock:
+            changed = dict(self._changed)
+        if "bandwidth" in changed:
+            dom.migrateSetMaxSpeed(changed["bandwidth"], 0)
             log.info("vm %s: migration bandwidth now %d MiB/s", self.vm.id,
-                     max_bandwidth)
-        if downtime is not None:
-            dom.migrateSetMaxDowntime(downtime, 0)
+                     changed["bandwidth"])
+        if "downtime" in changed:
+            dom.migrateSetMaxDowntime(changed["downtime"], 0)
             log.info("vm %s: migration max downtime now %d ms", self.vm.id,
-                     downtime)
+                     changed["downtime"])
 
     def stats(self) -> dict[str, Any]:
         code, message = self.result
@@ -244,13 +259,26 @@ class SourceMigration:
         except libvirt.libvirtError as e:
             log.debug("vm %s: job stats: %s", self.vm.id, e.get_error_message())
             return
-        if not jobstats.running(stats):
-            return
+        if not jobstats.started(stats):
+            return   # setting up: QEMU counts nothing yet (remaining 0)
+        if not self._sending:
+            self._sending = True
+            if self._changed:
+                try:
+                    self._apply_changes(dom)
+                except libvirt.libvirtError as e:
+                    log.warning("vm %s: cannot apply the changed migration "
+                                "parameters: %s", self.vm.id,
+                                e.get_error_message())
         self.progress = jobstats.progress(stats)
         self.figures = jobstats.summary(stats)
         if policy.downtime is not None:
             self.figures["maxDowntime"] = policy.downtime
         self._publish()
+        log.info("vm %s: migration progress %d%%, %s of %s bytes remaining, "
+                 "memory iteration %s", self.vm.id, self.progress,
+                 stats.get("data_remaining"), stats.get("data_total"),
+                 stats.get("memory_iteration"))
         decision = policy.observe(time.monotonic(),
                                   int(stats.get("data_remaining", 0)))
         for action in decision.actions:
