@@ -16,7 +16,7 @@ import libvirt
 import pytest
 
 from .harness import destroy_quietly, vm_params, wait_for, wait_status
-from .migrationrig import HostAgent
+from .migrationrig import HostAgent, write_hook
 from .twohosts import TwoHosts
 
 MIGRATION_TIMEOUT = 60.0
@@ -26,7 +26,7 @@ MIGRATION_TIMEOUT = 60.0
 def agents(two_hosts: TwoHosts,
            guest: dict[str, Any]) -> Iterator[tuple[HostAgent, HostAgent]]:
     tight = {"vars__migration_progress_timeout": 6.0,
-             "vars__migration_max_time_per_gib_mem": 12.0}
+             "vars__migration_max_time_per_gib_mem": 20.0}
     a = HostAgent(two_hosts.a, **tight)
     b = HostAgent(two_hosts.b, ca_from=a.root, **tight)
     try:
@@ -173,9 +173,134 @@ def test_dirtying_guest_under_tight_bandwidth_is_aborted_then_converges(
         answer = a.proxy.migrateChangeParams(vm_id, {"maxBandwidth": 10000})
         assert answer["status"]["code"] == 0, answer
         end = _wait_migration_end(a, vm_id)
-        print("END", end)
         assert end["phase"] == "done", end
         wait_status(b.proxy, vm_id, "Up", timeout=20)
         assert _on(two_hosts.a.uri, vm_id) is None
     finally:
+        _cleanup(two_hosts, agents, vm_id)
+
+
+REFUSE_HOOK = """#!/bin/sh
+if [ "$refuse_migration" = "yes" ]; then
+    echo "this host takes no such VM" >&2
+    exit 2
+fi
+"""
+
+
+def _slow_migration(src: HostAgent, dst: HostAgent, vm_id: str) -> None:
+    """A migration at 2 MiB/s, returned once QEMU is sending."""
+    _migrate(src, dst, vm_id, maxBandwidth=2)
+    wait_for(lambda: _migration_stats(src, vm_id).get("dataRemaining"), 20,
+             "the migration to send")
+
+
+def _only_on(rig: TwoHosts, agents, vm_id: str, where: HostAgent,
+             status: str = "Up") -> None:
+    """The VM runs on ``where`` alone, and both agents say so."""
+    a, b = agents
+    other = b if where is a else a
+    wait_status(where.proxy, vm_id, status, timeout=30)
+    assert _on(where.host.uri, vm_id) in (libvirt.VIR_DOMAIN_RUNNING,
+                                          libvirt.VIR_DOMAIN_PAUSED)
+    wait_for(lambda: _on(other.host.uri, vm_id) is None, 30,
+             f"no domain on {other.host.name}")
+    listed = {v["vmId"]: v["status"] for v in other.proxy.list()["vmList"]}
+    assert listed.get(vm_id) in (None, "Down"), listed
+
+
+def test_cancel_mid_way_keeps_the_vm_on_the_source(two_hosts, agents, guest):
+    a, b = agents
+    vm_id = _start_vm(a, guest)
+    try:
+        assert a.proxy.migrateCancel(vm_id)["status"]["code"] == 47
+        _slow_migration(a, b, vm_id)
+        assert a.proxy.migrateCancel(vm_id)["status"]["code"] == 0
+        end = _wait_migration_end(a, vm_id)
+        assert end["phase"] == "failed", end
+        assert end["status"]["message"] == "Migration canceled", end
+        _only_on(two_hosts, agents, vm_id, a)
+        assert vm_id not in [v["vmId"] for v in b.proxy.list()["vmList"]]
+    finally:
+        _cleanup(two_hosts, agents, vm_id)
+
+
+def test_destination_hook_refusal_leaves_nothing_behind(two_hosts, agents, guest):
+    a, b = agents
+    hook = os.path.join(b.root.config.hooks_dir,
+                        "before_vm_migrate_destination", "50_refuse")
+    write_hook(hook, REFUSE_HOOK)
+    vm_id = _start_vm(a, guest, custom={"refuse_migration": "yes"})
+    try:
+        _migrate(a, b, vm_id)
+        end = _wait_migration_end(a, vm_id)
+        assert end["phase"] == "failed", end
+        assert end["status"]["code"] == 1500, end   # the destination's hook error
+        assert "takes no such VM" in end["status"]["message"], end
+        _only_on(two_hosts, agents, vm_id, a)
+        assert vm_id not in [v["vmId"] for v in b.proxy.list()["vmList"]]
+    finally:
+        os.unlink(hook)
+        _cleanup(two_hosts, agents, vm_id)
+
+
+def test_link_cut_mid_way_keeps_the_vm_on_the_source(two_hosts, agents, guest):
+    a, b = agents
+    vm_id = _start_vm(a, guest)
+    try:
+        _slow_migration(a, b, vm_id)
+        two_hosts.set_link(False)
+        end = _wait_migration_end(a, vm_id)
+        assert end["phase"] == "failed", end
+        _only_on(two_hosts, agents, vm_id, a)
+        print(f"link cut: {end['status']['message']}")
+    finally:
+        two_hosts.set_link(True)
+        _cleanup(two_hosts, agents, vm_id)
+
+
+def test_destination_agent_killed_mid_way(two_hosts, agents, guest):
+    """libvirt finishes the migration without B's agent; B's agent,
+    restarted, finds the VM running there."""
+    a, b = agents
+    vm_id = _start_vm(a, guest)
+    try:
+        _slow_migration(a, b, vm_id)
+        b.kill()
+        assert a.proxy.migrateChangeParams(
+            vm_id, {"maxBandwidth": 10000})["status"]["code"] == 0
+        end = _wait_migration_end(a, vm_id)
+        assert end["phase"] == "done", end
+        down = wait_status(a.proxy, vm_id, "Down", timeout=10)
+        assert down["exitReason"] == 4, down
+        b.start()
+        _only_on(two_hosts, agents, vm_id, b)
+    finally:
+        if b.root.procs.get("vdsmd") is None:
+            b.start()
+        _cleanup(two_hosts, agents, vm_id)
+
+
+def test_source_agent_killed_and_restarted_mid_way(two_hosts, agents, guest):
+    """A's restarted agent finds the migration running, follows it, and
+    reports the VM gone once it lands on B."""
+    a, b = agents
+    vm_id = _start_vm(a, guest)
+    try:
+        _slow_migration(a, b, vm_id)
+        a.kill()
+        a.start()
+        stats = _migration_stats(a, vm_id)
+        assert stats["phase"] == "migrating", stats
+        assert wait_status(a.proxy, vm_id, "Migration Source", timeout=5)
+        assert a.proxy.migrateChangeParams(
+            vm_id, {"maxBandwidth": 10000})["status"]["code"] == 0
+        end = _wait_migration_end(a, vm_id)
+        assert end["phase"] == "done", end
+        down = wait_status(a.proxy, vm_id, "Down", timeout=10)
+        assert down["exitReason"] == 4, down
+        _only_on(two_hosts, agents, vm_id, b)
+    finally:
+        if a.root.procs.get("vdsmd") is None:
+            a.start()
         _cleanup(two_hosts, agents, vm_id)

@@ -18,6 +18,7 @@ from vdsm.virt import status as st
 from vdsm.virt import vmparams
 from vdsm.virt.context import VirtContext
 from vdsm.virt.domxml import metadata
+from vdsm.virt.migration import recovered as recovered_migrations
 from vdsm.virt.vm import Vm
 from vdsm.virt.vmops import refresh_live
 
@@ -34,6 +35,7 @@ def recover(ctx: VirtContext) -> list[Vm]:
         vm = _recover_one(dom, ctx.publisher)
         if vm is not None:
             ctx.registry.add(vm)
+            recovered_migrations.adopt(ctx, vm, dom)
             found.append(vm)
     if found:
         log.info("recovered %d VM(s): %s", len(found),

@@ -99,7 +99,7 @@ def migration_create(ctx: VirtContext, params: Any,
         ctx.registry.remove(vm)
         ctx.incoming.release()
         raise
-    threading.Thread(target=_wait_incoming, args=(ctx, vm), daemon=True,
+    threading.Thread(target=follow_incoming, args=(ctx, vm), daemon=True,
                      name=f"migdst-{vm.id[:8]}").start()
     answer = vm.definition()
     answer["xml"] = edited or src_xml
@@ -134,7 +134,8 @@ def _arrived(ctx: VirtContext, vm_id: str) -> tuple[libvirt.virDomain | None, st
     return dom, "incoming"
 
 
-def _wait_incoming(ctx: VirtContext, vm: Vm) -> None:
+def follow_incoming(ctx: VirtContext, vm: Vm) -> None:
+    """The waiter thread: holds an incoming slot until the VM is settled."""
     try:
         wait_incoming(ctx, vm, ctx.migration.destination_timeout)
     finally:
