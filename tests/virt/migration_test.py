@@ -9,11 +9,16 @@ both agents say so.
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from typing import Any, Iterator
 
 import libvirt
 import pytest
+
+from vdsm.common import pki
+from vdsm_cli.jsonrpc_client import StompClient
 
 from .harness import destroy_quietly, vm_params, wait_for, wait_status
 from .migrationrig import HostAgent, write_hook
@@ -304,3 +309,91 @@ def test_source_agent_killed_and_restarted_mid_way(two_hosts, agents, guest):
         if a.root.procs.get("vdsmd") is None:
             a.start()
         _cleanup(two_hosts, agents, vm_id)
+
+
+class _Events:
+    """The JSON-RPC notifications one agent sends a subscribed engine."""
+
+    def __init__(self, agent: HostAgent) -> None:
+        p = agent.root.pki
+        ctx = pki.client_context(p.ca_cert, p.client_cert("engine"),
+                                 p.client_key("engine"))
+        self.client = StompClient("127.0.0.1", agent.root.port,
+                                  ssl_context=ctx, timeout=30)
+        self.got: list[tuple[str, dict[str, Any]]] = []
+        self.client.subscribe("jms.queue.events", self._on)
+
+    def _on(self, frame: Any) -> None:
+        body = json.loads(frame.body)
+        self.got.append((body["method"], body["params"]))
+
+    def of(self, kind: str, vm_id: str) -> list[dict[str, Any]]:
+        name = f"|virt|{kind}|{vm_id}"
+        return [params[vm_id] for method, params in list(self.got)
+                if method == name]
+
+    def statuses(self, vm_id: str) -> list[str]:
+        return [e["status"] for e in self.of("VM_status", vm_id)]
+
+
+def test_engine_migrates_over_jsonrpc_and_both_hosts_send_events(
+        two_hosts, agents, guest):
+    a, b = agents
+    vm_id = _start_vm(a, guest)
+    on_a, on_b = _Events(a), _Events(b)
+    try:
+        on_a.client.call("VM.migrate", {"vmID": vm_id, "params": {
+            "vmId": vm_id, "dst": b.dst, "dstqemu": b.host.address,
+            "method": "online", "maxBandwidth": 30}})
+        wait_for(lambda: "Up" in on_b.statuses(vm_id), 60, "Up on B")
+        wait_for(lambda: "Down" in on_a.statuses(vm_id), 20, "Down on A")
+        assert on_a.statuses(vm_id) == ["Migration Source", "Down"]
+        assert on_a.of("VM_status", vm_id)[-1]["exitReason"] == 4
+        assert on_b.statuses(vm_id) == ["Migration Destination", "Up"]
+        progress = on_a.of("VM_migration_status", vm_id)
+        assert progress[-1] == {"progress": 100, "phase": "done"}, progress
+        assert any(0 < p["progress"] < 100 for p in progress), progress
+        stats = on_a.client.call("VM.getMigrationStatus", {"vmID": vm_id})
+        assert stats["phase"] == "done" and stats["progress"] == 100, stats
+    finally:
+        on_a.client.close()
+        on_b.client.close()
+        _cleanup(two_hosts, agents, vm_id)
+
+
+def test_paused_vm_migrates_paused(two_hosts, agents, guest):
+    a, b = agents
+    vm_id = _start_vm(a, guest)
+    try:
+        assert a.proxy.pause(vm_id)["status"]["code"] == 0
+        wait_status(a.proxy, vm_id, "Paused")
+        _migrate(a, b, vm_id)
+        assert _wait_migration_end(a, vm_id)["phase"] == "done"
+        _only_on(two_hosts, agents, vm_id, b, status="Paused")
+        assert _on(b.host.uri, vm_id) == libvirt.VIR_DOMAIN_PAUSED
+        assert b.proxy.cont(vm_id)["status"]["code"] == 0
+        wait_status(b.proxy, vm_id, "Up")
+    finally:
+        _cleanup(two_hosts, agents, vm_id)
+
+
+def test_outgoing_limit_queues_the_second_migration(two_hosts, agents, guest):
+    a, b = agents
+    first, second = _start_vm(a, guest), _start_vm(a, guest)
+    try:
+        _migrate(a, b, first, maxBandwidth=2, outgoingLimit=1)
+        wait_for(lambda: _migration_stats(a, first).get("dataRemaining"), 20,
+                 "the first migration to send")
+        _migrate(a, b, second, outgoingLimit=1)
+        time.sleep(1.5)
+        assert _migration_stats(a, second)["phase"] == "queued"
+        caps = a.proxy.getVdsStats()["info"]
+        assert caps["outgoingVmMigrations"] == 2, caps
+        assert a.proxy.migrateChangeParams(
+            first, {"maxBandwidth": 10000})["status"]["code"] == 0
+        for vm_id in (first, second):
+            assert _wait_migration_end(a, vm_id)["phase"] == "done"
+            _only_on(two_hosts, agents, vm_id, b)
+    finally:
+        for vm_id in (first, second):
+            _cleanup(two_hosts, agents, vm_id)
