@@ -71,7 +71,7 @@ class JobEvents:
         if params.get("operation") != libvirt.VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT:
             return
         with self._cond:
-            self._stats[dom.UUIDString()] = dict(params)
+            self._stats[dom.UUIDString()] = {**params, "received": time.time()}
             self._cond.notify_all()
 
     def forget(self, vm_id: str) -> None:
@@ -113,10 +113,14 @@ def first_log_time(text: str, needle: str, since: float) -> float | None:
     return None
 
 
-def _figures(run: dict[str, Any], stats: dict[str, Any] | None) -> dict[str, Any]:
+def _figures(run: dict[str, Any], stats: dict[str, Any] | None,
+             ended: float) -> dict[str, Any]:
+    """libvirt's figures, and ``tail_ms``: from the JOB_COMPLETED event
+    (received here) to the end the caller saw."""
     if stats is None:
         run["error"] = "no JOB_COMPLETED event"
         return run
+    run["tail_ms"] = round((ended - stats["received"]) * 1000, 1)
     run["downtime_ms"] = float(stats["downtime"])
     run["libvirt_ms"] = float(stats["time_elapsed"])
     run["own_ms"] = round(run["total_ms"] - run["libvirt_ms"], 1)
@@ -140,9 +144,11 @@ class Rig:
     def start(self) -> None:
         self.guest = build_guest()
         self.hosts.start()
-        a = HostAgent(self.hosts.a)
+        hooks = self.args.hooks
+        a = HostAgent(self.hosts.a, record_hooks=hooks)
         self.agents.append(a)
-        self.agents.append(HostAgent(self.hosts.b, ca_from=a.root))
+        self.agents.append(HostAgent(self.hosts.b, ca_from=a.root,
+                                     record_hooks=hooks))
         for agent in self.agents:
             agent.start()
         self.events = JobEvents([h.uri for h in self.hosts.hosts])
@@ -166,8 +172,10 @@ class Rig:
             self.hosts.stop()
             shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def case(self, mem: int, load: str) -> tuple[list[dict], list[dict]]:
-        """The agent's runs and virsh's runs of one case."""
+    def case(self, mem: int, load: str) -> dict[str, list[dict[str, Any]]]:
+        """The runs of one case by method: the agent with its default
+        downtime schedule, the agent told to use the maximum downtime at
+        once (as virsh does; the same guest, already warm), virsh."""
         extra = f" vdsm_dirty={self.args.dirty_mib}" if load == "dirty" else ""
         params = vm_params(self.guest, memSize=mem,
                            kernelArgs=self.guest["cmdline"] + extra)
@@ -180,34 +188,46 @@ class Rig:
                                    f"{vm_id}.log")
             _wait_guest(console, load)
             xml = _domain_xml(self.hosts.a.uri, vm_id)
-            agent_runs = self._agent_runs(vm_id)
+            flat = {"init": [{"name": "setDowntime",
+                              "params": [str(self.args.downtime)]}],
+                    "stalling": []}
+            on = [0]    # index of the agent that has the VM
+            methods = {"agent": self._agent_runs(vm_id, on, self.args.warmup,
+                                                 None),
+                       "agent_flat": self._agent_runs(vm_id, on, 0, flat)}
         finally:
             for agent in self.agents:
                 agent.proxy.destroy(vm_id)
             for host in self.hosts.hosts:
                 destroy_quietly(host.uri, [vm_id])
-        return agent_runs, self._virsh_runs(xml, load)
+        methods["virsh"] = self._virsh_runs(xml, load)
+        return methods
 
     # --- through the agent ---------------------------------------------
-    def _agent_runs(self, vm_id: str) -> list[dict[str, Any]]:
-        runs = []
-        for i in range(self.args.runs):
-            src, dst = self.agents[i % 2], self.agents[1 - i % 2]
-            run = self._agent_run(src, dst, vm_id)
+    def _agent_runs(self, vm_id: str, on: list[int], warmup: int,
+                    schedule: dict[str, Any] | None) -> list[dict[str, Any]]:
+        runs: list[dict[str, Any]] = []
+        for i in range(warmup + self.args.runs):
+            src, dst = self.agents[on[0]], self.agents[1 - on[0]]
+            run = self._agent_run(src, dst, vm_id, schedule)
+            run["warmup"] = i < warmup
             runs.append(run)
             if run.get("error"):
-                break
+                break   # the VM stays where it is; so do the next runs
+            on[0] = 1 - on[0]
             wait_status(dst.proxy, vm_id, "Up", timeout=30)
             src.proxy.destroy(vm_id)    # as the engine does
         return runs
 
-    def _agent_run(self, src: HostAgent, dst: HostAgent,
-                   vm_id: str) -> dict[str, Any]:
+    def _agent_run(self, src: HostAgent, dst: HostAgent, vm_id: str,
+                   schedule: dict[str, Any] | None) -> dict[str, Any]:
         assert self.events is not None
         self.events.forget(vm_id)
         request = {"vmId": vm_id, "dst": dst.dst, "method": "online",
                    "dstqemu": dst.host.address, "downtime": self.args.downtime,
                    "maxBandwidth": self.args.bandwidth}
+        if schedule is not None:
+            request["convergenceSchedule"] = schedule
         since = time.time()
         start = time.monotonic()
         answer = src.proxy.migrate(request)
@@ -233,11 +253,12 @@ class Rig:
         text = agent_log(src)
         began = first_log_time(text, f"vm {vm_id}: migrating to", since)
         ended = first_log_time(text, f"vm {vm_id}: migrated to", since)
-        run: dict[str, Any] = {"total_ms": round(
-            (ended - since if ended is not None else polled) * 1000, 1)}
+        if ended is None:
+            ended = since + polled
+        run: dict[str, Any] = {"total_ms": round((ended - since) * 1000, 1)}
         if began is not None:
             run["prepare_ms"] = round((began - since) * 1000, 1)
-        return _figures(run, self.events.wait(vm_id))
+        return _figures(run, self.events.wait(vm_id), ended)
 
     # --- through virsh -------------------------------------------------
     def _virsh_runs(self, xml: str, load: str) -> list[dict[str, Any]]:
@@ -252,8 +273,9 @@ class Rig:
         runs = []
         try:
             _wait_guest(console, load)
-            for i in range(self.args.runs):
+            for i in range(self.args.warmup + self.args.runs):
                 run = self._virsh_run(hosts[i % 2], hosts[1 - i % 2], vm_id)
+                run["warmup"] = i < self.args.warmup
                 runs.append(run)
                 if run.get("error"):
                     break
@@ -269,6 +291,7 @@ class Rig:
         argv = ["migrate", "--live", "--p2p", "--bandwidth",
                 str(self.args.bandwidth), vm_id, dst.tcp_uri,
                 f"tcp://{dst.address}"]
+        since = time.time()
         start = time.monotonic()
         try:
             _virsh(src, *argv, timeout=self.args.timeout)
@@ -279,8 +302,9 @@ class Rig:
             _abort(src.uri, vm_id)
             return {"error": f"{src.name}->{dst.name} did not converge in "
                              f"{self.args.timeout:g} s"}
-        run = {"total_ms": round((time.monotonic() - start) * 1000, 1)}
-        return _figures(run, self.events.wait(vm_id))
+        took = time.monotonic() - start
+        run = {"total_ms": round(took * 1000, 1)}
+        return _figures(run, self.events.wait(vm_id), since + took)
 
 
 def _virsh(host: Host, *args: str, timeout: float = 30.0) -> None:
