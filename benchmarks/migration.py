@@ -128,6 +128,8 @@ def summarize(case: dict[str, Any], methods: dict[str, list[dict[str, Any]]],
             "adds_lt_100ms": m["adds_ms"] is not None
             and m["adds_ms"] < OWN_MS_GOAL,
         }
+        if not m["converged"]:
+            m["goals"] = dict.fromkeys(m["goals"])   # nothing to judge
     return out
 
 
@@ -178,8 +180,9 @@ def table(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         case = f"{res['mem_mib']} MiB {res['load']}"
         for name in METHODS[:-1]:
             m = res[name]
-            verdicts = ", ".join(f"{k} {'met' if v else 'NOT met'}"
-                                 for k, v in m["goals"].items())
+            verdicts = ", ".join(
+                f"{k} {'n/a' if v is None else 'met' if v else 'NOT met'}"
+                for k, v in m["goals"].items())
             lines.append(f"{case} {name}: adds {_fmt(m['adds_ms'])} ms; "
                          f"{verdicts}")
         for name in METHODS:

@@ -242,9 +242,9 @@ class Rig:
                 wait_for(lambda: src.proxy.migrateStatus(vm_id)[
                     "migrationStats"]["phase"] == "failed", 30,
                     "the cancelled migration to end")
-                return {"error": f"{src.host.name}->{dst.host.name} did not "
-                                 f"converge in {self.args.timeout:g} s "
-                                 f"(progress {stats.get('progress')}%)"}
+                return {"error": f"{src.host.name}->{dst.host.name} not done "
+                                 f"in {self.args.timeout:g} s (progress "
+                                 f"{stats.get('progress')}%), cancelled"}
             time.sleep(POLL)
         polled = time.monotonic() - start
         if stats["phase"] == "failed":
@@ -300,8 +300,8 @@ class Rig:
                 return {"error": f"{src.name}->{dst.name} failed: "
                                  f"{e.err.strip()}"}
             _abort(src.uri, vm_id)
-            return {"error": f"{src.name}->{dst.name} did not converge in "
-                             f"{self.args.timeout:g} s"}
+            return {"error": f"{src.name}->{dst.name} not done in "
+                             f"{self.args.timeout:g} s, domjobabort"}
         took = time.monotonic() - start
         run = {"total_ms": round(took * 1000, 1)}
         return _figures(run, self.events.wait(vm_id), since + took)

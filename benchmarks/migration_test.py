@@ -42,7 +42,7 @@ def test_summary_and_table():
                   _run(1500, 100, 1200, prepare_ms=30.0),
                   _run(1700, 350, 1400, prepare_ms=50.0)],
         "agent_flat": [_run(1400, 120, 1150, prepare_ms=30.0),
-                       {"error": "A->B did not converge in 40 s"}],
+                       {"error": "A->B not done in 40 s (progress 51%), cancelled"}],
         "virsh": [_run(1000, 50, 800, warmup=True),
                   _run(1400, 90, 1200), _run(1400, 110, 1200)],
     }
@@ -59,9 +59,13 @@ def test_summary_and_table():
     assert (flat["converged"], flat["runs"]) == (1, 2)
     assert flat["goals"]["downtime_le_max_every_run"] is False   # one failed
     assert flat["goals"]["total_le_1.1x_virsh"] is True
+    none = migration.summarize({"mem_mib": 128, "load": "dirty"},
+                               {**methods, "agent": methods["agent_flat"][1:]},
+                               max_downtime=300, planned=2)
+    assert set(none["agent"]["goals"].values()) == {None}
     text = migration.table([res], migration.parse_args(["--runs", "2"]))
     assert "128 MiB idle  agent_flat  1/2" in text
-    assert "agent_flat: A->B did not converge in 40 s" in text
+    assert "agent_flat: A->B not done in 40 s (progress 51%), cancelled" in text
     assert "128 MiB idle agent: adds 100 ms; total_le_1.1x_virsh NOT met" in text
 
 
