@@ -1,25 +1,35 @@
 """Live migration between two real hosts: the agent beside plain virsh.
 
 On the two-hosts rig (tests/virt/twohosts.py: two libvirts in two network
-namespaces) with one agent process per host (tests/virt/migrationrig.py),
-a 128 MiB and a 512 MiB TCG guest, idle and rewriting ``--dirty-mib`` MiB
-in a loop (the test guest's ``vdsm_dirty=N``), migrate A->B, B->A, ...
-``--runs`` times through the agent's ``migrate`` verb and then, as a
-second guest with the same domain XML, through ``virsh migrate --live
---p2p`` with the same maximum downtime (``virsh migrate-setmaxdowntime``
-before each run) and the same ``--bandwidth``.
+namespaces) with one agent process per host (tests/virt/migrationrig.py,
+without the rig's recording hooks unless ``--hooks``), a 128 MiB and a
+512 MiB TCG guest, idle and rewriting ``--dirty-mib`` MiB in a loop (the
+test guest's ``vdsm_dirty=N``), migrate A->B, B->A, ... through the
+agent's ``migrate`` verb: ``--warmup`` untimed runs and ``--runs`` timed
+ones with the agent's default downtime schedule (max/10 first, raised one
+step per stalled look), then ``--runs`` with a convergenceSchedule that
+sets the maximum at once ("agent_flat"). Then a second guest with the
+same domain XML goes through ``virsh migrate --live --p2p`` (the same
+warm-up and runs) with the same maximum downtime (``virsh
+migrate-setmaxdowntime`` before each run) and the same ``--bandwidth``.
 
-Measured per run: the wall time from the call to the end (the agent: its
-``migrateStatus`` says done; virsh: the command returns), and libvirt's own
-figures from the VIR_DOMAIN_EVENT_ID_JOB_COMPLETED event on the source
-connection: the real downtime and the job's elapsed time (the agent's own
-time is its wall time minus that). A run past ``--timeout`` is cancelled
-(migrateCancel / domjobabort) and the case reported as not converging.
+Measured per run: the time from the call to the end (the agent: its
+"migrated to" log line; virsh: the command returns), libvirt's figures
+from the VIR_DOMAIN_EVENT_ID_JOB_COMPLETED event on the source connection
+(the real downtime and the job's time_elapsed: a transient domain that
+left cannot be asked afterwards), the agent's prepare time (call -> its
+"migrating to" line, right before migrateToURI3). A run past
+``--timeout`` is cancelled (migrateCancel / domjobabort) and reported so.
 Goals (issue 10): total <= 1.1x virsh; downtime <= the requested maximum in
-every run; the agent adds < 100 ms of its own.
+every run; the agent adds < 100 ms of its own (own = total - libvirt's
+job time, compared with virsh's).
 
-    .venv/bin/python benchmarks/migration.py [--runs 3] [--sizes 128,512]
-        [--loads idle,dirty] [--downtime 300] [--bandwidth 128] [--json]
+    .venv/bin/python benchmarks/migration.py [--runs 3] [--warmup 1]
+        [--sizes 128,512] [--loads idle,dirty] [--dirty-mib 16]
+        [--downtime 300] [--bandwidth 128] [--timeout 40] [--hooks]
+        [--logs DIR] [--json]
+
+Set VDSM_TEST_GUEST_DIR to build the test guest somewhere of your own.
 """
 
 from __future__ import annotations
