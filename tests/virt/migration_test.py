@@ -387,6 +387,8 @@ def test_outgoing_limit_queues_the_second_migration(two_hosts, agents, guest):
         _migrate(a, b, second, outgoingLimit=1)
         time.sleep(1.5)
         assert _migration_stats(a, second)["phase"] == "queued"
+        running = wait_status(a.proxy, first, "Migration Source")
+        assert 0 <= running["migrationProgress"] < 100, running
         caps = a.proxy.getVdsStats()["info"]
         assert caps["outgoingVmMigrations"] == 2, caps
         assert a.proxy.migrateChangeParams(

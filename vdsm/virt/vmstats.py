@@ -34,6 +34,9 @@ def vm_stats(vm: Vm) -> dict[str, Any]:
     stats.update(vm.guest_info)
     if "sampleTime" in vm.sample:
         stats["statsAge"] = f"{max(0.0, time.time() - vm.sample['sampleTime']):.2f}"
+    migration = vm.migration
+    if migration is not None and migration.active:
+        stats["migrationProgress"] = migration.progress
     if vm.is_down and vm.exit is not None:
         stats.update(vm.exit.as_stats())
     return stats
