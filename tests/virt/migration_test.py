@@ -124,6 +124,9 @@ def test_guest_migrates_a_to_b_and_back_and_keeps_running(two_hosts, agents, gue
             assert end["progress"] == 100
             down = wait_status(src.proxy, vm_id, "Down", timeout=10)
             assert down["exitReason"] == 4, down   # MigrationSucceeded
+            # the downtime used, as libvirt measured it, within the maximum
+            used = _migration_stats(src, vm_id)["downtime"]
+            assert 0 < used <= 300, used
             wait_status(dst.proxy, vm_id, "Up", timeout=20)
             # exactly one libvirt has it
             assert _on(dst.host.uri, vm_id) == libvirt.VIR_DOMAIN_RUNNING
@@ -399,3 +402,35 @@ def test_outgoing_limit_queues_the_second_migration(two_hosts, agents, guest):
     finally:
         for vm_id in (first, second):
             _cleanup(two_hosts, agents, vm_id)
+
+
+def test_migration_create_refusals_leave_nothing_behind(agents, guest):
+    _, b = agents
+    proxy = b.proxy
+
+    def create(limit: int = 0, **extra: Any) -> dict[str, Any]:
+        params = vm_params(guest, _srcDomXML="<domain/>", **extra)
+        return proxy.migrationCreate(params, limit)
+
+    no_xml = vm_params(guest)
+    assert proxy.migrationCreate(no_xml, 0)["status"]["code"] == 11
+    assert create(memSize=8 * 1024 * 1024)["status"]["code"] == 14  # 8 TiB
+    first = create(1)
+    assert first["status"]["code"] == 0, first
+    vm_id = first["params"]["vmId"]
+    assert first["migrationPort"] == 0
+    assert first["params"]["status"] == "Migration Destination"
+    try:
+        assert create(1)["status"]["code"] == 82      # one incoming at most
+        again = vm_params(guest, _srcDomXML="<domain/>", vmId=vm_id)
+        assert proxy.migrationCreate(again, 0)["status"]["code"] == 4
+    finally:
+        assert proxy.destroy(vm_id)["status"]["code"] == 0
+    listed = [v["vmId"] for v in proxy.list()["vmList"]]
+    assert vm_id not in listed
+    # the slot is free again once the waiter saw the VM go
+    second = wait_for(lambda: (lambda r: r if r["status"]["code"] == 0
+                               else None)(create(1)), 5, "a free slot")
+    assert proxy.destroy(second["params"]["vmId"])["status"]["code"] == 0
+    listed = [v["vmId"] for v in proxy.list()["vmList"]]
+    assert second["params"]["vmId"] not in listed

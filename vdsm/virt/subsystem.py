@@ -176,6 +176,8 @@ class VirtSubsystem:
             vm.on_io_error(*args)
         elif kind == "agent":
             vm.on_agent(args[0])
+        elif kind == "job_completed":
+            vm.completed_job = args[0]   # e.g. a migration's real downtime
         if vm.is_down:
             release(self.ctx, vm)
 

@@ -59,6 +59,7 @@ class Vm:
         self.guest_info: dict[str, Any] = {}  # latest guest agent facts
         self.unresponsive_since: float | None = None
         self.migration: Any = None  # the latest outgoing SourceMigration
+        self.completed_job: dict[str, Any] = {}  # libvirt's last job figures
         self._io_reason: str | None = None
         self.log = logging.LoggerAdapter(log, {"vm_id": self.id})
 

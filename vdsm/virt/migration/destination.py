@@ -80,7 +80,9 @@ def migration_create(ctx: VirtContext, params: Any,
             f"incoming already)")
     start_time = params.get("startTime")
     vm = Vm(vmdef, status=st.MIGRATION_DESTINATION,
-            start_time=float(start_time) if start_time else None, conf=conf,
+            start_time=float(start_time) if start_time else None,
+            # the source's normalized definition; plain vmParams get theirs
+            conf=conf if "devices" in conf else None,
             publisher=ctx.publisher)
     try:
         ctx.registry.add(vm)

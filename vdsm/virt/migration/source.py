@@ -114,6 +114,9 @@ class SourceMigration:
                "status": {"code": code, "message": message},
                "progress": self.progress}
         out.update(self.figures)
+        if self.phase == DONE and "downtime" in self.vm.completed_job:
+            # what the guest was paused for, measured by libvirt
+            out["downtime"] = int(self.vm.completed_job["downtime"])
         return out
 
     # --- the thread ------------------------------------------------------
@@ -126,10 +129,17 @@ class SourceMigration:
             migrating = self.phase == MIGRATING
         if migrating:
             try:
-                self.vm.domain(self.ctx.conn.get()).abortJob()
-            except (libvirt.libvirtError, VdsmError) as e:
+                self._abort_job(self.vm.domain(self.ctx.conn.get()))
+            except VdsmError as e:
                 log.warning("vm %s: cannot abort the migration job: %s",
                             self.vm.id, e)
+
+    def _abort_job(self, dom: libvirt.virDomain) -> None:
+        try:
+            dom.abortJob()
+        except libvirt.libvirtError as e:
+            log.warning("vm %s: cannot abort the migration job: %s",
+                        self.vm.id, e.get_error_message())
 
     def _run(self) -> None:
         try:
@@ -254,6 +264,10 @@ class SourceMigration:
             raise outcome["error"]
 
     def _look(self, dom: libvirt.virDomain, policy: Convergence) -> None:
+        if self._cancelled.is_set():
+            # aborted before libvirt's job could be: abort it now
+            self._abort_job(dom)
+            return
         try:
             stats = dom.jobStats(0)
         except libvirt.libvirtError as e:
