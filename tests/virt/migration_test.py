@@ -17,7 +17,9 @@ from typing import Any, Iterator
 import libvirt
 import pytest
 
+from vdsm import config as vdsm_config
 from vdsm.common import pki
+from vdsm_cli import vdsclient
 from vdsm_cli.jsonrpc_client import StompClient
 
 from .harness import destroy_quietly, vm_params, wait_for, wait_status
@@ -434,3 +436,27 @@ def test_migration_create_refusals_leave_nothing_behind(agents, guest):
     assert proxy.destroy(second["params"]["vmId"])["status"]["code"] == 0
     listed = [v["vmId"] for v in proxy.list()["vmList"]]
     assert second["params"]["vmId"] not in listed
+
+
+def test_vdsclient_migrate_and_status(two_hosts, agents, guest, capsys):
+    a, b = agents
+    conf = os.path.join(a.root.root, "cli.conf")
+    vdsm_config.write(conf, {("vars", "trust_store_path"): a.root.config.pki_dir})
+
+    def vdsclient_(*argv: str) -> str:
+        rc = vdsclient.main(["-s", "--config", conf, a.dst, *argv])
+        out = capsys.readouterr()
+        assert rc == 0, out
+        return out.out
+
+    vm_id = _start_vm(a, guest)
+    try:
+        vdsclient_("migrate", f"vmId={vm_id}", "method=online",
+                   f"src={a.dst}", f"dst={b.dst}",
+                   f"dstqemu={b.host.address}")
+        _wait_migration_end(a, vm_id)
+        out = vdsclient_("migrateStatus", vm_id)
+        assert "Migration done" in out and "100" in out, out
+        _only_on(two_hosts, agents, vm_id, b)
+    finally:
+        _cleanup(two_hosts, agents, vm_id)
