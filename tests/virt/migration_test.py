@@ -453,7 +453,8 @@ def test_vdsclient_migrate_and_status(two_hosts, agents, guest, capsys):
     try:
         vdsclient_("migrate", f"vmId={vm_id}", "method=online",
                    f"src={a.dst}", f"dst={b.dst}",
-                   f"dstqemu={b.host.address}")
+                   f"dstqemu={b.host.address}", "parallel=2",
+                   "autoConverge=true", "compressed=false")
         _wait_migration_end(a, vm_id)
         out = vdsclient_("migrateStatus", vm_id)
         assert "Migration done" in out and "100" in out, out

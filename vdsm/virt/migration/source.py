@@ -198,7 +198,10 @@ class SourceMigration:
         for wanted, flag in ((req.tunneled, libvirt.VIR_MIGRATE_TUNNELLED),
                              (req.compressed, libvirt.VIR_MIGRATE_COMPRESSED),
                              (req.auto_converge, libvirt.VIR_MIGRATE_AUTO_CONVERGE),
-                             (req.abort_on_error, libvirt.VIR_MIGRATE_ABORT_ON_ERROR)):
+                             (req.abort_on_error, libvirt.VIR_MIGRATE_ABORT_ON_ERROR),
+                             (req.encrypted, libvirt.VIR_MIGRATE_TLS),
+                             (req.parallel > 0, libvirt.VIR_MIGRATE_PARALLEL),
+                             (req.zerocopy, libvirt.VIR_MIGRATE_ZEROCOPY)):
             if wanted:
                 flags |= flag
         if req.schedule is not None and req.schedule.uses_postcopy:
@@ -213,6 +216,8 @@ class SourceMigration:
         if req.dstqemu and not req.tunneled:
             host = f"[{req.dstqemu}]" if ":" in req.dstqemu else req.dstqemu
             params[libvirt.VIR_MIGRATE_PARAM_URI] = f"tcp://{host}"
+        if req.parallel:
+            params[libvirt.VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS] = req.parallel
         if self._dest_xml and self._dest_xml != xml:
             params[libvirt.VIR_MIGRATE_PARAM_DEST_XML] = self._dest_xml
         return params
