@@ -461,3 +461,17 @@ def test_vdsclient_migrate_and_status(two_hosts, agents, guest, capsys):
         _only_on(two_hosts, agents, vm_id, b)
     finally:
         _cleanup(two_hosts, agents, vm_id)
+
+
+def test_spice_vm_migrates_with_console_address(two_hosts, agents, guest):
+    """consoleAddress becomes libvirt's graphics URI (SPICE relocation)."""
+    a, b = agents
+    vm_id = _start_vm(a, guest, display="qxl", displayIp="0")
+    try:
+        _migrate(a, b, vm_id, consoleAddress=f"{b.host.address}:5900")
+        end = _wait_migration_end(a, vm_id)
+        assert end["phase"] == "done", end
+        _only_on(two_hosts, agents, vm_id, b)
+        assert b.proxy.getVmStats(vm_id)["statsList"][0]["displayType"] == "qxl"
+    finally:
+        _cleanup(two_hosts, agents, vm_id)

@@ -216,6 +216,12 @@ class SourceMigration:
         if req.dstqemu and not req.tunneled:
             host = f"[{req.dstqemu}]" if ":" in req.dstqemu else req.dstqemu
             params[libvirt.VIR_MIGRATE_PARAM_URI] = f"tcp://{host}"
+        spice = [g for g in self.vm.live.get("graphics") or []
+                 if g["type"] == "spice"]
+        if req.console_address and spice:
+            # SPICE clients are relocated there (VNC clients reconnect)
+            params[libvirt.VIR_MIGRATE_PARAM_GRAPHICS_URI] = \
+                f"spice://{req.console_address}"
         if req.parallel:
             params[libvirt.VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS] = req.parallel
         if self._dest_xml and self._dest_xml != xml:
