@@ -22,7 +22,14 @@ from vdsm.common import pki
 from vdsm_cli import vdsclient
 from vdsm_cli.jsonrpc_client import StompClient
 
-from .harness import destroy_quietly, vm_params, wait_for, wait_status
+from .harness import (
+    destroy_quietly,
+    read_console,
+    uptime_in,
+    vm_params,
+    wait_for,
+    wait_status,
+)
 from .migrationrig import HostAgent, write_hook
 from .twohosts import TwoHosts
 
@@ -58,18 +65,11 @@ def _on(uri: str, vm_id: str) -> int | None:
 
 
 def _console(agent: HostAgent, vm_id: str) -> str:
-    path = os.path.join(agent.root.config.log_dir, "console", f"{vm_id}.log")
-    try:
-        with open(path, errors="replace") as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
+    return read_console(agent.root.config.log_dir, vm_id)
 
 
 def _uptime(agent: HostAgent, vm_id: str) -> float:
-    lines = [line for line in _console(agent, vm_id).splitlines()
-             if "VDSM-TEST-GUEST uptime" in line]
-    return float(lines[-1].split()[-1]) if lines else 0.0
+    return uptime_in(_console(agent, vm_id))
 
 
 def _start_vm(agent: HostAgent, guest: dict[str, Any], **extra: Any) -> str:
@@ -269,6 +269,17 @@ def test_link_cut_mid_way_keeps_the_vm_on_the_source(two_hosts, agents, guest):
         _cleanup(two_hosts, agents, vm_id)
 
 
+def _speed_up_and_land(src: HostAgent, vm_id: str) -> None:
+    """Open the bandwidth of a slow migration; it ends with the VM gone
+    from the source (Down, MigrationSucceeded)."""
+    assert src.proxy.migrateChangeParams(
+        vm_id, {"maxBandwidth": 10000})["status"]["code"] == 0
+    end = _wait_migration_end(src, vm_id)
+    assert end["phase"] == "done", end
+    down = wait_status(src.proxy, vm_id, "Down", timeout=10)
+    assert down["exitReason"] == 4, down
+
+
 def test_destination_agent_killed_mid_way(two_hosts, agents, guest):
     """libvirt finishes the migration without B's agent; B's agent,
     restarted, finds the VM running there."""
@@ -277,12 +288,7 @@ def test_destination_agent_killed_mid_way(two_hosts, agents, guest):
     try:
         _slow_migration(a, b, vm_id)
         b.kill()
-        assert a.proxy.migrateChangeParams(
-            vm_id, {"maxBandwidth": 10000})["status"]["code"] == 0
-        end = _wait_migration_end(a, vm_id)
-        assert end["phase"] == "done", end
-        down = wait_status(a.proxy, vm_id, "Down", timeout=10)
-        assert down["exitReason"] == 4, down
+        _speed_up_and_land(a, vm_id)
         b.start()
         _only_on(two_hosts, agents, vm_id, b)
     finally:
@@ -303,12 +309,7 @@ def test_source_agent_killed_and_restarted_mid_way(two_hosts, agents, guest):
         stats = _migration_stats(a, vm_id)
         assert stats["phase"] == "migrating", stats
         assert wait_status(a.proxy, vm_id, "Migration Source", timeout=5)
-        assert a.proxy.migrateChangeParams(
-            vm_id, {"maxBandwidth": 10000})["status"]["code"] == 0
-        end = _wait_migration_end(a, vm_id)
-        assert end["phase"] == "done", end
-        down = wait_status(a.proxy, vm_id, "Down", timeout=10)
-        assert down["exitReason"] == 4, down
+        _speed_up_and_land(a, vm_id)
         _only_on(two_hosts, agents, vm_id, b)
     finally:
         if a.root.procs.get("vdsmd") is None:
