@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vdsm.common.events import NullPublisher, Publisher
 from vdsm.virt.connection import Connection
 from vdsm.virt.domxml.domain import HostOptions
 from vdsm.virt.drives import DriveResolver
 from vdsm.virt.registry import VmRegistry
+
+if TYPE_CHECKING:
+    from vdsm.virt.ovirtagent import OvirtAgents
 
 
 @dataclass
@@ -22,3 +25,5 @@ class VirtContext:
     shutdown_timeout: float = 30.0
     operation_timeout: float = 60.0
     publisher: Publisher = field(default_factory=NullPublisher)  # VM_status
+    guest_agent_timeout: float = 5.0   # seconds a guest agent call may take
+    ovirt_agents: OvirtAgents | None = None  # oVirt agent channels, if started

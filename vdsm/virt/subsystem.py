@@ -26,6 +26,7 @@ from vdsm.virt.context import VirtContext
 from vdsm.virt.domxml.domain import HostOptions
 from vdsm.virt.drives import DriveResolver
 from vdsm.virt.guestagent import GuestAgentPoller
+from vdsm.virt.ovirtagent import OvirtAgents
 from vdsm.virt.registry import VmRegistry
 from vdsm.virt.sampling import Sampler
 from vdsm.virt.service import VirtService
@@ -50,7 +51,8 @@ def host_options(config: Any) -> HostOptions:
         console_dir = os.path.join(config.log_dir, "console")
     interval = config.get("vars", "vm_sample_interval")
     return HostOptions(domain_type=kind, console_log_dir=console_dir,
-                       balloon_stats_period=max(1, int(interval)))
+                       balloon_stats_period=max(1, int(interval)),
+                       channel_dir=os.path.join(config.run_dir, "channels"))
 
 
 def network_users(vms: list[Vm], network: str) -> list[str]:
@@ -83,6 +85,9 @@ class VirtSubsystem:
         self.guest_agent = GuestAgentPoller(
             self.ctx, interval=config.get("vars", "guest_agent_interval"),
             timeout=config.get("vars", "guest_agent_timeout"))
+        self.ctx.guest_agent_timeout = config.get("vars", "guest_agent_timeout")
+        self.ctx.ovirt_agents = OvirtAgents(
+            self.ctx, timeout=self.ctx.guest_agent_timeout)
 
     def set_drive_resolver(self, resolver: DriveResolver) -> None:
         """Drives given as volume ids go through ``resolver`` (storage's),
@@ -94,6 +99,8 @@ class VirtSubsystem:
     def start(self) -> None:
         if self.ctx.options.console_log_dir:
             os.makedirs(self.ctx.options.console_log_dir, exist_ok=True)
+        if self.ctx.options.channel_dir:
+            os.makedirs(self.ctx.options.channel_dir, exist_ok=True)
         self._worker = threading.Thread(target=self._work, daemon=True,
                                         name="virt-events")
         self._worker.start()
@@ -106,10 +113,13 @@ class VirtSubsystem:
             recovery.recover(self.ctx)
         self.sampler.start()
         self.guest_agent.start()
+        self.ctx.ovirt_agents.start()
 
     def stop(self) -> None:
         """Stop monitoring; the VMs keep running (recovered next start)."""
         self.guest_agent.stop()
+        if self.ctx.ovirt_agents is not None:
+            self.ctx.ovirt_agents.stop()
         self.sampler.stop()
         self.ctx.conn.close()
         self._events.put(None)
