@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import select
 import socket
 import threading
 import time
@@ -110,16 +111,16 @@ class Channel:
             self.send("refresh", {"apiVersion": ovirtproto.MAX_API_VERSION})
         except NonResponsiveGuestAgent as e:
             log.info("vm %s: refresh not sent: %s", self.vm.id, e.message)
-        sock.settimeout(READ_TICK)
         return sock
 
     def _read(self, sock: socket.socket) -> None:
         buf = ovirtproto.LineBuffer()
         while not self._stop.is_set():
             try:
+                ready, _, _ = select.select([sock], [], [], READ_TICK)
+                if not ready:
+                    continue
                 data = sock.recv(65536)
-            except TimeoutError:
-                continue
             except OSError as e:
                 log.info("vm %s: oVirt agent channel: %s", self.vm.id, e)
                 return
