@@ -67,6 +67,11 @@ for s in /sys/block/vd*; do
         (dd if=/dev/zero of="/dev/$(basename "$s")" bs=1M count=32 conv=fsync \
             2>&1; echo "VDSM-TEST-GUEST write test done") &
     fi
+    # A disk with serial vdsm-fs-test holds an ext4 file system: mounted.
+    if [ "$(cat "$s/serial")" = "vdsm-fs-test" ]; then
+        mkdir -p /mnt/test && mount -t ext4 "/dev/$(basename "$s")" /mnt/test &&
+            echo "VDSM-TEST-GUEST mounted /mnt/test"
+    fi
 done
 acpid -c /etc/acpi -l /tmp/acpid.log
 # vdsm_ip=ADDR/PREFIX on the kernel command line: eth0 gets it.
