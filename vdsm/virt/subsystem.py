@@ -11,6 +11,7 @@ the agent's notifier.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import queue
@@ -52,7 +53,7 @@ def host_options(config: Any) -> HostOptions:
     interval = config.get("vars", "vm_sample_interval")
     return HostOptions(domain_type=kind, console_log_dir=console_dir,
                        balloon_stats_period=max(1, int(interval)),
-                       channel_dir=os.path.join(config.run_dir, "channels"))
+                       channel_dir=config.get("vars", "vm_channel_dir") or None)
 
 
 def network_users(vms: list[Vm], network: str) -> list[str]:
@@ -99,8 +100,7 @@ class VirtSubsystem:
     def start(self) -> None:
         if self.ctx.options.console_log_dir:
             os.makedirs(self.ctx.options.console_log_dir, exist_ok=True)
-        if self.ctx.options.channel_dir:
-            os.makedirs(self.ctx.options.channel_dir, exist_ok=True)
+        self.make_channel_dir()
         self._worker = threading.Thread(target=self._work, daemon=True,
                                         name="virt-events")
         self._worker.start()
@@ -114,6 +114,18 @@ class VirtSubsystem:
         self.sampler.start()
         self.guest_agent.start()
         self.ctx.ovirt_agents.start()
+
+    def make_channel_dir(self) -> None:
+        """The oVirt agent sockets' directory; when it cannot be made,
+        libvirt picks the sockets' paths (the reader finds them anyway)."""
+        if not self.ctx.options.channel_dir:
+            return
+        try:
+            os.makedirs(self.ctx.options.channel_dir, exist_ok=True)
+        except OSError as e:
+            log.warning("cannot make the channel directory: %s", e)
+            self.ctx.options = dataclasses.replace(self.ctx.options,
+                                                   channel_dir=None)
 
     def stop(self) -> None:
         """Stop monitoring; the VMs keep running (recovered next start)."""
