@@ -29,7 +29,9 @@ def agent_vm(virt_agent, guest):
     if not guest.get("agent"):
         pytest.skip("the test guest was built without qemu-guest-agent "
                     "(Debian package qemu-guest-agent not installable)")
-    params = vm_params(guest)
+    # qemu-ga's facts alone (ovirtagent_test.py covers the oVirt agent's)
+    params = vm_params(guest, kernelArgs=guest["cmdline"]
+                       + " vdsm_no_ovirt_agent")
     _create(virt_agent, params)
     try:
         wait_status(virt_agent.proxy, params["vmId"], "Up")

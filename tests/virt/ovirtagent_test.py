@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+import threading
 import time
 import types
 
@@ -186,4 +187,23 @@ def test_a_silent_guest_never_blocks_a_send(local_channel):
         for _ in range(1000):
             channel.send("echo", {"data": big})
     assert time.monotonic() - start < channel.timeout + 3
+    conn.close()
+
+
+def test_facts_of_a_guest_gone_silent_leave_the_stats(local_channel,
+                                                       monkeypatch):
+    monkeypatch.setattr(ovirtagent, "RESPONSIVE", 1.5)
+    guest, vm, channel = local_channel
+    channel.start()
+    conn = guest.accept()
+    conn.sendall(b'{"__name__": "active-user", "name": "dave"}\n')
+    wait_for(lambda: vm.ovirt_agent_info.get("username") == "dave", 10,
+             "the user in the facts")
+    wait_for(lambda: vm.ovirt_agent_info == {}, 5, "the facts forgotten")
+    assert not channel.responsive()
+    with pytest.raises(NonResponsiveGuestAgent):
+        ovirtagent.OvirtAgents.send(
+            types.SimpleNamespace(_lock=threading.Lock(),
+                                  _channels={vm.id: channel}),
+            vm.id, "lock-screen")
     conn.close()

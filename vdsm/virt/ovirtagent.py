@@ -119,6 +119,7 @@ class Channel:
             try:
                 ready, _, _ = select.select([sock], [], [], READ_TICK)
                 if not ready:
+                    self._forget_if_silent()
                     continue
                 data = sock.recv(65536)
             except OSError as e:
@@ -129,6 +130,14 @@ class Channel:
                 return
             for line in buf.feed(data):
                 self._handle(line)
+
+    def _forget_if_silent(self) -> None:
+        """Facts of a guest silent past RESPONSIVE leave the stats."""
+        if self._facts and not self.responsive():
+            log.info("vm %s: oVirt guest agent silent for %.0f s", self.vm.id,
+                     RESPONSIVE)
+            self._facts = {}
+            self.vm.ovirt_agent_info = {}
 
     def _handle(self, line: bytes) -> None:
         try:

@@ -32,7 +32,8 @@ def vm_stats(vm: Vm) -> dict[str, Any]:
     stats.update(vm.display_info())
     stats.update(vm.sample)
     stats.update(vm.guest_info)
-    merge_ovirt_agent(stats, vm.ovirt_agent_info)
+    if not vm.is_down:
+        merge_ovirt_agent(stats, vm.ovirt_agent_info)
     if vm.balloon_target is not None and "balloonInfo" in stats:
         stats["balloonInfo"] = dict(stats["balloonInfo"],
                                     balloon_target=str(vm.balloon_target))
