@@ -5,6 +5,7 @@ guest; the reader's failure paths against a local socket beside them."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import tempfile
 import threading
@@ -17,8 +18,16 @@ from vdsm.virt import ovirtagent
 from vdsm.virt.errors import NonResponsiveGuestAgent
 
 from .guestagent_test import FACTS_WITHIN
-from .harness import stats, vm_params, wait_booted, wait_for, wait_status
-from .lifecycle_test import _create
+from .harness import (
+    VirtAgent,
+    destroy_quietly,
+    stats,
+    vm_params,
+    wait_booted,
+    wait_for,
+    wait_status,
+)
+from .lifecycle_test import _create, _qemu_pid
 
 NON_RESPONSIVE = 19   # classic NonResponsiveGuestAgent
 
@@ -207,3 +216,55 @@ def test_facts_of_a_guest_gone_silent_leave_the_stats(local_channel,
                                   _channels={vm.id: channel}),
             vm.id, "lock-screen")
     conn.close()
+
+
+def test_stopped_guest_slows_neither_stats_nor_desktop_verbs(virt_agent,
+                                                             ovirt_vm):
+    """QEMU stopped (SIGSTOP) under a connected oVirt agent: getAllVmStats
+    answers at once and a desktop command returns within its timeout."""
+    proxy = virt_agent.proxy
+    _stat_is(proxy, ovirt_vm, "username", "None")
+    pid = _qemu_pid(virt_agent, ovirt_vm)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for _ in range(4):
+            start = time.monotonic()
+            assert proxy.getAllVmStats()["status"]["code"] == 0
+            assert time.monotonic() - start < 1.0
+            start = time.monotonic()
+            assert proxy.desktopLock(ovirt_vm)["status"]["code"] in \
+                (0, NON_RESPONSIVE)
+            assert time.monotonic() - start < \
+                virt_agent.virt.ctx.guest_agent_timeout + 1
+            time.sleep(0.5)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    _console_has(virt_agent, ovirt_vm, "ovirt-agent lock-screen")
+
+
+def test_agent_restart_reconnects_to_the_guest(libvirtd, guest):
+    """The agent stopped and started again (VMs keep running): the new
+    reader connects to the same socket and the guest's state comes back."""
+    first = VirtAgent(libvirtd.uri)
+    second = None
+    running = first
+    params = vm_params(guest)
+    vm_id = params["vmId"]
+    try:
+        _create(first, params)
+        wait_status(first.proxy, vm_id, "Up")
+        _stat_is(first.proxy, vm_id, "username", "None")
+        assert first.proxy.desktopLogin(vm_id, "", "erin", "pw")[
+            "status"]["code"] == 0
+        _stat_is(first.proxy, vm_id, "username", "erin")
+        first.stop()
+        running = None
+        second = running = VirtAgent(libvirtd.uri, root=first.root)
+        _stat_is(second.proxy, vm_id, "username", "erin")
+        assert second.proxy.desktopLock(vm_id)["status"]["code"] == 0
+        _stat_is(second.proxy, vm_id, "session", "Locked")
+    finally:
+        if running is not None:
+            running.stop()
+        destroy_quietly(libvirtd.uri, [vm_id])
+        first.root.cleanup()
