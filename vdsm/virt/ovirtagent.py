@@ -186,9 +186,14 @@ class OvirtAgents:
     def scan(self) -> None:
         """Start readers for new VMs, stop those of VMs gone down."""
         wanted: dict[str, tuple[Vm, str]] = {}
+        with self._lock:
+            known = dict(self._channels)
         for vm in self.ctx.registry.all():
             xml = vm.live.get("xml")
             if vm.is_down or not xml:
+                continue
+            if vm.id in known and known[vm.id].vm is vm:
+                wanted[vm.id] = (vm, known[vm.id].path)   # no XML parse
                 continue
             path = parse.channel_path(xml, VDSM_AGENT_CHANNEL)
             if path:
