@@ -46,7 +46,7 @@ import tempfile
 
 DEFAULT_DIR = "/var/cache/vdsm-test-guest"
 ENV_DIR = "VDSM_TEST_GUEST_DIR"
-RECIPE = 6  # bump when the image content changes
+RECIPE = 8  # bump when the image content changes
 KERNEL_META = "linux-image-cloud-amd64"
 MODULES = ("virtio_pci", "virtio_blk", "virtio_net", "virtio_console",
            "virtio_balloon", "virtio_scsi", "button", "evdev")
@@ -102,6 +102,16 @@ if [ -x /usr/sbin/qemu-ga ]; then
         fi
     done
 fi
+# vdsm_dirty=N on the kernel command line: keep rewriting N MiB of random
+# data (memory dirtied faster than a slow migration can send it).
+for arg in $(cat /proc/cmdline); do
+    case "$arg" in vdsm_dirty=*)
+        n="${arg#vdsm_dirty=}"
+        dd if=/dev/urandom of=/tmp/random bs=1M count="$n" 2>/dev/null
+        (while true; do cat /tmp/random > /tmp/dirty; done) &
+        echo "VDSM-TEST-GUEST dirtying $n MiB";;
+    esac
+done
 # Ready: acpid listens to the power button, the agent (if any) runs.
 echo "VDSM-TEST-GUEST BOOTED"
 while true; do

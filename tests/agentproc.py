@@ -32,7 +32,8 @@ def free_port() -> int:
 class AgentRoot:
     """A whole host's agent files under one directory."""
 
-    def __init__(self, overrides: dict[tuple[str, str], Any] | None = None) -> None:
+    def __init__(self, overrides: dict[tuple[str, str], Any] | None = None,
+                 *, ca_from: pki.PkiPaths | None = None) -> None:
         self.root = tempfile.mkdtemp(prefix="vdsm-test-")
         os.chmod(self.root, 0o755)  # the vdsm user must traverse it
         self.port = free_port()
@@ -46,6 +47,11 @@ class AgentRoot:
         vdsm_config.write(self.conf_file, values)
         self.config = vdsm_config.load(self.conf_file)
         self.pki = pki.PkiPaths(self.config.pki_dir)
+        if ca_from is not None:   # another host of the same data center
+            for src, dst in ((ca_from.ca_cert, self.pki.ca_cert),
+                             (ca_from.ca_key, self.pki.ca_key)):
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                shutil.copy2(src, dst)
         pki.create_host_pki(self.pki, "localhost", clients=("engine",))
         self.procs: dict[str, subprocess.Popen] = {}
 

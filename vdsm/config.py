@@ -127,6 +127,35 @@ OPTIONS: tuple[Option, ...] = (
     Option("vars", "user_shutdown_timeout", 30.0,
            "Seconds a graceful VM shutdown may take when the caller gives no "
            "timeout, before the next method or a forced stop."),
+    # --- virt: live migration ---
+    Option("vars", "migration_downtime", 500,
+           "Milliseconds of guest pause a migration may end with, at most, "
+           "when the caller gives no downtime; reached in steps."),
+    Option("vars", "migration_downtime_steps", 10,
+           "Steps in which the allowed downtime rises to its maximum while a "
+           "migration does not converge."),
+    Option("vars", "migration_monitor_interval", 10.0,
+           "Seconds between two looks at a migration's progress."),
+    Option("vars", "migration_progress_timeout", 150.0,
+           "Seconds a migration may go without progress (remaining data not "
+           "shrinking) before it is aborted; the VM stays on the source."),
+    Option("vars", "migration_max_time_per_gib_mem", 64.0,
+           "Seconds per GiB of guest memory a migration may take in all "
+           "before it is aborted (0: no limit)."),
+    Option("vars", "max_outgoing_migrations", 2,
+           "Migrations this host sends at once; more wait their turn."),
+    Option("vars", "max_incoming_migrations", 2,
+           "Migrations this host receives at once; more are refused (82) "
+           "and the source tries again later."),
+    Option("vars", "migration_destination_timeout", 120.0,
+           "Seconds a destination waits for the incoming domain to arrive "
+           "and run before giving the VM up."),
+    Option("vars", "migration_create_timeout", 60.0,
+           "Seconds the source waits for the destination agent's answer."),
+    Option("vars", "migration_libvirt_uri", "qemu+tls://{host}/system",
+           "libvirt URI of the destination for peer-to-peer migration; "
+           "{host} is the destination agent's host, {dstqemu} the migration "
+           "network address (the host when none is given)."),
     # --- network: host network configuration ---
     Option("network", "netns", "",
            "Network namespace (a name under /run/netns) whose devices the "

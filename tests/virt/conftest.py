@@ -18,6 +18,7 @@ from vdsm.common import commands
 
 from .harness import BRIDGE, VirtAgent, build_guest, running_agent
 from .privlibvirt import PrivateLibvirt
+from .twohosts import TwoHosts
 
 
 @pytest.fixture(scope="session")
@@ -93,3 +94,19 @@ def _private_libvirtd(netns: str) -> Iterator[PrivateLibvirt]:
 @pytest.fixture(scope="module")
 def virt_agent(libvirtd: PrivateLibvirt, guest: dict[str, Any]) -> Iterator[VirtAgent]:
     yield from running_agent(libvirtd.uri)
+
+
+@pytest.fixture(scope="module")
+def two_hosts() -> Iterator[TwoHosts]:
+    if os.geteuid() != 0:
+        pytest.skip("network and mount namespaces need root")
+    rig = TwoHosts()
+    try:
+        rig.start()
+    except (RuntimeError, OSError) as e:
+        rig.stop()
+        pytest.skip(f"cannot bring up two hosts: {e}")
+    try:
+        yield rig
+    finally:
+        rig.stop()

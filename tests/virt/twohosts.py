@@ -111,7 +111,9 @@ def _host_libvirt(host: Host) -> PrivateLibvirt:
         libvirtd_conf={"listen_tcp": 1, "listen_tls": 0,
                        "listen_addr": host.address, "auth_tcp": "none"},
         qemu_conf={"migration_host": host.address,
-                   "migration_address": host.address},
+                   "migration_address": host.address,
+                   # a cut link ends a peer-to-peer migration in ~3 s
+                   "keepalive_interval": 1, "keepalive_count": 3},
         libvirtd_args=("-l",))
 
 

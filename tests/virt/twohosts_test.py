@@ -35,22 +35,6 @@ from .twohosts import TwoHosts
 MIGRATE_TIMEOUT = 30  # s; measured ~1 s for this guest
 
 
-@pytest.fixture(scope="module")
-def two_hosts() -> Iterator[TwoHosts]:
-    if os.geteuid() != 0:
-        pytest.skip("network and mount namespaces need root")
-    rig = TwoHosts()
-    try:
-        rig.start()
-    except (RuntimeError, OSError) as e:
-        rig.stop()
-        pytest.skip(f"cannot bring up two hosts: {e}")
-    try:
-        yield rig
-    finally:
-        rig.stop()
-
-
 @pytest.fixture
 def agent_a(two_hosts: TwoHosts, guest: dict[str, Any]) -> Iterator[VirtAgent]:
     yield from running_agent(two_hosts.a.uri)

@@ -94,6 +94,27 @@ class VmVerbs:
         vm_id = _vm_id_of(params, vm_id, "hotunplugNic")
         return self._svc.hotunplug_nic(vm_id, _part(params, "nic"))
 
+    def migrate(self, params: dict[str, Any],
+                vm_id: str | None = None) -> dict[str, Any]:
+        vm_id = _vm_id_of(params, vm_id, "migrate")
+        return self._svc.migrate(vm_id, params)
+
+    def migration_create(self, params: dict[str, Any],
+                         vm_id: str | None = None,
+                         incoming_limit: int | None = None) -> dict[str, Any]:
+        params = dict(params)
+        params["vmId"] = _vm_id_of(params, vm_id, "migrationCreate")
+        return self._svc.migration_create(params, incoming_limit or None)
+
+    def get_migration_status(self, vm_id: str) -> dict[str, Any]:
+        return self._svc.migration_status(vm_id)
+
+    def migrate_cancel(self, vm_id: str) -> None:
+        self._svc.migrate_cancel(vm_id)
+
+    def migrate_change_params(self, vm_id: str, params: dict[str, Any]) -> None:
+        self._svc.migrate_change_params(vm_id, params)
+
     def get_stats(self, vm_id: str) -> list[dict[str, Any]]:
         return self._svc.stats(vm_id)
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from vdsm.common.events import NullPublisher, Publisher
 from vdsm.virt.connection import Connection
 from vdsm.virt.domxml.domain import HostOptions
 from vdsm.virt.drives import DriveResolver
+from vdsm.virt.migration.limits import Slots
+from vdsm.virt.migration.peer import Peer
+from vdsm.virt.migration.settings import MigrationSettings
 from vdsm.virt.registry import VmRegistry
 
 if TYPE_CHECKING:
@@ -25,5 +28,9 @@ class VirtContext:
     shutdown_timeout: float = 30.0
     operation_timeout: float = 60.0
     publisher: Publisher = field(default_factory=NullPublisher)  # VM_status
+    migration: MigrationSettings = field(default_factory=MigrationSettings)
+    outgoing: Slots = field(default_factory=lambda: Slots(2))
+    incoming: Slots = field(default_factory=lambda: Slots(2))
+    peers: Callable[[str, int], Peer] | None = None  # destination agents
     guest_agent_timeout: float = 5.0   # seconds a guest agent call may take
     ovirt_agents: OvirtAgents | None = None  # oVirt agent channels, if started

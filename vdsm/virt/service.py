@@ -11,6 +11,8 @@ from typing import Any
 
 from vdsm.virt import guestops, hibernation, lifecycle, vmdevices, vmgraphics, vmparams
 from vdsm.virt.context import VirtContext
+from vdsm.virt.migration import control as migration
+from vdsm.virt.migration import destination
 from vdsm.virt.vm import Vm
 from vdsm.virt.vmstats import vm_stats
 
@@ -47,6 +49,23 @@ class VirtService:
 
     def hibernate(self, vm_id: str, handle: Any) -> None:
         hibernation.hibernate(self.ctx, self.vm(vm_id), handle)
+
+    # --- migration -------------------------------------------------------
+    def migrate(self, vm_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        return migration.migrate(self.ctx, self.vm(vm_id), params)
+
+    def migration_create(self, params: dict[str, Any],
+                         incoming_limit: int | None) -> dict[str, Any]:
+        return destination.migration_create(self.ctx, params, incoming_limit)
+
+    def migrate_cancel(self, vm_id: str) -> None:
+        migration.cancel(self.vm(vm_id))
+
+    def migrate_change_params(self, vm_id: str, params: dict[str, Any]) -> None:
+        migration.change_params(self.vm(vm_id), params)
+
+    def migration_status(self, vm_id: str) -> dict[str, Any]:
+        return migration.status(self.vm(vm_id))
 
     # --- devices and consoles -------------------------------------------
     def change_media(self, vm_id: str, spec: Any, *, device: str) -> dict[str, Any]:

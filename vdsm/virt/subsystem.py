@@ -27,6 +27,9 @@ from vdsm.virt.context import VirtContext
 from vdsm.virt.domxml.domain import HostOptions
 from vdsm.virt.drives import DriveResolver
 from vdsm.virt.guestagent import GuestAgentPoller
+from vdsm.virt.migration.limits import Slots
+from vdsm.virt.migration.peer import Peer, PeerCredentials
+from vdsm.virt.migration.settings import MigrationSettings
 from vdsm.virt.ovirtagent import OvirtAgents
 from vdsm.virt.registry import VmRegistry
 from vdsm.virt.sampling import Sampler
@@ -79,6 +82,7 @@ class VirtSubsystem:
             registry=VmRegistry(), resolver=resolver,
             shutdown_timeout=config.get("vars", "user_shutdown_timeout"),
             publisher=agent.notifier)
+        self._setup_migration(config)
         self.service = VirtService(self.ctx)
         self.sampler = Sampler(self.ctx,
                                interval=config.get("vars", "vm_sample_interval"),
@@ -89,6 +93,17 @@ class VirtSubsystem:
         self.ctx.guest_agent_timeout = config.get("vars", "guest_agent_timeout")
         self.ctx.ovirt_agents = OvirtAgents(
             self.ctx, timeout=self.ctx.guest_agent_timeout)
+
+    def _setup_migration(self, config: Any) -> None:
+        settings = MigrationSettings.from_config(config)
+        creds = PeerCredentials(config.ca_cert, config.host_cert,
+                                config.host_key,
+                                use_tls=bool(config.get("vars", "ssl")))
+        self.ctx.migration = settings
+        self.ctx.outgoing = Slots(settings.max_outgoing)
+        self.ctx.incoming = Slots(settings.max_incoming)
+        self.ctx.peers = lambda host, port: Peer(host, port, creds,
+                                                 settings.create_timeout)
 
     def set_drive_resolver(self, resolver: DriveResolver) -> None:
         """Drives given as volume ids go through ``resolver`` (storage's),
@@ -143,9 +158,12 @@ class VirtSubsystem:
         vms = self.ctx.registry.all()
         active = [vm for vm in vms if vm.status in st.RUNNING_STATES
                   or vm.status == st.PAUSED]
+        outgoing = sum(vm.status == st.MIGRATION_SOURCE for vm in vms)
+        incoming = sum(vm.status == st.MIGRATION_DESTINATION for vm in vms)
         return {"vmCount": len(vms), "vmActive": len(active),
-                "vmMigrating": 0, "incomingVmMigrations": 0,
-                "outgoingVmMigrations": 0}
+                "vmMigrating": outgoing + incoming,
+                "incomingVmMigrations": incoming,
+                "outgoingVmMigrations": outgoing}
 
     def network_users(self, network: str) -> list[str]:
         """Ids of the VMs not Down with a NIC on ``network`` (its bridge)."""

@@ -60,6 +60,7 @@ class Vm:
         self.ovirt_agent_info: dict[str, Any] = {}  # oVirt agent's (ovirtagent.py)
         self.balloon_target: int | None = None  # KiB, set by setBalloonTarget
         self.unresponsive_since: float | None = None
+        self.migration: Any = None  # the latest outgoing SourceMigration
         self._io_reason: str | None = None
         self.log = logging.LoggerAdapter(log, {"vm_id": self.id})
 
@@ -129,7 +130,10 @@ class Vm:
         elif event == st.EV_RESUMED:
             self.set_status(st.UP, only_from=(st.PAUSED, st.POWERING_UP))
         elif event == st.EV_SUSPENDED:
-            if current in (st.SAVING_STATE, st.RESTORING_STATE):
+            # saving, restoring and migrating pause the guest on the way;
+            # the operation in charge sets the status
+            if current in (st.SAVING_STATE, st.RESTORING_STATE,
+                           st.MIGRATION_SOURCE, st.MIGRATION_DESTINATION):
                 return False
             if detail in (st.SUSPENDED_IOERROR, st.SUSPENDED_API_ERROR):
                 self.pause_code = st.pause_code(self._io_reason or "")
@@ -138,6 +142,9 @@ class Vm:
             if not self.destroying:
                 self.set_status(st.POWERING_DOWN)
         elif event == st.EV_STOPPED:
+            if current == st.MIGRATION_DESTINATION:
+                return self.set_status(st.DOWN, exit=st.exit_info(
+                    st.MIGRATION_FAILED, "The incoming migration failed"))
             reason = st.stopped_reason(detail, expected=self.expected_exit)
             return self.set_status(st.DOWN, exit=st.exit_info(reason))
         return False
