@@ -19,7 +19,12 @@ then ``VDSM-TEST-GUEST uptime <seconds>`` every second (a counter that
 keeps counting across save/restore). An ACPI power button press or the
 guest agent's ``guest-shutdown`` powers it off.
 
-Idempotent: an up-to-date DIR is left alone. Prints the guest.json path.
+The oVirt guest agent stand-in (scripts/test-guest-ovirt-agent.sh) runs
+on the channel com.redhat.rhevm.vdsm unless the kernel command line says
+``vdsm_no_ovirt_agent``; ``vdsm_ip=ADDR/PREFIX`` gives eth0 that address.
+
+Idempotent: an up-to-date DIR (same RECIPE and the same digest of this
+script and the guest's scripts) is left alone. Prints the guest.json path.
 Exit status 0 when the guest is ready, 1 with the reason on stderr.
 """
 
@@ -28,6 +33,7 @@ from __future__ import annotations
 import argparse
 import glob
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -61,8 +67,31 @@ for s in /sys/block/vd*; do
         (dd if=/dev/zero of="/dev/$(basename "$s")" bs=1M count=32 conv=fsync \
             2>&1; echo "VDSM-TEST-GUEST write test done") &
     fi
+    # A disk with serial vdsm-fs-test holds an ext4 file system: mounted.
+    if [ "$(cat "$s/serial")" = "vdsm-fs-test" ]; then
+        mkdir -p /mnt/test && mount -t ext4 "/dev/$(basename "$s")" /mnt/test &&
+            echo "VDSM-TEST-GUEST mounted /mnt/test"
+    fi
 done
 acpid -c /etc/acpi -l /tmp/acpid.log
+# vdsm_ip=ADDR/PREFIX on the kernel command line: eth0 gets it.
+for arg in $(cat /proc/cmdline); do
+    case "$arg" in
+    vdsm_ip=*)
+        ip link set eth0 up && ip addr add "${arg#vdsm_ip=}" dev eth0 &&
+            echo "VDSM-TEST-GUEST eth0 ${arg#vdsm_ip=}" ;;
+    esac
+done
+# The oVirt guest agent stand-in, unless vdsm_no_ovirt_agent is given.
+if ! grep -qw vdsm_no_ovirt_agent /proc/cmdline; then
+    for p in /sys/class/virtio-ports/*; do
+        [ -e "$p/name" ] || continue
+        case "$(cat "$p/name")" in
+        com.redhat.rhevm.vdsm|ovirt-guest-agent.0)
+            /bin/ovirt-agent "/dev/$(basename "$p")" & ;;
+        esac
+    done
+fi
 if [ -x /usr/sbin/qemu-ga ]; then
     for p in /sys/class/virtio-ports/*; do
         [ -e "$p/name" ] || continue
@@ -91,6 +120,11 @@ while true; do
 done
 """
 POWEROFF = "#!/bin/sh\necho 'VDSM-TEST-GUEST powering off'\npoweroff -f\n"
+# qemu-ga runs /sbin/shutdown with its output on /dev/null: say so on the console.
+AGENT_SHUTDOWN = ("#!/bin/sh\necho 'VDSM-TEST-GUEST shutdown by the guest agent' "
+                  ">/dev/console\nexec /etc/acpi/PWRF/00000080\n")
+OVIRT_AGENT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           "test-guest-ovirt-agent.sh")
 
 
 def fail(message: str) -> None:
@@ -242,7 +276,9 @@ def build(target: str, *, agent: bool) -> dict:
             names.append(rel)
         cpio.file("etc/modules.order", ("\n".join(names) + "\n").encode())
         cpio.file("etc/acpi/PWRF/00000080", POWEROFF.encode(), 0o755)
-        cpio.file("sbin/shutdown", POWEROFF.encode(), 0o755)
+        cpio.file("sbin/shutdown", AGENT_SHUTDOWN.encode(), 0o755)
+        with open(OVIRT_AGENT, "rb") as f:
+            cpio.file("bin/ovirt-agent", f.read(), 0o755)
         if agent:
             qga = os.path.join(root, "usr", "sbin", "qemu-ga")
             try:
@@ -265,9 +301,33 @@ def build(target: str, *, agent: bool) -> dict:
         os.replace(kernel + ".tmp", kernel)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return {"recipe": RECIPE, "kernel": kernel, "initrd": initrd,
+    return {"recipe": RECIPE, "digest": content_digest(), "kernel": kernel,
+            "initrd": initrd,
             "kernel_version": version, "agent": agent,
             "cmdline": "console=ttyS0 panic=-1 quiet"}
+
+
+def content_digest() -> str:
+    """What the image is made of (this script and the guest's scripts):
+    any change to them rebuilds a cached guest without a RECIPE bump."""
+    digest = hashlib.sha256()
+    for path in (os.path.abspath(__file__), OVIRT_AGENT):
+        with open(path, "rb") as f:
+            digest.update(f.read())
+    return digest.hexdigest()
+
+
+def is_fresh(info_path: str, *, agent: bool) -> bool:
+    """Whether the guest described by ``info_path`` can be used as it is."""
+    try:
+        with open(info_path) as f:
+            info = json.load(f)
+        return (info.get("recipe") == RECIPE
+                and info.get("digest") == content_digest()
+                and info.get("asked_agent", info.get("agent")) == agent
+                and all(os.path.exists(info[k]) for k in ("kernel", "initrd")))
+    except (OSError, ValueError, KeyError, AttributeError):
+        return False
 
 
 def main() -> int:
@@ -278,15 +338,7 @@ def main() -> int:
     args = parser.parse_args()
     info_path = os.path.join(args.dir, "guest.json")
     agent = not args.no_agent
-    try:
-        with open(info_path) as f:
-            info = json.load(f)
-        fresh = (info.get("recipe") == RECIPE
-                 and info.get("asked_agent", info.get("agent")) == agent
-                 and all(os.path.exists(info[k]) for k in ("kernel", "initrd")))
-    except (OSError, ValueError, KeyError):
-        fresh = False
-    if fresh and not args.force:
+    if is_fresh(info_path, agent=agent) and not args.force:
         print(info_path)
         return 0
     for tool in ("apt-get", "apt-cache", "dpkg-deb", "ldd"):

@@ -118,6 +118,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("vars", "guest_agent_timeout", 5.0,
            "Seconds a guest agent call may take; a guest that does not "
            "answer is asked again only after a growing back-off."),
+    Option("vars", "vm_channel_dir", "/var/lib/libvirt/qemu/channels",
+           "Directory of the oVirt guest agent channel sockets "
+           "(<vmId>.com.redhat.rhevm.vdsm), created by QEMU: it must be "
+           "writable by QEMU's user and readable by the agent."),
     Option("vars", "vm_console_log", True,
            "Log each VM's serial console to <log_dir>/console/<vmId>.log."),
     Option("vars", "user_shutdown_timeout", 30.0,
@@ -383,6 +387,7 @@ def rooted(root: str, **overrides: Any) -> dict[tuple[str, str], Any]:
         ("vars", "run_dir"): os.path.join(root, "run/vdsm"),
         ("vars", "state_dir"): os.path.join(root, "var/lib/vdsm"),
         ("vars", "log_dir"): os.path.join(root, "var/log/vdsm"),
+        ("vars", "vm_channel_dir"): os.path.join(root, "run/vdsm/channels"),
         ("vars", "hooks_dir"): os.path.join(root, "usr/libexec/vdsm/hooks"),
         ("irs", "repository"): os.path.join(root, "rhev/data-center"),
         ("supervdsm", "socket"): os.path.join(root, "run/vdsm/svdsm.sock"),

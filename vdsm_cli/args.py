@@ -8,7 +8,8 @@ call strictly anyway.
 
 Verbs marked ``cli: keyvalue`` take their struct the classic ``create``
 way: a file of ``key=value`` lines (``/dev/null`` for none, ``-`` for
-stdin), then ``key=value`` pairs that override the file.
+stdin), then ``key=value`` pairs that override the file. Verbs marked
+``cli: pairs`` take only the pairs (the classic ``migrate`` syntax).
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def _json(text: str, name: str, kind: type, what: str) -> Any:
 
 def build(verb: Verb, argv: list[str]) -> list[Any]:
     """The positional arguments (classic order) for a call of ``verb``."""
-    if verb.cli == "keyvalue":
+    if verb.cli in ("keyvalue", "pairs"):
         return _build_keyvalue(verb, argv)
     return _build_positional(verb, verb.classic_params, argv)
 
@@ -116,6 +117,10 @@ def _build_keyvalue(verb: Verb, argv: list[str]) -> list[Any]:
         raise UsageError(f"{verb.label}: parameters after {target} "
                          f"({', '.join(after)}) cannot be given here")
     before = order[:index]
+    if verb.cli == "pairs":
+        args = _build_positional(verb, before, argv[:len(before)])
+        return args + [collect_pairs(argv[len(before):],
+                                     where="command line")]
     if len(argv) <= len(before):
         raise UsageError(
             f"{verb.label} needs {' '.join(before + ['FILE'])} [key=value ...]"

@@ -79,6 +79,9 @@ def verb_detail(verb: Verb) -> str:
                   "for none, - for", "stdin), then key=value pairs that "
                   "override it. Values starting with", "{ or [ are JSON; a "
                   "key given twice makes a list."]
+    if verb.cli == "pairs":
+        lines += ["", "The struct argument is key=value pairs. Values starting "
+                  "with { or [ are", "JSON; a key given twice makes a list."]
     lines += ["", f"answer: {_answer(verb)}"]
     modes = output.modes(verb)
     if modes:
@@ -95,6 +98,9 @@ def synopsis(verb: Verb) -> str:
             continue
         if verb.cli == "keyvalue" and param.type == "object":
             words.append(f"<{param.name}:FILE> [key=value ...]")
+            break
+        if verb.cli == "pairs" and param.type == "object":
+            words.append("key=value [key=value ...]")
             break
         words.append(f"[<{param.name}>]" if param.optional else f"<{param.name}>")
     return " ".join(words)

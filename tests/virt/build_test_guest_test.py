@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -59,3 +61,29 @@ def test_rebuild_is_a_no_op(guest):
     assert res.returncode == 0, res.stderr
     assert time.monotonic() - start < 5
     assert os.stat(guest["initrd"]).st_mtime == before
+
+
+def test_guest_carries_the_ovirt_agent_stand_in(guest):
+    files = _cpio(guest["initrd"])
+    with open(os.path.join(os.path.dirname(BUILD_SCRIPT),
+                           "test-guest-ovirt-agent.sh"), "rb") as f:
+        assert files["bin/ovirt-agent"] == f.read()
+    assert b"/bin/ovirt-agent" in files["init"]
+
+
+def test_a_changed_guest_script_makes_the_cache_stale(guest, tmp_path):
+    """The cache is keyed on the digest of the build script and the guest's
+    scripts, so editing one rebuilds without a RECIPE bump."""
+    spec = importlib.util.spec_from_file_location("build_test_guest",
+                                                  BUILD_SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    info = dict(guest)
+    path = tmp_path / "guest.json"
+    path.write_text(json.dumps(info))
+    assert script.is_fresh(str(path), agent=info["asked_agent"])
+    info["digest"] = "0" * 64     # built from other scripts
+    path.write_text(json.dumps(info))
+    assert not script.is_fresh(str(path), agent=info["asked_agent"])
+    path.write_text("{")
+    assert not script.is_fresh(str(path), agent=info["asked_agent"])

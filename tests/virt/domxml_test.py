@@ -235,3 +235,14 @@ def test_parse_live_xml():
         {"type": "vnc", "port": 5901, "tlsPort": -1, "listen": "127.0.0.1"}]
     assert parse.agent_connected(LIVE, "org.qemu.guest_agent.0")
     assert not parse.agent_connected(LIVE, "com.redhat.rhevm.vdsm")
+
+
+def test_ovirt_agent_channel_socket_in_the_channel_dir():
+    vmdef = vmparams.parse({"vmId": VM_ID, "memSize": 64})
+    for channel_dir, expected in (
+            ("/run/ch", f"/run/ch/{VM_ID}.com.redhat.rhevm.vdsm"), (None, None)):
+        xml = domain.build(vmdef, domain.HostOptions(
+            "qemu", channel_dir=channel_dir), start_time=0)
+        assert parse.channel_path(xml, "com.redhat.rhevm.vdsm") == expected
+        # qemu-guest-agent's socket is libvirt's to name, always
+        assert parse.channel_path(xml, "org.qemu.guest_agent.0") is None

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
 
+import libvirt
+import libvirt_qemu
 import pytest
 
+from vdsm.common import commands
 from vdsm.virt import guestinfo
 
-from .harness import stats, vm_params, wait_booted, wait_for, wait_status
+from .harness import BRIDGE, stats, vm_params, wait_booted, wait_for, wait_status
 from .lifecycle_test import _create, _qemu_pid
 
 FACTS_WITHIN = 60.0  # seconds from boot until the facts must be in stats
 FAST = 1.0
+NON_RESPONSIVE, BALLOON_ERROR, FREEZE_FAILED = 19, 53, 76   # classic codes
 GUEST_KEYS = ("guestFQDN", "guestOsInfo", "guestTimezone", "netIfaces",
               "guestIPs", "disksUsage", "appsList")
 
@@ -24,7 +29,9 @@ def agent_vm(virt_agent, guest):
     if not guest.get("agent"):
         pytest.skip("the test guest was built without qemu-guest-agent "
                     "(Debian package qemu-guest-agent not installable)")
-    params = vm_params(guest)
+    # qemu-ga's facts alone (ovirtagent_test.py covers the oVirt agent's)
+    params = vm_params(guest, kernelArgs=guest["cmdline"]
+                       + " vdsm_no_ovirt_agent")
     _create(virt_agent, params)
     try:
         wait_status(virt_agent.proxy, params["vmId"], "Up")
@@ -141,3 +148,136 @@ def test_silent_mark_forgotten_when_the_vm_goes_down(virt_agent, agent_vm):
     wait_for(lambda: not poller.is_silent(agent_vm), poller.interval + 5,
              "the mark of the VM gone down forgotten")
     assert not set(GUEST_KEYS) & set(stats(proxy, agent_vm))
+
+
+def test_guest_ips_of_a_nic(virt_agent, guest):
+    """A NIC on the test bridge with a static address (set by the guest's
+    init from vdsm_ip=): qemu-ga reports it in netIfaces and guestIPs."""
+    if not guest.get("agent"):
+        pytest.skip("the test guest was built without qemu-guest-agent")
+    mac = "00:1a:4a:00:60:01"
+    params = vm_params(guest, kernelArgs=guest["cmdline"]
+                       + " vdsm_ip=10.77.0.5/24",
+                       nics=[{"bridge": BRIDGE, "macAddr": mac}])
+    vm_id = params["vmId"]
+    proxy = virt_agent.proxy
+    _create(virt_agent, params)
+    try:
+        wait_status(proxy, vm_id, "Up")
+        s = wait_for(lambda: (x := stats(proxy, vm_id)).get("guestIPs") and x,
+                     FACTS_WITHIN, "the guest's address in stats")
+        assert s["guestIPs"] == "10.77.0.5"
+        eth0 = [i for i in s["netIfaces"] if i["name"] == "eth0"]
+        assert eth0 and eth0[0]["hw"] == mac
+        assert eth0[0]["inet"] == ["10.77.0.5"]
+    finally:
+        proxy.destroy(vm_id)
+
+
+def test_shutdown_through_the_guest_agent(virt_agent, agent_vm):
+    """With qemu-ga connected, shutdown asks it first: the guest's
+    /sbin/shutdown (run only by qemu-ga) prints its mark and powers off."""
+    proxy = virt_agent.proxy
+    wait_for(lambda: stats(proxy, agent_vm)["guestAgentConnected"],
+             FACTS_WITHIN, "qemu-ga connected")
+    answer = proxy.shutdown(agent_vm, 0, "bye", False, 20, False)
+    assert answer["status"]["code"] == 0, answer
+    down = wait_status(proxy, agent_vm, "Down", timeout=30)
+    assert down["exitCode"] == 0
+    assert "VDSM-TEST-GUEST shutdown by the guest agent" in \
+        virt_agent.console(agent_vm)
+
+
+def _fsfreeze_status(agent, vm_id):
+    conn = libvirt.open(agent.uri)
+    try:
+        dom = conn.lookupByUUIDString(vm_id)
+        answer = libvirt_qemu.qemuAgentCommand(
+            dom, json.dumps({"execute": "guest-fsfreeze-status"}), 10, 0)
+        return json.loads(answer)["return"]
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def fs_vm(virt_agent, guest, tmp_path):
+    """A guest with qemu-ga and an ext4 disk its init mounts on /mnt/test."""
+    if not guest.get("agent"):
+        pytest.skip("the test guest was built without qemu-guest-agent")
+    image = str(tmp_path / "fs.img")
+    with open(image, "wb") as f:
+        f.truncate(16 << 20)
+    commands.run(["mkfs.ext4", "-q", "-F", image], timeout=30)
+    os.chmod(tmp_path, 0o755)
+    params = vm_params(guest, drives=[{"path": image, "format": "raw",
+                                       "serial": "vdsm-fs-test"}])
+    _create(virt_agent, params)
+    try:
+        wait_status(virt_agent.proxy, params["vmId"], "Up")
+        wait_for(lambda: "VDSM-TEST-GUEST mounted /mnt/test"
+                 in virt_agent.console(params["vmId"]), FACTS_WITHIN,
+                 "the ext4 disk mounted in the guest")
+        yield params["vmId"]
+    finally:
+        virt_agent.proxy.destroy(params["vmId"])
+
+
+def test_file_systems_in_stats_and_freeze_thaw(virt_agent, fs_vm):
+    """The mounted ext4 disk shows in disksUsage; freeze freezes it (qemu-ga
+    says frozen), a second freeze is refused with the classic code, thaw
+    thaws it."""
+    proxy = virt_agent.proxy
+    s = wait_for(lambda: (x := stats(proxy, fs_vm)).get("disksUsage") and x,
+                 FACTS_WITHIN, "the guest's file systems in stats")
+    fs = [d for d in s["disksUsage"] if d["path"] == "/mnt/test"]
+    assert fs and fs[0]["fs"] == "ext4", s["disksUsage"]
+    assert 0 < int(fs[0]["used"]) < int(fs[0]["total"]) <= 16 << 20
+    assert proxy.freeze(fs_vm)["status"]["code"] == 0
+    try:
+        assert _fsfreeze_status(virt_agent, fs_vm) == "frozen"
+        answer = proxy.freeze(fs_vm)       # qemu-ga refuses a second one
+        assert answer["status"]["code"] == FREEZE_FAILED, answer
+    finally:
+        assert proxy.thaw(fs_vm)["status"]["code"] == 0
+    assert _fsfreeze_status(virt_agent, fs_vm) == "thawed"
+
+
+def test_freeze_thaw_without_an_agent(virt_agent, guest):
+    """A guest running neither agent: freeze and thaw answer the classic
+    NonResponsiveGuestAgent within the guest agent timeout."""
+    params = vm_params(guest, kernelArgs=guest["cmdline"].replace(" quiet", "")
+                       + " rdinit=/bin/busybox -- sleep 3600")
+    vm_id = params["vmId"]
+    proxy = virt_agent.proxy
+    _create(virt_agent, params)
+    try:
+        wait_status(proxy, vm_id, "Up")
+        for verb in (proxy.freeze, proxy.thaw):
+            start = time.monotonic()
+            answer = verb(vm_id)
+            assert answer["status"]["code"] == NON_RESPONSIVE, answer
+            assert time.monotonic() - start < \
+                virt_agent.virt.ctx.guest_agent_timeout + 2
+    finally:
+        proxy.destroy(vm_id)
+
+
+def test_set_balloon_target(virt_agent, agent_vm):
+    """The balloon takes 16 MiB of the 96 MiB guest (its initramfs lives in
+    RAM: much more and it runs out): balloonInfo shows the target at once
+    and the current size once the guest gave the memory."""
+    proxy = virt_agent.proxy
+    wait_for(lambda: "balloonInfo" in stats(proxy, agent_vm), FACTS_WITHIN,
+             "balloonInfo in stats")
+    target = 80 * 1024
+    assert proxy.setBalloonTarget(agent_vm, target)["status"]["code"] == 0
+    info = stats(proxy, agent_vm)["balloonInfo"]
+    assert info["balloon_target"] == str(target)
+    assert info["balloon_max"] == str(96 * 1024)
+    wait_for(lambda: stats(proxy, agent_vm)["balloonInfo"]["balloon_cur"]
+             == str(target), FACTS_WITHIN, "the balloon at its target")
+    assert "Out of memory" not in virt_agent.console(agent_vm)
+    too_big = 1024 * 1024 * 1024
+    answer = proxy.setBalloonTarget(agent_vm, too_big)
+    assert answer["status"]["code"] == BALLOON_ERROR, answer
+    assert stats(proxy, agent_vm)["balloonInfo"]["balloon_target"] == str(target)

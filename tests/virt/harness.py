@@ -81,11 +81,24 @@ class VirtAgent:
         return os.path.join(self.config.log_dir, "console", f"{vm_id}.log")
 
     def console(self, vm_id: str) -> str:
-        try:
-            with open(self.console_path(vm_id), errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return read_console(self.config.log_dir, vm_id)
+
+
+def read_console(log_dir: str, vm_id: str) -> str:
+    """The VM's serial console log under an agent's log dir ("" if none)."""
+    try:
+        with open(os.path.join(log_dir, "console", f"{vm_id}.log"),
+                  errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def uptime_in(console: str) -> float:
+    """The test guest's last printed uptime counter in a console text."""
+    lines = [line for line in console.splitlines()
+             if "VDSM-TEST-GUEST uptime" in line]
+    return float(lines[-1].split()[-1]) if lines else 0.0
 
 
 def vm_params(guest: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -139,9 +152,7 @@ def wait_booted(agent: VirtAgent, vm_id: str, count: int = 1,
 
 def uptime(agent: VirtAgent, vm_id: str) -> float:
     """The guest's last printed uptime counter."""
-    lines = [line for line in agent.console(vm_id).splitlines()
-             if "VDSM-TEST-GUEST uptime" in line]
-    return float(lines[-1].split()[-1]) if lines else 0.0
+    return uptime_in(agent.console(vm_id))
 
 
 def running_agent(uri: str, **extra: Any) -> Iterator[VirtAgent]:

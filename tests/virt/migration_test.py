@@ -17,10 +17,19 @@ from typing import Any, Iterator
 import libvirt
 import pytest
 
+from vdsm import config as vdsm_config
 from vdsm.common import pki
+from vdsm_cli import vdsclient
 from vdsm_cli.jsonrpc_client import StompClient
 
-from .harness import destroy_quietly, vm_params, wait_for, wait_status
+from .harness import (
+    destroy_quietly,
+    read_console,
+    uptime_in,
+    vm_params,
+    wait_for,
+    wait_status,
+)
 from .migrationrig import HostAgent, write_hook
 from .twohosts import TwoHosts
 
@@ -56,18 +65,11 @@ def _on(uri: str, vm_id: str) -> int | None:
 
 
 def _console(agent: HostAgent, vm_id: str) -> str:
-    path = os.path.join(agent.root.config.log_dir, "console", f"{vm_id}.log")
-    try:
-        with open(path, errors="replace") as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
+    return read_console(agent.root.config.log_dir, vm_id)
 
 
 def _uptime(agent: HostAgent, vm_id: str) -> float:
-    lines = [line for line in _console(agent, vm_id).splitlines()
-             if "VDSM-TEST-GUEST uptime" in line]
-    return float(lines[-1].split()[-1]) if lines else 0.0
+    return uptime_in(_console(agent, vm_id))
 
 
 def _start_vm(agent: HostAgent, guest: dict[str, Any], **extra: Any) -> str:
@@ -124,6 +126,9 @@ def test_guest_migrates_a_to_b_and_back_and_keeps_running(two_hosts, agents, gue
             assert end["progress"] == 100
             down = wait_status(src.proxy, vm_id, "Down", timeout=10)
             assert down["exitReason"] == 4, down   # MigrationSucceeded
+            # the downtime used, as libvirt measured it, within the maximum
+            used = _migration_stats(src, vm_id)["downtime"]
+            assert 0 < used <= 300, used
             wait_status(dst.proxy, vm_id, "Up", timeout=20)
             # exactly one libvirt has it
             assert _on(dst.host.uri, vm_id) == libvirt.VIR_DOMAIN_RUNNING
@@ -264,6 +269,17 @@ def test_link_cut_mid_way_keeps_the_vm_on_the_source(two_hosts, agents, guest):
         _cleanup(two_hosts, agents, vm_id)
 
 
+def _speed_up_and_land(src: HostAgent, vm_id: str) -> None:
+    """Open the bandwidth of a slow migration; it ends with the VM gone
+    from the source (Down, MigrationSucceeded)."""
+    assert src.proxy.migrateChangeParams(
+        vm_id, {"maxBandwidth": 10000})["status"]["code"] == 0
+    end = _wait_migration_end(src, vm_id)
+    assert end["phase"] == "done", end
+    down = wait_status(src.proxy, vm_id, "Down", timeout=10)
+    assert down["exitReason"] == 4, down
+
+
 def test_destination_agent_killed_mid_way(two_hosts, agents, guest):
     """libvirt finishes the migration without B's agent; B's agent,
     restarted, finds the VM running there."""
@@ -272,12 +288,7 @@ def test_destination_agent_killed_mid_way(two_hosts, agents, guest):
     try:
         _slow_migration(a, b, vm_id)
         b.kill()
-        assert a.proxy.migrateChangeParams(
-            vm_id, {"maxBandwidth": 10000})["status"]["code"] == 0
-        end = _wait_migration_end(a, vm_id)
-        assert end["phase"] == "done", end
-        down = wait_status(a.proxy, vm_id, "Down", timeout=10)
-        assert down["exitReason"] == 4, down
+        _speed_up_and_land(a, vm_id)
         b.start()
         _only_on(two_hosts, agents, vm_id, b)
     finally:
@@ -298,12 +309,7 @@ def test_source_agent_killed_and_restarted_mid_way(two_hosts, agents, guest):
         stats = _migration_stats(a, vm_id)
         assert stats["phase"] == "migrating", stats
         assert wait_status(a.proxy, vm_id, "Migration Source", timeout=5)
-        assert a.proxy.migrateChangeParams(
-            vm_id, {"maxBandwidth": 10000})["status"]["code"] == 0
-        end = _wait_migration_end(a, vm_id)
-        assert end["phase"] == "done", end
-        down = wait_status(a.proxy, vm_id, "Down", timeout=10)
-        assert down["exitReason"] == 4, down
+        _speed_up_and_land(a, vm_id)
         _only_on(two_hosts, agents, vm_id, b)
     finally:
         if a.root.procs.get("vdsmd") is None:
@@ -387,6 +393,8 @@ def test_outgoing_limit_queues_the_second_migration(two_hosts, agents, guest):
         _migrate(a, b, second, outgoingLimit=1)
         time.sleep(1.5)
         assert _migration_stats(a, second)["phase"] == "queued"
+        running = wait_status(a.proxy, first, "Migration Source")
+        assert 0 <= running["migrationProgress"] < 100, running
         caps = a.proxy.getVdsStats()["info"]
         assert caps["outgoingVmMigrations"] == 2, caps
         assert a.proxy.migrateChangeParams(
@@ -397,3 +405,74 @@ def test_outgoing_limit_queues_the_second_migration(two_hosts, agents, guest):
     finally:
         for vm_id in (first, second):
             _cleanup(two_hosts, agents, vm_id)
+
+
+def test_migration_create_refusals_leave_nothing_behind(agents, guest):
+    _, b = agents
+    proxy = b.proxy
+
+    def create(limit: int = 0, **extra: Any) -> dict[str, Any]:
+        params = vm_params(guest, _srcDomXML="<domain/>", **extra)
+        return proxy.migrationCreate(params, limit)
+
+    no_xml = vm_params(guest)
+    assert proxy.migrationCreate(no_xml, 0)["status"]["code"] == 11
+    assert create(memSize=8 * 1024 * 1024)["status"]["code"] == 14  # 8 TiB
+    first = create(1)
+    assert first["status"]["code"] == 0, first
+    vm_id = first["params"]["vmId"]
+    assert first["migrationPort"] == 0
+    assert first["params"]["status"] == "Migration Destination"
+    try:
+        assert create(1)["status"]["code"] == 82      # one incoming at most
+        again = vm_params(guest, _srcDomXML="<domain/>", vmId=vm_id)
+        assert proxy.migrationCreate(again, 0)["status"]["code"] == 4
+    finally:
+        assert proxy.destroy(vm_id)["status"]["code"] == 0
+    listed = [v["vmId"] for v in proxy.list()["vmList"]]
+    assert vm_id not in listed
+    # the slot is free again once the waiter saw the VM go
+    second = wait_for(lambda: (lambda r: r if r["status"]["code"] == 0
+                               else None)(create(1)), 5, "a free slot")
+    assert proxy.destroy(second["params"]["vmId"])["status"]["code"] == 0
+    listed = [v["vmId"] for v in proxy.list()["vmList"]]
+    assert second["params"]["vmId"] not in listed
+
+
+def test_vdsclient_migrate_and_status(two_hosts, agents, guest, capsys):
+    a, b = agents
+    conf = os.path.join(a.root.root, "cli.conf")
+    vdsm_config.write(conf, {("vars", "trust_store_path"): a.root.config.pki_dir})
+
+    def vdsclient_(*argv: str) -> str:
+        rc = vdsclient.main(["-s", "--config", conf, a.dst, *argv])
+        out = capsys.readouterr()
+        assert rc == 0, out
+        return out.out
+
+    vm_id = _start_vm(a, guest)
+    try:
+        vdsclient_("migrate", f"vmId={vm_id}", "method=online",
+                   f"src={a.dst}", f"dst={b.dst}",
+                   f"dstqemu={b.host.address}", "parallel=2",
+                   "autoConverge=true", "compressed=false")
+        _wait_migration_end(a, vm_id)
+        out = vdsclient_("migrateStatus", vm_id)
+        assert "Migration done" in out and "100" in out, out
+        _only_on(two_hosts, agents, vm_id, b)
+    finally:
+        _cleanup(two_hosts, agents, vm_id)
+
+
+def test_spice_vm_migrates_with_console_address(two_hosts, agents, guest):
+    """consoleAddress becomes libvirt's graphics URI (SPICE relocation)."""
+    a, b = agents
+    vm_id = _start_vm(a, guest, display="qxl", displayIp="0")
+    try:
+        _migrate(a, b, vm_id, consoleAddress=f"{b.host.address}:5900")
+        end = _wait_migration_end(a, vm_id)
+        assert end["phase"] == "done", end
+        _only_on(two_hosts, agents, vm_id, b)
+        assert b.proxy.getVmStats(vm_id)["statsList"][0]["displayType"] == "qxl"
+    finally:
+        _cleanup(two_hosts, agents, vm_id)

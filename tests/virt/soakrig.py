@@ -18,6 +18,7 @@ from .harness import (
     BOOT_MARK,
     agent_overrides,
     destroy_quietly,
+    read_console,
     vm_params,
     wait_for,
     wait_status,
@@ -67,12 +68,7 @@ class SoakRig:
         return params["vmId"]
 
     def _console(self, vm_id: str) -> str:
-        path = os.path.join(self.root.config.log_dir, "console", f"{vm_id}.log")
-        try:
-            with open(path, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return read_console(self.root.config.log_dir, vm_id)
 
     def statuses(self) -> dict[str, str]:
         answer = self.proxy.getAllVmStats()

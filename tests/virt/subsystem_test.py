@@ -62,3 +62,25 @@ def test_events_older_than_the_vm_are_dropped(virt):
     virt._handle(time.monotonic(), "lifecycle", vm.id, st.EV_SUSPENDED,
                  st.SUSPENDED_PAUSED)
     assert vm.status == st.PAUSED
+
+
+def test_channel_dir_made_at_start_or_left_to_libvirt(tmp_path):
+    """The oVirt agent channel directory is made at start; when it cannot
+    be, the domains get libvirt's own socket paths instead of the agent
+    failing to start."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    for wanted, expected in ((str(tmp_path / "ch"), str(tmp_path / "ch")),
+                             (str(blocker / "ch"), None)):
+        root = AgentRoot({("vars", "libvirt_uri"): "test:///default",
+                          ("vars", "vm_channel_dir"): wanted})
+        agent = SimpleNamespace(config=root.config, notifier=Recorder(),
+                                hooks=hooks.Hooks.from_config(root.config))
+        try:
+            virt = VirtSubsystem(agent)
+            virt.make_channel_dir()
+            assert virt.ctx.options.channel_dir == expected
+            if expected:
+                assert (tmp_path / "ch").is_dir()
+        finally:
+            root.cleanup()

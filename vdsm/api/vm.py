@@ -121,6 +121,29 @@ class VmVerbs:
     def get_info(self, vm_id: str) -> dict[str, Any]:
         return self._svc.info(vm_id)
 
+    # --- inside the guest ------------------------------------------------
+    def freeze(self, vm_id: str) -> None:
+        self._svc.freeze(vm_id)
+
+    def thaw(self, vm_id: str) -> None:
+        self._svc.thaw(vm_id)
+
+    def set_balloon_target(self, vm_id: str, target: int) -> None:
+        self._svc.set_balloon_target(vm_id, target)
+
+    def desktop_login(self, vm_id: str, domain: str, username: str,
+                      password: str) -> None:
+        self._svc.desktop_login(vm_id, domain, username, password)
+
+    def desktop_logoff(self, vm_id: str, force: bool = False) -> None:
+        self._svc.desktop_logoff(vm_id, bool(force))
+
+    def desktop_lock(self, vm_id: str) -> None:
+        self._svc.desktop_lock(vm_id)
+
+    def desktop_send_hc_command(self, vm_id: str, message: str) -> None:
+        self._svc.desktop_send_hc_command(vm_id, message)
+
 
 def _part(params: dict[str, Any], key: str) -> Any:
     if key not in params:

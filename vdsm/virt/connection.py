@@ -20,7 +20,8 @@ from vdsm.virt import events
 
 log = logging.getLogger(__name__)
 
-# (kind, vm_uuid, args...) with kind in: lifecycle, io_error, agent, removed
+# (kind, vm_uuid, args...) with kind in: lifecycle, io_error, agent, removed,
+# job_completed
 EventHandler = Callable[..., None]
 
 KEEPALIVE_INTERVAL = 5
@@ -111,6 +112,9 @@ class Connection:
             conn.domainEventRegisterAny(
                 None, libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
                 self._removed, None),
+            conn.domainEventRegisterAny(
+                None, libvirt.VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
+                self._job_completed, None),
         ]
         with self._lock:
             self._conn = conn
@@ -163,6 +167,10 @@ class Connection:
 
     def _removed(self, conn: Any, dom: Any, alias: str, opaque: Any) -> None:
         self._on_event("removed", dom.UUIDString(), alias)
+
+    def _job_completed(self, conn: Any, dom: Any, params: dict[str, Any],
+                       opaque: Any) -> None:
+        self._on_event("job_completed", dom.UUIDString(), params)
 
 
 def _ignore(func: Callable[..., Any], *args: Any) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from vdsm.common.events import NullPublisher, Publisher
 from vdsm.virt.connection import Connection
@@ -13,6 +13,9 @@ from vdsm.virt.migration.limits import Slots
 from vdsm.virt.migration.peer import Peer
 from vdsm.virt.migration.settings import MigrationSettings
 from vdsm.virt.registry import VmRegistry
+
+if TYPE_CHECKING:
+    from vdsm.virt.ovirtagent import OvirtAgents
 
 
 @dataclass
@@ -29,3 +32,5 @@ class VirtContext:
     outgoing: Slots = field(default_factory=lambda: Slots(2))
     incoming: Slots = field(default_factory=lambda: Slots(2))
     peers: Callable[[str, int], Peer] | None = None  # destination agents
+    guest_agent_timeout: float = 5.0   # seconds a guest agent call may take
+    ovirt_agents: OvirtAgents | None = None  # oVirt agent channels, if started

@@ -77,3 +77,23 @@ class ResetFailed(VdsmError):
     name = "ResetFailed"
     default_message = "Failed to reset VM."
 
+
+
+class NonResponsiveGuestAgent(VdsmError):
+    name = "NonResponsiveGuestAgent"
+    default_message = "Guest agent non-responsive"
+
+
+class BalloonError(VdsmError):
+    name = "BalloonError"
+    default_message = "Balloon operation is not available"
+
+
+class FreezeGuestFSFailed(VdsmError):
+    name = "FreezeGuestFSFailed"
+    default_message = "Unable to freeze guest filesystems"
+
+
+class ThawGuestFSFailed(VdsmError):
+    name = "ThawGuestFSFailed"
+    default_message = "Unable to thaw guest filesystems"

@@ -21,9 +21,15 @@ from vdsm.virt import devicehooks, drives, hibernation
 from vdsm.virt import status as st
 from vdsm.virt.context import VirtContext
 from vdsm.virt.domxml import domain as domxml
-from vdsm.virt.errors import ResetFailed, VMDestroyFailed, VMExists, VMIsDown
+from vdsm.virt.errors import ResetFailed, VMDestroyFailed, VMIsDown
 from vdsm.virt.vm import Vm
-from vdsm.virt.vmops import refresh_live, release, run_hook, running_domain
+from vdsm.virt.vmops import (
+    check_no_domain,
+    refresh_live,
+    release,
+    run_hook,
+    running_domain,
+)
 from vdsm.virt.vmparams import VmDef
 
 log = logging.getLogger(__name__)
@@ -40,25 +46,13 @@ def create(ctx: VirtContext, vmdef: VmDef) -> Vm:
     drives.check_paths(vmdef.devices, resolver=ctx.resolver)
     if vmdef.restore_state is not None:
         hibernation.check_state(vmdef, resolver=ctx.resolver)
-    _check_no_domain(ctx, vmdef)
+    check_no_domain(ctx, vmdef.vm_id)
     vm = Vm(vmdef, publisher=ctx.publisher)
     ctx.registry.add(vm)
     vm.publish_status()
     threading.Thread(target=_start, args=(ctx, vm), daemon=True,
                      name=f"vm-start-{vm.id[:8]}").start()
     return vm
-
-
-def _check_no_domain(ctx: VirtContext, vmdef: VmDef) -> None:
-    conn = ctx.conn.get()
-    try:
-        conn.lookupByUUIDString(vmdef.vm_id)
-    except libvirt.libvirtError as e:
-        if e.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-            return
-        raise
-    raise VMExists(f"Virtual machine already exists: libvirt has a domain "
-                   f"with UUID {vmdef.vm_id}")
 
 
 def _start(ctx: VirtContext, vm: Vm) -> None:

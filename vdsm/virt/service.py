@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from vdsm.virt import hibernation, lifecycle, vmdevices, vmgraphics, vmparams
+from vdsm.virt import guestops, hibernation, lifecycle, vmdevices, vmgraphics, vmparams
 from vdsm.virt.context import VirtContext
 from vdsm.virt.migration import control as migration
 from vdsm.virt.migration import destination
@@ -120,3 +120,28 @@ class VirtService:
             return [vm.definition() for vm in vms]
         return [{"vmId": vm.id, "status": vm.status, "vmName": vm.vmdef.name}
                 for vm in vms]
+
+    # --- inside the guest (guest agents, balloon) -------------------------
+    def freeze(self, vm_id: str) -> None:
+        guestops.freeze(self.ctx, self.vm(vm_id))
+
+    def thaw(self, vm_id: str) -> None:
+        guestops.thaw(self.ctx, self.vm(vm_id))
+
+    def set_balloon_target(self, vm_id: str, target: int | str) -> None:
+        guestops.set_balloon_target(self.ctx, self.vm(vm_id), target)
+
+    def desktop_login(self, vm_id: str, domain: str, username: str,
+                      password: str) -> None:
+        guestops.desktop_command(self.ctx, self.vm(vm_id), "login", {
+            "username": guestops.login_name(domain, username),
+            "password": password})
+
+    def desktop_logoff(self, vm_id: str, force: bool) -> None:
+        guestops.desktop_command(self.ctx, self.vm(vm_id), "log-off")
+
+    def desktop_lock(self, vm_id: str) -> None:
+        guestops.desktop_command(self.ctx, self.vm(vm_id), "lock-screen")
+
+    def desktop_send_hc_command(self, vm_id: str, message: str) -> None:
+        guestops.desktop_command(self.ctx, self.vm(vm_id), str(message))

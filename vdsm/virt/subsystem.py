@@ -11,6 +11,7 @@ the agent's notifier.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import queue
@@ -29,6 +30,7 @@ from vdsm.virt.guestagent import GuestAgentPoller
 from vdsm.virt.migration.limits import Slots
 from vdsm.virt.migration.peer import Peer, PeerCredentials
 from vdsm.virt.migration.settings import MigrationSettings
+from vdsm.virt.ovirtagent import OvirtAgents
 from vdsm.virt.registry import VmRegistry
 from vdsm.virt.sampling import Sampler
 from vdsm.virt.service import VirtService
@@ -53,7 +55,8 @@ def host_options(config: Any) -> HostOptions:
         console_dir = os.path.join(config.log_dir, "console")
     interval = config.get("vars", "vm_sample_interval")
     return HostOptions(domain_type=kind, console_log_dir=console_dir,
-                       balloon_stats_period=max(1, int(interval)))
+                       balloon_stats_period=max(1, int(interval)),
+                       channel_dir=config.get("vars", "vm_channel_dir") or None)
 
 
 def network_users(vms: list[Vm], network: str) -> list[str]:
@@ -87,6 +90,9 @@ class VirtSubsystem:
         self.guest_agent = GuestAgentPoller(
             self.ctx, interval=config.get("vars", "guest_agent_interval"),
             timeout=config.get("vars", "guest_agent_timeout"))
+        self.ctx.guest_agent_timeout = config.get("vars", "guest_agent_timeout")
+        self.ctx.ovirt_agents = OvirtAgents(
+            self.ctx, timeout=self.ctx.guest_agent_timeout)
 
     def _setup_migration(self, config: Any) -> None:
         settings = MigrationSettings.from_config(config)
@@ -109,6 +115,7 @@ class VirtSubsystem:
     def start(self) -> None:
         if self.ctx.options.console_log_dir:
             os.makedirs(self.ctx.options.console_log_dir, exist_ok=True)
+        self.make_channel_dir()
         self._worker = threading.Thread(target=self._work, daemon=True,
                                         name="virt-events")
         self._worker.start()
@@ -121,10 +128,25 @@ class VirtSubsystem:
             recovery.recover(self.ctx)
         self.sampler.start()
         self.guest_agent.start()
+        self.ctx.ovirt_agents.start()
+
+    def make_channel_dir(self) -> None:
+        """The oVirt agent sockets' directory; when it cannot be made,
+        libvirt picks the sockets' paths (the reader finds them anyway)."""
+        if not self.ctx.options.channel_dir:
+            return
+        try:
+            os.makedirs(self.ctx.options.channel_dir, exist_ok=True)
+        except OSError as e:
+            log.warning("cannot make the channel directory: %s", e)
+            self.ctx.options = dataclasses.replace(self.ctx.options,
+                                                   channel_dir=None)
 
     def stop(self) -> None:
         """Stop monitoring; the VMs keep running (recovered next start)."""
         self.guest_agent.stop()
+        if self.ctx.ovirt_agents is not None:
+            self.ctx.ovirt_agents.stop()
         self.sampler.stop()
         self.ctx.conn.close()
         self._events.put(None)
@@ -176,6 +198,8 @@ class VirtSubsystem:
             vm.on_io_error(*args)
         elif kind == "agent":
             vm.on_agent(args[0])
+        elif kind == "job_completed":
+            vm.completed_job = args[0]   # e.g. a migration's real downtime
         if vm.is_down:
             release(self.ctx, vm)
 

@@ -57,8 +57,11 @@ class Vm:
         self.live: dict[str, Any] = {}   # facts read from the live XML
         self.sample: dict[str, Any] = {}  # latest computed statistics
         self.guest_info: dict[str, Any] = {}  # latest guest agent facts
+        self.ovirt_agent_info: dict[str, Any] = {}  # oVirt agent's (ovirtagent.py)
+        self.balloon_target: int | None = None  # KiB, set by setBalloonTarget
         self.unresponsive_since: float | None = None
         self.migration: Any = None  # the latest outgoing SourceMigration
+        self.completed_job: dict[str, Any] = {}  # libvirt's last job figures
         self._io_reason: str | None = None
         self.log = logging.LoggerAdapter(log, {"vm_id": self.id})
 

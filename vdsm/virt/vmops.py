@@ -13,7 +13,7 @@ from vdsm.virt import drives
 from vdsm.virt.context import VirtContext
 from vdsm.virt.devices import GUEST_AGENT_CHANNEL
 from vdsm.virt.domxml import metadata, parse
-from vdsm.virt.errors import VMIsDown
+from vdsm.virt.errors import VMExists, VMIsDown
 from vdsm.virt.vm import Vm
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,18 @@ def running_domain(ctx: VirtContext, vm: Vm) -> libvirt.virDomain:
     if vm.is_down:
         raise VMIsDown(f"Virtual machine is down: {vm.id}")
     return vm.domain(ctx.conn.get())
+
+
+def check_no_domain(ctx: VirtContext, vm_id: str) -> None:
+    """VMExists when libvirt already has a domain with this UUID."""
+    try:
+        ctx.conn.get().lookupByUUIDString(vm_id)
+    except libvirt.libvirtError as e:
+        if e.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            return
+        raise
+    raise VMExists(f"Virtual machine already exists: libvirt has a domain "
+                   f"with UUID {vm_id}")
 
 
 def run_hook(ctx: VirtContext, vm: Vm, point: str, xml: str | None) -> str | None:

@@ -32,8 +32,27 @@ def vm_stats(vm: Vm) -> dict[str, Any]:
     stats.update(vm.display_info())
     stats.update(vm.sample)
     stats.update(vm.guest_info)
+    if not vm.is_down:
+        merge_ovirt_agent(stats, vm.ovirt_agent_info)
+    if vm.balloon_target is not None and "balloonInfo" in stats:
+        stats["balloonInfo"] = dict(stats["balloonInfo"],
+                                    balloon_target=str(vm.balloon_target))
     if "sampleTime" in vm.sample:
         stats["statsAge"] = f"{max(0.0, time.time() - vm.sample['sampleTime']):.2f}"
+    migration = vm.migration
+    if migration is not None and migration.active:
+        stats["migrationProgress"] = migration.progress
     if vm.is_down and vm.exit is not None:
         stats.update(vm.exit.as_stats())
     return stats
+
+
+def merge_ovirt_agent(stats: dict[str, Any], info: dict[str, Any]) -> None:
+    """The oVirt guest agent's facts where qemu-ga and the sample have
+    none (classic preference); its applications join qemu-ga's."""
+    for key, value in info.items():
+        if key == "appsList" and "appsList" in stats:
+            stats["appsList"] = list(stats["appsList"]) + [
+                a for a in value if a not in stats["appsList"]]
+        else:
+            stats.setdefault(key, value)

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from vdsm.virt.devices import VDSM_AGENT_CHANNEL
 from vdsm.virt.domxml import disks, graphics, metadata, misc, nics
 from vdsm.virt.domxml.base import Element, element, sub, to_string
 from vdsm.virt.vmparams import VmDef
@@ -19,6 +20,7 @@ class HostOptions:
     console_log_dir: str | None = None
     balloon_stats_period: int = 5
     arch: str = "x86_64"
+    channel_dir: str | None = None    # oVirt agent sockets: <dir>/<vmId>.<name>
 
 
 def domain_type(vmdef: VmDef, options: HostOptions) -> str:
@@ -68,7 +70,8 @@ def device_elements(vmdef: VmDef, options: HostOptions) -> list[Element]:
     result += [nics.element_for(n) for n in by_type.get("interface", [])]
     if by_type.get("channel"):
         result.append(element("controller", type="virtio-serial", index=0))
-    result += [misc.channel_element(c) for c in by_type.get("channel", [])]
+    result += [misc.channel_element(c, path=_channel_path(vmdef, c, options))
+               for c in by_type.get("channel", [])]
     if by_type.get("console"):
         log_file = None
         if options.console_log_dir:
@@ -120,3 +123,12 @@ def _cpu(root: Element, vmdef: VmDef) -> None:
     per_socket = vmdef.cores_per_socket * vmdef.threads_per_core
     sub(cpu, "topology", sockets=vmdef.smp // per_socket,
         cores=vmdef.cores_per_socket, threads=vmdef.threads_per_core)
+
+
+def _channel_path(vmdef: VmDef, channel: dict[str, Any],
+                  options: HostOptions) -> str | None:
+    """The oVirt agent channel's socket where the agent's reader finds it
+    (the classic <vmId>.<channel name>); libvirt names the others."""
+    if channel.get("name") != VDSM_AGENT_CHANNEL or not options.channel_dir:
+        return None
+    return os.path.join(options.channel_dir, f"{vmdef.vm_id}.{channel['name']}")

@@ -7,9 +7,13 @@ from typing import Any
 from vdsm.virt.domxml.base import Element, element, sub
 
 
-def channel_element(channel: dict[str, Any]) -> Element:
-    """A virtio-serial channel; libvirt picks the host socket path."""
+def channel_element(channel: dict[str, Any], *,
+                    path: str | None = None) -> Element:
+    """A virtio-serial channel on a Unix socket at ``path`` (libvirt
+    picks one when None)."""
     root = element("channel", type="unix")
+    if path:
+        sub(root, "source", mode="bind", path=path)
     sub(root, "target", type="virtio", name=channel["name"])
     return root
 

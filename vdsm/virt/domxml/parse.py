@@ -74,3 +74,14 @@ def agent_connected(xml: str | Element, name: str) -> bool:
         if target.get("name") == name:
             return target.get("state") == "connected"
     return False
+
+
+def channel_path(xml: str | Element, name: str) -> str | None:
+    """The host-side Unix socket of channel ``name``, if it has one."""
+    root = from_string(xml) if isinstance(xml, str) else xml
+    for node in root.iterfind("devices/channel"):
+        target, source = node.find("target"), node.find("source")
+        if target is not None and target.get("name") == name \
+                and source is not None and node.get("type") == "unix":
+            return source.get("path")
+    return None

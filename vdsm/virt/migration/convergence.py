@@ -77,17 +77,14 @@ class Convergence:
         fired: list[Action] = []
         while self._next_step < len(steps):
             step = steps[self._next_step]
-            last = self._next_step == len(steps) - 1
-            due = (self.stalled_looks >= step.limit if step.limit >= 0
-                   else last or all(s.limit < 0 for s in steps[self._next_step:]))
-            if not due:
+            if step.limit >= 0 and self.stalled_looks < step.limit:
                 break
+            if step.limit < 0 and fired:
+                break   # a -1 step comes at a later look than the others
             self._next_step += 1
             if step.action.name == "abort":
                 return Decision(tuple(fired), abort="schedule", message=(
                     f"Migration aborted by its convergence schedule after "
                     f"{self.stalled_looks} stalled look(s)"))
             fired.append(self._clamp(step.action))
-            if step.limit < 0:
-                break
         return Decision(tuple(fired))

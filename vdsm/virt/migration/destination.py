@@ -26,7 +26,7 @@ from vdsm.virt import status as st
 from vdsm.virt.context import VirtContext
 from vdsm.virt.errors import VMExists
 from vdsm.virt.vm import Vm
-from vdsm.virt.vmops import refresh_live, release, run_hook
+from vdsm.virt.vmops import check_no_domain, refresh_live, release, run_hook
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def migration_create(ctx: VirtContext, params: Any,
     vmdef = vmparams.parse(conf)
     if ctx.registry.find(vmdef.vm_id) is not None:
         raise VMExists(f"Virtual machine already exists: {vmdef.vm_id}")
-    _check_no_domain(ctx, vmdef.vm_id)
+    check_no_domain(ctx, vmdef.vm_id)
     free = available_mib()
     if free < vmdef.mem_mib:
         raise OutOfMemory(f"Not enough free memory to create VM: "
@@ -80,7 +80,9 @@ def migration_create(ctx: VirtContext, params: Any,
             f"incoming already)")
     start_time = params.get("startTime")
     vm = Vm(vmdef, status=st.MIGRATION_DESTINATION,
-            start_time=float(start_time) if start_time else None, conf=conf,
+            start_time=float(start_time) if start_time else None,
+            # the source's normalized definition; plain vmParams get theirs
+            conf=conf if "devices" in conf else None,
             publisher=ctx.publisher)
     try:
         ctx.registry.add(vm)
@@ -105,17 +107,6 @@ def migration_create(ctx: VirtContext, params: Any,
     answer["xml"] = edited or src_xml
     log.info("vm %s: ready for the incoming migration", vm.id)
     return {"migrationPort": 0, "params": answer}
-
-
-def _check_no_domain(ctx: VirtContext, vm_id: str) -> None:
-    try:
-        ctx.conn.get().lookupByUUIDString(vm_id)
-    except libvirt.libvirtError as e:
-        if e.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-            return
-        raise
-    raise VMExists(f"Virtual machine already exists: libvirt has a domain "
-                   f"with UUID {vm_id}")
 
 
 def _arrived(ctx: VirtContext, vm_id: str) -> tuple[libvirt.virDomain | None, str]:

@@ -8,7 +8,7 @@ silently downgraded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from vdsm.common.errors import InvalidParameter, MissingParameter
@@ -58,7 +58,9 @@ class MigrateRequest:
     outgoing_limit: int | None = None
     incoming_limit: int | None = None
     console_address: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    encrypted: bool = False            # QEMU's migration stream over TLS
+    parallel: int = 0                  # connections; 0: one
+    zerocopy: bool = False
 
     @property
     def dst(self) -> str:
@@ -171,7 +173,10 @@ def parse(params: dict[str, Any], vm_id: str) -> MigrateRequest:
         schedule=parse_schedule(params.get("convergenceSchedule")),
         outgoing_limit=_optional_int(params, "outgoingLimit", minimum=1),
         incoming_limit=_optional_int(params, "incomingLimit", minimum=1),
-        console_address=str(params.get("consoleAddress") or ""))
+        console_address=str(params.get("consoleAddress") or ""),
+        encrypted=_bool(params, "encrypted"),
+        parallel=_optional_int(params, "parallel", minimum=0) or 0,
+        zerocopy=_bool(params, "zerocopy"))
 
 
 def default_schedule(max_downtime: int, steps: int) -> Schedule:

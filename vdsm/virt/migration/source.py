@@ -114,6 +114,9 @@ class SourceMigration:
                "status": {"code": code, "message": message},
                "progress": self.progress}
         out.update(self.figures)
+        if self.phase == DONE and "downtime" in self.vm.completed_job:
+            # what the guest was paused for, measured by libvirt
+            out["downtime"] = int(self.vm.completed_job["downtime"])
         return out
 
     # --- the thread ------------------------------------------------------
@@ -126,10 +129,17 @@ class SourceMigration:
             migrating = self.phase == MIGRATING
         if migrating:
             try:
-                self.vm.domain(self.ctx.conn.get()).abortJob()
-            except (libvirt.libvirtError, VdsmError) as e:
+                self._abort_job(self.vm.domain(self.ctx.conn.get()))
+            except VdsmError as e:
                 log.warning("vm %s: cannot abort the migration job: %s",
                             self.vm.id, e)
+
+    def _abort_job(self, dom: libvirt.virDomain) -> None:
+        try:
+            dom.abortJob()
+        except libvirt.libvirtError as e:
+            log.warning("vm %s: cannot abort the migration job: %s",
+                        self.vm.id, e.get_error_message())
 
     def _run(self) -> None:
         try:
@@ -188,7 +198,10 @@ class SourceMigration:
         for wanted, flag in ((req.tunneled, libvirt.VIR_MIGRATE_TUNNELLED),
                              (req.compressed, libvirt.VIR_MIGRATE_COMPRESSED),
                              (req.auto_converge, libvirt.VIR_MIGRATE_AUTO_CONVERGE),
-                             (req.abort_on_error, libvirt.VIR_MIGRATE_ABORT_ON_ERROR)):
+                             (req.abort_on_error, libvirt.VIR_MIGRATE_ABORT_ON_ERROR),
+                             (req.encrypted, libvirt.VIR_MIGRATE_TLS),
+                             (req.parallel > 0, libvirt.VIR_MIGRATE_PARALLEL),
+                             (req.zerocopy, libvirt.VIR_MIGRATE_ZEROCOPY)):
             if wanted:
                 flags |= flag
         if req.schedule is not None and req.schedule.uses_postcopy:
@@ -203,6 +216,14 @@ class SourceMigration:
         if req.dstqemu and not req.tunneled:
             host = f"[{req.dstqemu}]" if ":" in req.dstqemu else req.dstqemu
             params[libvirt.VIR_MIGRATE_PARAM_URI] = f"tcp://{host}"
+        spice = [g for g in self.vm.live.get("graphics") or []
+                 if g["type"] == "spice"]
+        if req.console_address and spice:
+            # SPICE clients are relocated there (VNC clients reconnect)
+            params[libvirt.VIR_MIGRATE_PARAM_GRAPHICS_URI] = \
+                f"spice://{req.console_address}"
+        if req.parallel:
+            params[libvirt.VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS] = req.parallel
         if self._dest_xml and self._dest_xml != xml:
             params[libvirt.VIR_MIGRATE_PARAM_DEST_XML] = self._dest_xml
         return params
@@ -254,6 +275,10 @@ class SourceMigration:
             raise outcome["error"]
 
     def _look(self, dom: libvirt.virDomain, policy: Convergence) -> None:
+        if self._cancelled.is_set():
+            # aborted before libvirt's job could be: abort it now
+            self._abort_job(dom)
+            return
         try:
             stats = dom.jobStats(0)
         except libvirt.libvirtError as e:
