@@ -23,6 +23,7 @@ from tests.virt.harness import (
     BOOT_MARK,
     build_guest,
     destroy_quietly,
+    read_console,
     vm_params,
     wait_for,
     wait_status,
@@ -184,9 +185,7 @@ class Rig:
         assert a.proxy.create(params)["status"]["code"] == 0
         try:
             wait_status(a.proxy, vm_id, "Up", timeout=60)
-            console = os.path.join(a.root.config.log_dir, "console",
-                                   f"{vm_id}.log")
-            _wait_guest(console, load)
+            _wait_guest(a.root.config.log_dir, vm_id, load)
             xml = _domain_xml(self.hosts.a.uri, vm_id)
             flat = {"init": [{"name": "setDowntime",
                               "params": [str(self.args.downtime)]}],
@@ -263,7 +262,9 @@ class Rig:
     # --- through virsh -------------------------------------------------
     def _virsh_runs(self, xml: str, load: str) -> list[dict[str, Any]]:
         vm_id = str(uuid.uuid4())
-        console = os.path.join(self.tmp, f"{vm_id}.log")
+        # where read_console looks, with self.tmp as the log dir
+        os.makedirs(os.path.join(self.tmp, "console"), exist_ok=True)
+        console = os.path.join(self.tmp, "console", f"{vm_id}.log")
         path = os.path.join(self.tmp, f"{vm_id}.xml")
         with open(path, "w") as f:
             f.write(_virsh_xml(xml, vm_id, console))
@@ -272,7 +273,7 @@ class Rig:
         _virsh(hosts[0], "create", path)
         runs = []
         try:
-            _wait_guest(console, load)
+            _wait_guest(self.tmp, vm_id, load)
             for i in range(self.args.warmup + self.args.runs):
                 run = self._virsh_run(hosts[i % 2], hosts[1 - i % 2], vm_id)
                 run["warmup"] = i < self.args.warmup
@@ -350,14 +351,7 @@ def _virsh_xml(xml: str, vm_id: str, console: str) -> str:
     return etree.tostring(root, encoding="unicode")
 
 
-def _wait_guest(console: str, load: str) -> None:
+def _wait_guest(log_dir: str, vm_id: str, load: str) -> None:
     mark = "dirtying" if load == "dirty" else BOOT_MARK
-
-    def ready() -> bool:
-        try:
-            with open(console, errors="replace") as f:
-                return mark in f.read()
-        except FileNotFoundError:
-            return False
-
-    wait_for(ready, 90, f"the guest to print {mark!r}", interval=0.5)
+    wait_for(lambda: mark in read_console(log_dir, vm_id), 90,
+             f"the guest to print {mark!r}", interval=0.5)
