@@ -74,8 +74,10 @@ def check_tags(tags: Sequence[str]) -> list[str]:
 
 
 def check_size(size: int, what: str = "size") -> int:
-    """A positive byte count. Raises InvalidParameter."""
-    if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+    """A positive byte count of whole 512-byte sectors (LVM refuses
+    others). Raises InvalidParameter."""
+    if not isinstance(size, int) or isinstance(size, bool) or size <= 0 \
+            or size % 512:
         raise InvalidParameter(f"bad {what} {size!r}")
     return size
 
