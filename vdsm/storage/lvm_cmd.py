@@ -36,7 +36,7 @@ EXTENT_SIZE = 128 * MIB
 METADATA_SIZE = 128 * MIB
 METADATA_COPIES = 2
 
-_DEVICE = re.compile(r"^/dev/[A-Za-z0-9_.:+-][A-Za-z0-9_.:+/-]*$")
+_DEVICE = re.compile(r"^/dev/[A-Za-z0-9_][A-Za-z0-9_.:+/-]*$")
 # LVM's own rule (lib/misc/lvm-string.c), minus names it reserves.
 _NAME = re.compile(r"^[A-Za-z0-9+_.][A-Za-z0-9+_.-]{0,126}$")
 # LVM allows [A-Za-z0-9_+.-/=!:&#] in tags; '!' and a leading '-' or '@'
@@ -142,6 +142,8 @@ def build(op: str, devices: Sequence[str], args: dict[str, Any], *,
     """The argv of ``op`` and the error its failure raises by default."""
     a = args
     meta = {"activation": activation}   # metadata-only commands
+    # No /etc/lvm/backup copy: the VG is shared, a host's copy goes stale
+    # at once. The archive of each change (backup/retain_min) stays.
     nobackup = ("--autobackup", "n")
     if op == "pvcreate":
         extra = ["-ff", "--yes"] if a.get("force") else []
@@ -153,11 +155,11 @@ def build(op: str, devices: Sequence[str], args: dict[str, Any], *,
         return (_lvm("pvresize", devices, *a["pvs"], **meta),
                 errors.CouldNotResizePhysicalVolume)
     if op == "vgcreate":
-        return (_lvm("vgcreate", devices, "--physicalextentsize",
+        return (_lvm("vgcreate", devices, *nobackup, "--physicalextentsize",
                      _size(a["extent_size"]), *_tag_args(a.get("tags", ()), ()),
                      a["vg"], *a["pvs"], **meta), errors.VolumeGroupCreateError)
     if op == "vgextend":
-        return (_lvm("vgextend", devices, a["vg"], *a["pvs"], **meta),
+        return (_lvm("vgextend", devices, *nobackup, a["vg"], *a["pvs"], **meta),
                 errors.VolumeGroupExtendError)
     if op == "vgremove":
         return (_lvm("vgremove", devices, "-f", a["vg"], **meta),
