@@ -189,3 +189,20 @@ def test_bad_tags(tag):
 def test_bad_sizes(size):
     with pytest.raises(InvalidParameter):
         lvm_cmd.check_size(size)
+
+
+@pytest.mark.parametrize("name, code", [
+    ("VolumeGroupCreateError", 502), ("VolumeGroupDoesNotExist", 506),
+    ("VolumeGroupBlockSizeError", 517), ("DeviceBlockSizeError", 518),
+    ("CannotCreateLogicalVolume", 550), ("CannotRemoveLogicalVolume", 551),
+    ("LogicalVolumeExtendError", 554), ("LogicalVolumeScanError", 557),
+    ("LogicalVolumeAddTagError", 560), ("CannotWriteAccessLogialVolume", 567),
+    ("LogicalVolumesScanError", 569), ("PhysDevInitializationError", 601),
+    ("LogicalVolumeAlreadyExists", 604), ("MissingTagOnLogicalVolume", 609),
+    ("LogicalVolumeDoesNotExistError", 610), ("VgMetadataCriticallyFull", 613),
+    ("SmallVgMetadata", 614), ("CouldNotResizePhysicalVolume", 615),
+    ("UnexpectedVolumeGroupMetadata", 616), ("LVMCommandError", 621),
+])
+def test_classic_lvm_codes(name, code):
+    """The classic table (shared/api-reference/storage_codes.txt 500-621)."""
+    assert CODES[name][0] == code
