@@ -79,6 +79,12 @@ def test_lvcreate_argv():
      ["--autobackup", "n", "vg1", "lv1", "lv2"], errors.LogicalVolumeRenameError),
     ("lvchange_tags", {"vg": "vg1", "lv": "lv1", "add": ["b", "c"], "delete": []},
      ["--autobackup", "n", "--addtag", "b", "--addtag", "c", "vg1/lv1"],
+     errors.LogicalVolumeAddTagError),
+    ("lvchange_tags", {"vg": "vg1", "lv": "lv1", "add": [], "delete": ["a"]},
+     ["--autobackup", "n", "--deltag", "a", "vg1/lv1"],
+     errors.LogicalVolumeRemoveTagError),
+    ("lvchange_tags", {"vg": "vg1", "lv": "lv1", "add": ["b"], "delete": ["a"]},
+     ["--autobackup", "n", "--deltag", "a", "--addtag", "b", "vg1/lv1"],
      errors.LogicalVolumeReplaceTagError),
 ])
 def test_argv(op, args, tail, error):

@@ -230,8 +230,9 @@ class LVM:
 
     def change_lv_tags(self, vg: str, lv: str, *, add: Sequence[str] = (),
                        delete: Sequence[str] = ()) -> None:
-        """Delete then add LV tags in one update.
-        Raises LogicalVolumeReplaceTagError."""
+        """Delete then add LV tags in one update. Raises
+        LogicalVolumeAddTagError (only adding), LogicalVolumeRemoveTagError
+        (only deleting), LogicalVolumeReplaceTagError (both)."""
         log.info("lv %s/%s tags -%s +%s", vg, lv, list(delete), list(add))
         self._change(vg, "lvm_lvchange_tags", lv=lv, add=list(add),
                      delete=list(delete))

@@ -191,9 +191,11 @@ def build(op: str, devices: Sequence[str], args: dict[str, Any], *,
         return (_lvm("lvrename", devices, *nobackup, a["vg"], a["lv"],
                      a["new_name"], **meta), errors.LogicalVolumeRenameError)
     if op == "lvchange_tags":
+        error = (errors.LogicalVolumeReplaceTagError if a["add"] and a["delete"]
+                 else errors.LogicalVolumeAddTagError if a["add"]
+                 else errors.LogicalVolumeRemoveTagError)
         return (_lvm("lvchange", devices, *nobackup,
-                     *_tag_args(a["add"], a["delete"]), lv, **meta),
-                errors.LogicalVolumeReplaceTagError)
+                     *_tag_args(a["add"], a["delete"]), lv, **meta), error)
     # Activation talks to device-mapper: never run with activation = 0,
     # so a host without it fails loudly instead of pretending.
     if op == "activate":
