@@ -92,7 +92,7 @@ _CAUSES: tuple[tuple[re.Pattern[str], type[LVMError]], ...] = (
     (re.compile(r'Failed to find logical volume|'
                 r'Logical volume \S+ not found in volume group'),
      LogicalVolumeDoesNotExistError),
-    (re.compile(r"insufficient free space"), VolumeGroupSizeError),
+    (re.compile(r"(?i)insufficient free space"), VolumeGroupSizeError),
 )
 
 
