@@ -212,3 +212,14 @@ def test_bad_sizes(size):
 def test_classic_lvm_codes(name, code):
     """The classic table (shared/api-reference/storage_codes.txt 500-621)."""
     assert CODES[name][0] == code
+
+
+def test_command_timeout_and_missing_tool(monkeypatch):
+    """A hung or absent command is the operation's error, not a crash."""
+    monkeypatch.setattr(lvm_cmd, "TIMEOUT", 0.2)
+    with pytest.raises(errors.CannotCreateLogicalVolume, match="timed out"):
+        lvm_cmd._run(["sleep", "5"], errors.CannotCreateLogicalVolume)
+    with pytest.raises(errors.PhysDevInitializationError,
+                       match="could not be started"):
+        lvm_cmd._run(["/nonexistent/lvm", "pvcreate"],
+                     errors.PhysDevInitializationError)

@@ -27,7 +27,9 @@ from vdsm.storage import lvm_report
 
 log = logging.getLogger(__name__)
 
-TIMEOUT = 120.0
+# Below supervdsm's default answer timeout (60 s): a hung command comes
+# back as its LVM error, not as "supervdsm unavailable".
+TIMEOUT = 50.0
 MIB = 1024 * 1024
 # The classic block domain: 128 MiB extents; two metadata areas of 128 MiB
 # per PV (start and end of the device), big enough for thousands of LVs
