@@ -20,6 +20,7 @@ from vdsm.common.errors import InvalidParameter
 from vdsm.storage import lvm_cmd
 from vdsm.storage import lvm_errors as errors
 from vdsm.storage.lvm import LVM, LocalRunner
+from vdsm.supervdsm.errors import UnknownOperation
 
 pytestmark = need_lvm
 
@@ -304,3 +305,12 @@ def test_activation(lvm, vg):
         assert code(e.value) == number and "device-mapper" in str(e.value)
     pytest.skip("this kernel has no device-mapper: LVs cannot be activated, so "
                 "only the refusal (558, 556) was tested, not activation itself")
+
+
+def test_local_runner_runs_only_lvm_ops():
+    runner = LocalRunner()
+    for op in ("ping", "mount", "lvm_nosuch"):
+        with pytest.raises(UnknownOperation):
+            runner.call(op)
+    with pytest.raises(InvalidParameter, match="unexpected argument"):
+        runner.call("lvm_report", kind="vg", devices=["/dev/loop0"], shell="x")

@@ -37,6 +37,7 @@ from vdsm.storage.lvm_errors import (
     VolumeGroupDoesNotExist,
 )
 from vdsm.storage.lvm_report import LV, PV, VG
+from vdsm.supervdsm.errors import UnknownOperation
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,10 @@ class LocalRunner:
         self._validate = ops.validate
 
     def call(self, op: str, /, **args: Any) -> Any:
-        operation = self._ops[op]
+        """Raises what the op raises; UnknownOperation outside ops_lvm."""
+        operation = self._ops.get(op)
+        if operation is None:
+            raise UnknownOperation(f"not an LVM op: {op[:100]!r}")
         self._validate(operation, args)
         return operation.func(None, **args)
 
