@@ -10,7 +10,7 @@ python3-libvirt python3-lxml python3-pyudev python3-ethtool python3-pyroute2 \
 python3-sanlock python3-pytest \
 libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients \
 qemu-system-x86 qemu-utils iproute2 procps passwd \
-sanlock gcc libc6-dev libfuse3-dev fuse3 pkg-config e2fsprogs util-linux \
+sanlock lvm2 gcc libc6-dev libfuse3-dev fuse3 pkg-config e2fsprogs util-linux \
 busybox dnsmasq-base python3-prometheus-client prometheus"
 
 missing=""
