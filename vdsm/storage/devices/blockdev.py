@@ -11,7 +11,7 @@ sysfs; see :mod:`udev` and :mod:`sysfs`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from vdsm.storage.devices import sysfs, udev
@@ -65,10 +65,16 @@ def _guid(root: str, disk: udev.UdevDisk) -> str:
             or props.get("ID_WWN") or sysfs.wwid(root, disk.name) or disk.name)
 
 
-def _serial(root: str, disk: udev.UdevDisk, first_path: str) -> str:
-    props = disk.properties
-    return (props.get("ID_SCSI_SERIAL") or props.get("ID_SERIAL_SHORT")
-            or props.get("ID_SERIAL") or sysfs.read(root, first_path, "device/serial")
+def _serial(root: str, disk: udev.UdevDisk, first_path: str,
+            path_props: Mapping[str, str]) -> str:
+    """udev's serial of the disk, else of its first path (a multipath map
+    has none of its own), else what sysfs has (virtio disks)."""
+    for props in (disk.properties, path_props):
+        serial = (props.get("ID_SCSI_SERIAL") or props.get("ID_SERIAL_SHORT")
+                  or props.get("ID_SERIAL"))
+        if serial:
+            return serial
+    return (sysfs.read(root, first_path, "device/serial")
             or sysfs.read(root, first_path, "serial") or "")
 
 
@@ -93,9 +99,11 @@ def mounted_devices(mountinfo: str = MOUNTINFO) -> frozenset[str]:
 
 
 def read_device(disk: udev.UdevDisk, root: str = SYSFS_ROOT, *,
-                mounted: frozenset[str] = frozenset()) -> BlockDevice:
+                mounted: frozenset[str] = frozenset(),
+                others: Mapping[str, udev.UdevDisk] | None = None) -> BlockDevice:
     """The record of one disk; attributes the device lacks read as empty.
-    ``mounted`` is :func:`mounted_devices`, read once per listing."""
+    ``mounted`` is :func:`mounted_devices`, read once per listing;
+    ``others`` the listing's disks by name (for the udev data of paths)."""
     is_map = sysfs.multipath_map_name(root, disk.name) is not None
     path_names = sysfs.slaves(root, disk.name) if is_map else [disk.name]
     paths = tuple(_path(root, p) for p in path_names)
@@ -107,7 +115,8 @@ def read_device(disk: udev.UdevDisk, root: str = SYSFS_ROOT, *,
         vendor=sysfs.read(root, first, "device/vendor") or "",
         product=sysfs.read(root, first, "device/model") or "",
         fwrev=sysfs.read(root, first, "device/rev") or "",
-        serial=_serial(root, disk, first),
+        serial=_serial(root, disk, first,
+                       (others or {}).get(first, disk).properties),
         logical_block_size=logical, physical_block_size=physical,
         discard_max_bytes=sysfs.read_int(root, disk.name,
                                          "queue/discard_max_bytes"),
@@ -143,10 +152,11 @@ def list_devices(*, include_loop: bool = False, root: str = SYSFS_ROOT,
     """
     devices = []
     mounted = mounted_devices()
-    for disk in source():
+    disks = {d.name: d for d in source()}
+    for disk in disks.values():
         try:
             if _is_candidate(root, disk, include_loop=include_loop):
-                devices.append(read_device(disk, root, mounted=mounted))
+                devices.append(read_device(disk, root, mounted=mounted, others=disks))
         except (OSError, ValueError) as e:
             log.warning("block device %s left out: %s", disk.name, e)
     return sorted(devices, key=lambda d: d.guid)

@@ -15,6 +15,8 @@ import os
 import stat
 from collections.abc import Callable, Iterable
 
+from vdsm.storage.devices.blockdev import BlockDevice
+
 log = logging.getLogger(__name__)
 
 MAPPER_DIR = "/dev/mapper"
@@ -45,3 +47,15 @@ def devices_visibility(guids: Iterable[str], *,
         answer[guid] = path is not None and is_visible(path)
     log.debug("devices visibility: %s", answer)
     return answer
+
+
+def listing_resolver(devices: Iterable[BlockDevice]) -> Callable[[str], str | None]:
+    """GUID -> node: the multipath map when it exists, else the node of the
+    listed device with that GUID (a LUN without multipath, a loop device)."""
+    nodes = {d.guid: d.devnode for d in devices}
+
+    def resolve(guid: str) -> str | None:
+        path = mapper_path(guid)
+        return path if os.path.exists(path) else nodes.get(guid)
+
+    return resolve
