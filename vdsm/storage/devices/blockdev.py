@@ -78,8 +78,8 @@ def _serial(root: str, disk: udev.UdevDisk, first_path: str,
             or sysfs.read(root, first_path, "serial") or "")
 
 
-def _path(root: str, name: str) -> Path:
-    return Path(name=name, state=sysfs.path_state(root, name),
+def _path(root: str, name: str, states: Mapping[str, str]) -> Path:
+    return Path(name=name, state=states.get(name) or sysfs.path_state(root, name),
                 capacity=sysfs.size(root, name), lun=sysfs.lun(root, name),
                 devtype=sysfs.transport(root, name),
                 session=sysfs.iscsi_session(root, name))
@@ -100,13 +100,16 @@ def mounted_devices(mountinfo: str = MOUNTINFO) -> frozenset[str]:
 
 def read_device(disk: udev.UdevDisk, root: str = SYSFS_ROOT, *,
                 mounted: frozenset[str] = frozenset(),
-                others: Mapping[str, udev.UdevDisk] | None = None) -> BlockDevice:
+                others: Mapping[str, udev.UdevDisk] | None = None,
+                path_states: Mapping[str, str] | None = None) -> BlockDevice:
     """The record of one disk; attributes the device lacks read as empty.
     ``mounted`` is :func:`mounted_devices`, read once per listing;
-    ``others`` the listing's disks by name (for the udev data of paths)."""
+    ``others`` the listing's disks by name (for the udev data of paths);
+    ``path_states`` device-mapper's path states where multipathd runs
+    (:func:`multipath.path_states`), else the SCSI state counts."""
     is_map = sysfs.multipath_map_name(root, disk.name) is not None
     path_names = sysfs.slaves(root, disk.name) if is_map else [disk.name]
-    paths = tuple(_path(root, p) for p in path_names)
+    paths = tuple(_path(root, p, path_states or {}) for p in path_names)
     first = path_names[0] if path_names else disk.name
     logical, physical = sysfs.block_sizes(root, first)
     return BlockDevice(
@@ -142,11 +145,13 @@ def _is_candidate(root: str, disk: udev.UdevDisk, *, include_loop: bool) -> bool
 
 def list_devices(*, include_loop: bool = False, root: str = SYSFS_ROOT,
                  source: Callable[[], list[udev.UdevDisk]] = udev.disks,
+                 path_states: Mapping[str, str] | None = None,
                  ) -> list[BlockDevice]:
     """The LUN candidates of this host, sorted by GUID.
 
     ``include_loop`` lists attached loop devices too (tests stand them in
-    for LUNs). ``source`` gives the disks (udev by default). Raises
+    for LUNs). ``source`` gives the disks (udev by default);
+    ``path_states`` see :func:`read_device`. Raises
     BlockDeviceActionError when udev cannot be read. A device vanishing
     while it is read is left out, with a log line.
     """
@@ -156,7 +161,8 @@ def list_devices(*, include_loop: bool = False, root: str = SYSFS_ROOT,
     for disk in disks.values():
         try:
             if _is_candidate(root, disk, include_loop=include_loop):
-                devices.append(read_device(disk, root, mounted=mounted, others=disks))
+                devices.append(read_device(disk, root, mounted=mounted,
+                                           others=disks, path_states=path_states))
         except (OSError, ValueError) as e:
             log.warning("block device %s left out: %s", disk.name, e)
     return sorted(devices, key=lambda d: d.guid)
