@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+
 from tests.storage.devices.conftest import FC_WWID, IQN, MPATH, GiB
 from vdsm.storage.devices import blockdev, devicelist
 
@@ -68,3 +70,12 @@ def test_mounted_device_is_used(host, tmp_path):
     mounted = blockdev.mounted_devices(str(mountinfo))
     dev = blockdev.read_device(udev[3], root, mounted=mounted)
     assert dev.mounted and devicelist.status_of(dev, None) == "used"
+
+
+def test_device_unreadable_mid_listing_is_left_out_with_a_log_line(host, caplog):
+    root, udev = host
+    attr = f"{root}/block/sdd/queue/discard_max_bytes"
+    os.unlink(attr)
+    os.mkdir(attr)  # reading it now fails as a vanishing device's node does
+    assert "3" + FC_WWID[4:] not in listing(host, pvs={})
+    assert "block device sdd left out" in caplog.text
