@@ -51,6 +51,10 @@ def test_pv_given_by_the_mapping_is_used_with_its_uuids():
         assert (free["status"], free["pvUUID"], free["vgUUID"]) == ("free", "", "")
         assert free["capacity"] == str(64 * MiB)
         assert free["logicalblocksize"] == "512"
+        # the one call the getDeviceList verb makes, asking for one GUID
+        (entry,) = devicelist.host_device_list({pv: (pv_uuid, vg_uuid)},
+                                               guids=[used["GUID"]], include_loop=True)
+        assert (entry["GUID"], entry["status"]) == (used["GUID"], "used")
 
 
 @need_root

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from vdsm.storage.devices import sysfs
+from vdsm.storage.devices import blockdev, sysfs
 from vdsm.storage.devices.blockdev import BlockDevice, Path
 
 # storage types of the API that select devices by transport
@@ -102,3 +102,17 @@ def device_list(devices: Iterable[BlockDevice], pvs: PvMap, *,
             for d in devices
             if (not wanted or d.guid in wanted)
             and (types is None or d.devtype in types)]
+
+
+def host_device_list(pvs: PvMap, *, storage_type: int | None = None,
+                     guids: Iterable[str] = (), check_status: bool = True,
+                     include_loop: bool = False,
+                     path_states: Mapping[str, str] | None = None,
+                     ) -> list[dict[str, Any]]:
+    """getDeviceList for this host: udev and sysfs read now, ``pvs`` and
+    ``path_states`` (device-mapper's, from supervdsm's multipath_maps where
+    multipathd runs) from the caller. Raises BlockDeviceActionError."""
+    devices = blockdev.list_devices(include_loop=include_loop,
+                                    path_states=path_states)
+    return device_list(devices, pvs, storage_type=storage_type, guids=guids,
+                       check_status=check_status)
