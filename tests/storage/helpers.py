@@ -92,6 +92,28 @@ def loop_ext4(size_mb: int = 256, directory: str = "/var/tmp", *,
         os.unlink(image)
 
 
+@contextlib.contextmanager
+def loop_device(size_mb: int = 64, directory: str = "/tmp", *,
+                sector_size: int | None = None) -> Iterator[str]:
+    """A loop device on a sparse file (no file system), standing in for a
+    LUN; detached and its file removed afterwards. ``sector_size`` sets
+    the device's logical block size (512 or 4096)."""
+    fd, image = tempfile.mkstemp(prefix="vdsm-lun-", suffix=".img", dir=directory)
+    os.close(fd)
+    device = None
+    try:
+        os.truncate(image, size_mb * 1024 * 1024)
+        argv = ["losetup", "-f", "--show"]
+        if sector_size:
+            argv.append(f"--sector-size={sector_size}")
+        device = commands.run(argv + [image], timeout=30).out.strip()
+        yield device
+    finally:
+        if device:
+            commands.run(["losetup", "-d", device], timeout=30, check=False)
+        os.unlink(image)
+
+
 def unmount_under(root: str) -> None:
     """Lazily unmount whatever a test left mounted below ``root``."""
     for record in sorted(mounts.mount_records(), key=lambda r: r.mountpoint,
