@@ -134,7 +134,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("vars", "migration_downtime_steps", 10,
            "Steps in which the allowed downtime rises to its maximum while a "
            "migration does not converge."),
-    Option("vars", "migration_monitor_interval", 10.0,
+    Option("vars", "migration_monitor_interval", 1.0,
            "Seconds between two looks at a migration's progress."),
     Option("vars", "migration_progress_timeout", 150.0,
            "Seconds a migration may go without progress (remaining data not "

@@ -14,18 +14,31 @@ def _policy(schedule, *, max_downtime=500, progress_timeout=30.0, budget=None):
 
 def test_progress_fires_nothing_and_stalls_raise_downtime_in_steps():
     policy = _policy(default_schedule(500, 5))
-    assert policy.initial() == (Action("setDowntime", 100),)
+    assert policy.initial() == (Action("setDowntime", 250),)
     assert policy.observe(1, 1000).actions == ()
     assert policy.observe(2, 900).actions == ()
     # stalled: remaining not below the lowest seen (900)
-    assert policy.observe(3, 950).actions == (Action("setDowntime", 200),)
-    assert policy.observe(4, 920).actions == (Action("setDowntime", 300),)
+    assert policy.observe(3, 950).actions == (Action("setDowntime", 312),)
+    assert policy.observe(4, 920).actions == (Action("setDowntime", 375),)
     # progress resets the stall count; the next stall goes on from there
     assert policy.observe(5, 100).actions == ()
     assert policy.observe(6, 300).actions == ()   # count 1: step 1 done
     assert policy.observe(7, 300).actions == ()   # count 2: done
-    assert policy.observe(8, 300).actions == (Action("setDowntime", 400),)
-    assert policy.downtime == 400
+    assert policy.observe(8, 300).actions == (Action("setDowntime", 437),)
+    assert policy.downtime == 437
+
+
+def test_with_memory_passes_only_a_new_pass_without_a_new_low_stalls():
+    policy = _policy(default_schedule(500, 5))
+    assert policy.observe(1, 1000, 1).actions == ()
+    # the first pass, slowly sending: no new low at this look, same pass
+    assert policy.observe(2, 1000, 1).actions == ()
+    assert policy.stalled_looks == 0
+    # a later pass and still no new low: stalled
+    assert policy.observe(3, 1200, 2).actions == (Action("setDowntime", 312),)
+    assert policy.observe(4, 1100, 2).actions == ()     # same pass
+    assert policy.observe(5, 1100, 7).actions == (Action("setDowntime", 375),)
+    assert policy.observe(6, 10, 8).actions == ()       # progress
 
 
 def test_requested_maximum_caps_the_schedule():

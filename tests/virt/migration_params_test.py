@@ -81,11 +81,12 @@ def test_engine_convergence_schedule():
     assert not req.schedule.uses_postcopy
 
 
-def test_default_schedule_rises_to_the_maximum_in_steps():
+def test_default_schedule_rises_from_half_to_the_maximum_in_steps():
     schedule = default_schedule(500, 5)
-    assert schedule.init == (Action("setDowntime", 100),)
-    assert [s.action.value for s in schedule.stalling] == [200, 300, 400, 500]
+    assert schedule.init == (Action("setDowntime", 250),)
+    assert [s.action.value for s in schedule.stalling] == [312, 375, 437, 500]
     assert [s.limit for s in schedule.stalling] == [1, 2, 3, 4]
+    assert default_schedule(1, 10).init == (Action("setDowntime", 1),)
 
 
 def test_progress_from_job_stats():

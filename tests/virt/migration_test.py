@@ -225,6 +225,11 @@ def test_cancel_mid_way_keeps_the_vm_on_the_source(two_hosts, agents, guest):
     try:
         assert a.proxy.migrateCancel(vm_id)["status"]["code"] == 47
         _slow_migration(a, b, vm_id)
+        # the incoming VM is not sampled (its QEMU belongs to the job)
+        time.sleep(2)
+        incoming = b.proxy.getVmStats(vm_id)["statsList"][0]
+        assert incoming["status"] == "Migration Destination", incoming
+        assert incoming["monitorResponse"] == "0", incoming
         assert a.proxy.migrateCancel(vm_id)["status"]["code"] == 0
         end = _wait_migration_end(a, vm_id)
         assert end["phase"] == "failed", end

@@ -62,7 +62,10 @@ class GuestAgentPoller:
                 vm.guest_info = {}
                 continue
             with self._lock:
-                due = self._silent.get(vm.id, (0.0, 0.0))[0] <= now
+                retry_at, wait = self._silent.get(vm.id, (0.0, 0.0))
+                # a guest whose agent (re)connected since it was marked
+                # silent (started, or arrived by migration) is asked at once
+                due = retry_at <= now or vm.agent_connected_at > retry_at - wait
                 if not due or vm.id in self._asking:
                     continue
                 self._asking.add(vm.id)

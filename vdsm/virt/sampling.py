@@ -25,6 +25,7 @@ import libvirt
 
 from vdsm.common.periodic import Periodic
 from vdsm.virt import statsconv
+from vdsm.virt import status as st
 from vdsm.virt.context import VirtContext
 from vdsm.virt.vm import Vm
 
@@ -114,7 +115,12 @@ class Sampler:
         start = time.monotonic()
         if not self.ctx.conn.connected:
             return 0.0
-        vms = {vm.id: vm for vm in self.ctx.registry.all() if not vm.is_down}
+        known = [vm for vm in self.ctx.registry.all() if not vm.is_down]
+        # an incoming domain belongs to libvirt's migration job until it
+        # lands: asking its QEMU would wait and mark it unresponsive
+        vms = {vm.id: vm for vm in known
+               if vm.status != st.MIGRATION_DESTINATION}
+        incoming = len(vms) < len(known)
         with self._lock:
             stuck = set(self._stuck)
             retry = [vm for vm_id, vm in vms.items()
@@ -122,7 +128,7 @@ class Sampler:
         responsive = [vm for vm_id, vm in vms.items() if vm_id not in stuck]
         records: dict[str, dict] = {}
         if responsive:
-            bulk = self._bulk(responsive, all_ours=not stuck)
+            bulk = self._bulk(responsive, all_ours=not stuck and not incoming)
             records = bulk if bulk is not None else self._probe_each(responsive)
         if retry:   # stuck VMs whose last call ended without an answer
             records.update(self._probe_each(retry))

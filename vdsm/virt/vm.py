@@ -53,6 +53,7 @@ class Vm:
         self.destroying = False  # destroy asked: QEMU's SIGTERM is no power-down
         self.start_time = start_time if start_time is not None else time.time()
         self.agent_connected = False
+        self.agent_connected_at = 0.0  # monotonic; the latest connect event
         self.released = False
         self.live: dict[str, Any] = {}   # facts read from the live XML
         self.sample: dict[str, Any] = {}  # latest computed statistics
@@ -160,6 +161,8 @@ class Vm:
     def on_agent(self, state: int) -> None:
         self.agent_connected = \
             state == libvirt.VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED
+        if self.agent_connected:
+            self.agent_connected_at = time.monotonic()
         self.log.info("vm %s: guest agent %s", self.id,
                       "connected" if self.agent_connected else "disconnected")
 

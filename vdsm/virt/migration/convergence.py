@@ -1,9 +1,10 @@
 """When to raise the downtime and when to give a migration up.
 
 Pure policy, fed with the migration's job statistics at each look: a look
-that finds less data remaining than ever before is progress; otherwise the
-migration is stalling, and the schedule's stalling steps fire in order as
-the count of consecutive stalled looks reaches their limit (a limit of -1
+that finds less data remaining than ever before is progress; a look that
+finds QEMU in a later pass over memory without a new low is stalled, and
+the schedule's stalling steps fire in order as the count of stalled looks
+since the last progress reaches their limit (a limit of -1
 fires once every other step has). Beside the schedule, two hard limits
 abort: no progress for ``progress_timeout`` seconds, and a total time past
 the budget. Downtime values never exceed the maximum the caller allowed.
@@ -39,6 +40,7 @@ class Convergence:
         self.last_progress = started
         self.stalled_looks = 0
         self._next_step = 0
+        self._iteration = 0
         self.downtime: int | None = None
 
     def _clamp(self, action: Action) -> Action:
@@ -51,14 +53,19 @@ class Convergence:
     def initial(self) -> tuple[Action, ...]:
         return tuple(self._clamp(a) for a in self.schedule.init)
 
-    def observe(self, now: float, remaining: int) -> Decision:
-        """One look: ``remaining`` bytes still to send at ``now``."""
+    def observe(self, now: float, remaining: int,
+                iteration: int | None = None) -> Decision:
+        """One look: ``remaining`` bytes still to send at ``now``, in QEMU's
+        memory pass ``iteration`` (None when unknown: every look counts)."""
         if self.lowmark is None or remaining < self.lowmark:
             self.lowmark = remaining
             self.last_progress = now
             self.stalled_looks = 0
-        else:
+        elif iteration is None or iteration > self._iteration:
+            # a whole new pass over memory without a new low: stalled
             self.stalled_looks += 1
+        if iteration is not None:
+            self._iteration = iteration
         elapsed = now - self.started
         if self.time_budget and elapsed > self.time_budget:
             return Decision(abort=ABORT_TIMEOUT, message=(

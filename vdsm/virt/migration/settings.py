@@ -10,7 +10,7 @@ from typing import Any
 class MigrationSettings:
     downtime: int = 500                # ms, the default maximum
     downtime_steps: int = 10
-    monitor_interval: float = 10.0     # s
+    monitor_interval: float = 1.0      # s
     progress_timeout: float = 150.0    # s without progress -> abort
     max_time_per_gib: float = 64.0     # s per GiB of guest memory (0: none)
     max_outgoing: int = 2

@@ -295,7 +295,8 @@ class SourceMigration:
                     log.warning("vm %s: cannot apply the changed migration "
                                 "parameters: %s", self.vm.id,
                                 e.get_error_message())
-        self.progress = jobstats.progress(stats)
+        # never backwards: a raised downtime starts a pass with more to send
+        self.progress = max(self.progress, jobstats.progress(stats))
         self.figures = jobstats.summary(stats)
         if policy.downtime is not None:
             self.figures["maxDowntime"] = policy.downtime
@@ -305,7 +306,8 @@ class SourceMigration:
                  stats.get("data_remaining"), stats.get("data_total"),
                  stats.get("memory_iteration"))
         decision = policy.observe(time.monotonic(),
-                                  int(stats.get("data_remaining", 0)))
+                                  int(stats.get("data_remaining", 0)),
+                                  stats.get("memory_iteration"))
         for action in decision.actions:
             self._apply(dom, action)
         if decision.abort:
