@@ -31,9 +31,9 @@ from vdsm.storage.errors import (
     StorageDomainLayoutError,
     VolumeDoesNotExist,
 )
-from vdsm.storage.fileops import FileOps
 from vdsm.storage.filevolume import FileVolume
-from vdsm.storage.leases import LeaseManager
+from vdsm.storage.io.file_operations import FileOps
+from vdsm.storage.leases.manager import LeaseManager
 
 log = logging.getLogger(__name__)
 

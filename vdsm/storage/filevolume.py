@@ -19,8 +19,8 @@ from vdsm.storage.errors import (
     VolumeDoesNotExist,
     VolumeExtendingError,
 )
-from vdsm.storage.fileops import FileOps
-from vdsm.storage.leases import LeaseManager
+from vdsm.storage.io.file_operations import FileOps
+from vdsm.storage.leases.manager import LeaseManager
 from vdsm.storage.volume import Volume, VolumeMetadata
 
 log = logging.getLogger(__name__)

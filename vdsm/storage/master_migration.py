@@ -35,7 +35,7 @@ from vdsm.storage.errors import (
     StorageDomainMasterError,
     StorageDomainNotActive,
 )
-from vdsm.storage.leases import LeaseManager
+from vdsm.storage.leases.manager import LeaseManager
 from vdsm.storage.pool import StoragePool, format_domains
 from vdsm.tasks.context import TaskContext
 from vdsm.tasks.recovery import RecoveryRegistry

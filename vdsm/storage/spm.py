@@ -31,7 +31,7 @@ from vdsm.storage.errors import (
     TaskInProgress,
 )
 from vdsm.storage.faults import NO_PAUSE, PausePoints
-from vdsm.storage.leases import LeaseManager
+from vdsm.storage.leases.manager import LeaseManager
 from vdsm.storage.pool import StoragePool
 from vdsm.tasks.context import TaskContext
 from vdsm.tasks.manager import TaskManager

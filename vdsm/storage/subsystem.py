@@ -15,10 +15,11 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from vdsm.common.errors import VdsmError
-from vdsm.storage import leases, monitor
+from vdsm.storage import monitor
 from vdsm.storage.context import StorageContext
 from vdsm.storage.hsm import StorageService
-from vdsm.storage.oop import IOProcessPool
+from vdsm.storage.io.out_of_process import IOProcessPool
+from vdsm.storage.leases import manager as leases
 from vdsm.storage.pooltasks import PoolTasks
 
 if TYPE_CHECKING:

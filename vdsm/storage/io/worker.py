@@ -1,6 +1,6 @@
-"""The storage I/O helper process (``python -m vdsm.storage.ioworker``).
+"""The storage I/O helper process (``python -m vdsm.storage.io.worker``).
 
-Runs :data:`vdsm.storage.fileops.OPERATIONS` for its parent, one thread
+Runs :data:`vdsm.storage.io.file_operations.OPERATIONS` for its parent, one thread
 per request, so a request stuck on a dead server does not hold the others.
 Frames on stdin/stdout are a 4-byte big-endian length and a JSON object:
 request ``{"id", "op", "args"}``, answer ``{"id", "ok"}`` or
@@ -19,7 +19,7 @@ import sys
 import threading
 from typing import Any, BinaryIO
 
-from vdsm.storage.fileops import OPERATIONS
+from vdsm.storage.io.file_operations import OPERATIONS
 
 HEADER = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024

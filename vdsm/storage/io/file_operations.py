@@ -1,8 +1,8 @@
 """File operations on storage, as small functions with JSON-able results.
 
 The same functions run in the daemon (:class:`LocalFileOps`) or in a helper
-process (:mod:`vdsm.storage.ioworker`, reached through
-:class:`vdsm.storage.oop.OopFileOps`), so that a call on a dead NFS server
+process (:mod:`vdsm.storage.io.worker`, reached through
+:class:`vdsm.storage.io.out_of_process.OopFileOps`), so that a call on a dead NFS server
 blocks a helper, never a daemon thread. Both raise ``OSError`` with the
 real errno, so callers handle ``FileNotFoundError`` & co. the same way.
 

@@ -106,7 +106,7 @@ def register(name: str, factory: Callable[..., LeaseManager]) -> None:
 def create(name: str, **kwargs: Any) -> LeaseManager:
     """Build the lease manager called ``name``; raises InvalidConfiguration."""
     if name == "sanlock" and name not in _REGISTRY:
-        from vdsm.storage import sanlock_leases  # noqa: F401 (registers itself)
+        from vdsm.storage.leases import sanlock  # noqa: F401 (registers itself)
     try:
         factory = _REGISTRY[name]
     except KeyError:

@@ -12,19 +12,19 @@ import time
 
 import pytest
 
-from vdsm.storage import oop
 from vdsm.storage.errors import AccessTimeout
+from vdsm.storage.io import out_of_process
 
 
 @pytest.fixture
 def proc():
-    p = oop.IOProcess("test", timeout=5)
+    p = out_of_process.IOProcess("test", timeout=5)
     yield p
     p.close()
 
 
 def test_operations_run_in_the_helper(proc, tmp_path):
-    ops = oop.OopFileOps(proc)
+    ops = out_of_process.OopFileOps(proc)
     path = str(tmp_path / "md")
     ops.write_atomic(path, b"A=1\n", 0o640)
     assert ops.read_file(path, True) == b"A=1\n"
@@ -38,7 +38,7 @@ def test_operations_run_in_the_helper(proc, tmp_path):
 
 
 def test_errno_survives_the_trip(proc, tmp_path):
-    ops = oop.OopFileOps(proc)
+    ops = out_of_process.OopFileOps(proc)
     with pytest.raises(FileNotFoundError):
         ops.read_file(str(tmp_path / "missing"))
     ops.mkdir(str(tmp_path / "d"))
@@ -49,9 +49,9 @@ def test_errno_survives_the_trip(proc, tmp_path):
 def test_a_hung_call_times_out_and_is_counted_until_it_ends(tmp_path):
     fifo = str(tmp_path / "fifo")
     os.mkfifo(fifo)
-    proc = oop.IOProcess("hang", timeout=0.5)
+    proc = out_of_process.IOProcess("hang", timeout=0.5)
     try:
-        ops = oop.OopFileOps(proc)
+        ops = out_of_process.OopFileOps(proc)
         start = time.monotonic()
         with pytest.raises(AccessTimeout):
             ops.read_file(fifo)
@@ -73,9 +73,9 @@ def test_a_hung_call_times_out_and_is_counted_until_it_ends(tmp_path):
 def test_too_many_stuck_calls_fail_at_once(tmp_path):
     fifo = str(tmp_path / "fifo")
     os.mkfifo(fifo)
-    proc = oop.IOProcess("stuck", timeout=0.2, max_pending=2)
+    proc = out_of_process.IOProcess("stuck", timeout=0.2, max_pending=2)
     try:
-        ops = oop.OopFileOps(proc)
+        ops = out_of_process.OopFileOps(proc)
         for _ in range(2):
             with pytest.raises(AccessTimeout):
                 ops.read_file(fifo)
@@ -89,7 +89,7 @@ def test_too_many_stuck_calls_fail_at_once(tmp_path):
 
 
 def test_a_dead_helper_is_restarted(proc, tmp_path):
-    ops = oop.OopFileOps(proc)
+    ops = out_of_process.OopFileOps(proc)
     assert ops.exists(str(tmp_path))
     proc._proc.kill()
     proc._proc.wait(5)
@@ -105,7 +105,7 @@ def test_a_dead_helper_is_restarted(proc, tmp_path):
 
 
 def test_calls_from_many_threads(proc, tmp_path):
-    ops = oop.OopFileOps(proc)
+    ops = out_of_process.OopFileOps(proc)
     errors = []
 
     def work(n: int) -> None:

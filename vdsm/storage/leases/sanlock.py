@@ -28,7 +28,6 @@ import threading
 from typing import Any
 
 from vdsm.common import commands
-from vdsm.storage import leases
 from vdsm.storage.errors import (
     AcquireHostIdFailure,
     ClusterLockInitError,
@@ -37,7 +36,8 @@ from vdsm.storage.errors import (
     ReleaseLockFailure,
     SanlockInquireError,
 )
-from vdsm.storage.leases import LeaseOwner, LeaseStatus
+from vdsm.storage.leases import manager as leases
+from vdsm.storage.leases.manager import LeaseOwner, LeaseStatus
 
 log = logging.getLogger(__name__)
 

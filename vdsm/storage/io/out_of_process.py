@@ -3,7 +3,7 @@
 A file system can hang (an NFS server gone, a FUSE daemon stopped): any
 thread touching it blocks, often unkillably. So storage code does its file
 I/O through :class:`OopFileOps`, whose calls run in a helper process
-(:mod:`vdsm.storage.ioworker`), one per storage domain or mount
+(:mod:`vdsm.storage.io.worker`), one per storage domain or mount
 (:class:`IOProcessPool`). A call that does not answer within its timeout
 raises AccessTimeout and is abandoned: its late answer is dropped. Callers
 can see abandoned calls (:attr:`IOProcess.pending`) and avoid piling more
@@ -21,9 +21,9 @@ from typing import Any
 
 import vdsm
 from vdsm.common import commands
-from vdsm.storage import ioworker
 from vdsm.storage.errors import AccessTimeout
-from vdsm.storage.fileops import FileOps
+from vdsm.storage.io import worker
+from vdsm.storage.io.file_operations import FileOps
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class IOProcess:
             return len(self._calls)
 
     def call(self, op: str, *args: Any, timeout: float | None = None) -> Any:
-        """Run ``fileops.<op>(*args)`` in the helper; return its result.
+        """Run ``file_operations.<op>(*args)`` in the helper; return its result.
 
         Raises the helper's OSError (same errno), AccessTimeout when no
         answer comes within ``timeout`` (default: the process's), or when
@@ -79,7 +79,7 @@ class IOProcess:
             call = _Call(proc)
             self._calls[call_id] = call
             try:
-                ioworker.write_frame(proc.stdin, {"id": call_id, "op": op,
+                worker.write_frame(proc.stdin, {"id": call_id, "op": op,
                                                   "args": list(args)})
             except OSError as e:
                 del self._calls[call_id]
@@ -106,7 +106,7 @@ class IOProcess:
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (_VDSM_PARENT, env.get("PYTHONPATH")) if p)
         self._proc = commands.start(
-            [sys.executable, "-m", "vdsm.storage.ioworker"],
+            [sys.executable, "-m", "vdsm.storage.io.worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, env=env)
         log.debug("started I/O helper %s, pid %d", self.name, self._proc.pid)
@@ -117,7 +117,7 @@ class IOProcess:
     def _read_answers(self, proc: subprocess.Popen) -> None:
         try:
             while True:
-                answer = ioworker.read_frame(proc.stdout)
+                answer = worker.read_frame(proc.stdout)
                 if answer is None:
                     break
                 with self._lock:
