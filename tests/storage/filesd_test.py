@@ -15,8 +15,9 @@ from tests.storage.helpers import need_sanlock, new_uuid
 from vdsm.common.errors import VdsmError
 from vdsm.storage import constants as sc
 from vdsm.storage import image as images
-from vdsm.storage import metadata, mounts, qemuimg
+from vdsm.storage import metadata, qemuimg
 from vdsm.storage import resources as rm
+from vdsm.storage.connections import mounts
 from vdsm.storage.domains import DomainService
 from vdsm.storage.errors import (
     CreateIllegalVolumeSnapshotError,

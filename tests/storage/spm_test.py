@@ -16,8 +16,9 @@ from tests.eventrec import Recorder
 from tests.storage.helpers import need_sanlock, new_uuid, wait_for
 from vdsm.api.dispatcher import error_code
 from vdsm.storage import constants as sc
-from vdsm.storage import mounts, recovery
 from vdsm.storage import pool as pools
+from vdsm.storage import recovery
+from vdsm.storage.connections import mounts
 from vdsm.storage.domains import DomainService
 from vdsm.storage.errors import DomainAlreadyLocked, SpmStatusError
 from vdsm.storage.leases import manager as leases

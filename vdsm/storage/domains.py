@@ -11,7 +11,8 @@ import os
 from typing import Any
 
 from vdsm.storage import constants as sc
-from vdsm.storage import filesd, mounts
+from vdsm.storage import filesd
+from vdsm.storage.connections import mounts
 from vdsm.storage.context import StorageContext
 from vdsm.storage.errors import (
     CannotFormatAttachedStorageDomain,

@@ -18,7 +18,7 @@ from vdsm.storage import faults, master_migration
 from vdsm.storage import image as images
 from vdsm.storage import pool as pools
 from vdsm.storage import resources as rm
-from vdsm.storage.connections import ConnectionRegistry
+from vdsm.storage.connections.registry import ConnectionRegistry
 from vdsm.storage.context import StorageContext
 from vdsm.storage.domains import DomainService
 from vdsm.storage.errors import (

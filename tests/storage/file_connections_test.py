@@ -8,13 +8,13 @@ import pytest
 
 from vdsm.common.errors import VdsmError
 from vdsm.storage import constants as sc
-from vdsm.storage.conbase import ConnectionParams
+from vdsm.storage.connections.base import ConnectionParams
+from vdsm.storage.connections.file import LocalFsConnection, MountConnection
 from vdsm.storage.domains import DomainService
 from vdsm.storage.errors import (
     StorageDomainIllegalRemotePath,
     StorageServerValidationError,
 )
-from vdsm.storage.mountcon import LocalFsConnection, MountConnection
 from vdsm.storage.sdcache import DomainCache
 
 

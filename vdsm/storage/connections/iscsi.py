@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 
-from vdsm.storage.conbase import Connection
+from vdsm.storage.connections.base import Connection
+from vdsm.storage.connections.iscsiadm import check_iqn, check_portal
 from vdsm.storage.errors import StorageServerValidationError
-from vdsm.storage.iscsiadm import check_iqn, check_portal
 
 log = logging.getLogger(__name__)
 

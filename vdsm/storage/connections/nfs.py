@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 
 from vdsm.common.errors import InvalidParameter
-from vdsm.storage.mounts import MountRecord
+from vdsm.storage.connections.mounts import MountRecord
 
 log = logging.getLogger(__name__)
 

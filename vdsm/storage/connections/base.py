@@ -2,7 +2,7 @@
 
 One item of connectStorageServer's conList becomes :class:`ConnectionParams`;
 each storage type has a :class:`Connection` backend (see
-:mod:`vdsm.storage.connections` for the registry).
+:mod:`vdsm.storage.connections.registry` for the registry).
 """
 
 from __future__ import annotations

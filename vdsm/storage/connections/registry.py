@@ -1,11 +1,11 @@
-"""Storage server connections: what connectStorageServer sets up.
+"""Storage server connections: the backend per storage type, and the registry.
 
 One backend per storage type, chosen from :data:`BACKENDS`:
 
 - ``localfs``: a local directory, linked as ``<mount root>/<escaped path>``;
 - ``posixfs``/``glusterfs``: ``mount -t <vfsType> -o <mntOptions> <spec>``;
-- ``nfs``: a mount with the classic NFS options (:mod:`vdsm.storage.nfs`);
-- ``iscsi``: discovery and login (:mod:`vdsm.storage.iscsi`).
+- ``nfs``: a mount with the classic NFS options (:mod:`vdsm.storage.connections.nfs`);
+- ``iscsi``: discovery and login (:mod:`vdsm.storage.connections.iscsi`).
 
 Mounts and logins go through supervdsm. Each connection answers on its
 own: one failing connection does not stop the others (``statuslist``).
@@ -19,21 +19,21 @@ from typing import Any, Callable
 
 from vdsm.common.errors import VdsmError
 from vdsm.storage import constants as sc
-from vdsm.storage.conbase import Connection, ConnectionParams
-from vdsm.storage.context import StorageContext
-from vdsm.storage.errors import MountError, StorageTypeError
-from vdsm.storage.mountcon import (
+from vdsm.storage.connections.base import Connection, ConnectionParams
+from vdsm.storage.connections.file import (
     LocalFsConnection,
     gluster_connection,
     nfs_connection,
     posix_connection,
 )
+from vdsm.storage.context import StorageContext
+from vdsm.storage.errors import MountError, StorageTypeError
 
 log = logging.getLogger(__name__)
 
 
 def _iscsi(params: ConnectionParams, ctx: StorageContext) -> Connection:
-    from vdsm.storage.iscsi import IscsiConnection
+    from vdsm.storage.connections.iscsi import IscsiConnection
     return IscsiConnection(params, ctx)
 
 

@@ -11,8 +11,8 @@ import logging
 import os
 
 from vdsm.common.errors import VdsmError
-from vdsm.storage import mounts, nfs
-from vdsm.storage.conbase import Connection, ConnectionParams
+from vdsm.storage.connections import mounts, nfs
+from vdsm.storage.connections.base import Connection, ConnectionParams
 from vdsm.storage.context import StorageContext
 from vdsm.storage.errors import (
     StorageServerAccessPermissionError,
