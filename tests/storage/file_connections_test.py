@@ -10,12 +10,12 @@ from vdsm.common.errors import VdsmError
 from vdsm.storage import constants as sc
 from vdsm.storage.connections.base import ConnectionParams
 from vdsm.storage.connections.file import LocalFsConnection, MountConnection
-from vdsm.storage.domains import DomainService
+from vdsm.storage.domains.cache import DomainCache
+from vdsm.storage.domains.operations import DomainService
 from vdsm.storage.errors import (
     StorageDomainIllegalRemotePath,
     StorageServerValidationError,
 )
-from vdsm.storage.sdcache import DomainCache
 
 
 def test_refused_connections_leave_no_helper(oop_ctx, world_tmp):

@@ -24,7 +24,7 @@ from tests.storage.helpers import (
     ok,
     wait_task,
 )
-from vdsm.storage import metadata
+from vdsm.storage.domains import metadata
 
 pytestmark = [need_root, need_sanlock]
 MiB = 1024 * 1024

@@ -15,12 +15,14 @@ from typing import Any
 from vdsm.common.events import NullPublisher, Publisher
 from vdsm.storage import constants as sc
 from vdsm.storage import faults, master_migration
-from vdsm.storage import image as images
 from vdsm.storage import pool as pools
 from vdsm.storage import resources as rm
 from vdsm.storage.connections.registry import ConnectionRegistry
 from vdsm.storage.context import StorageContext
-from vdsm.storage.domains import DomainService
+from vdsm.storage.domains import image as images
+from vdsm.storage.domains.cache import DomainCache
+from vdsm.storage.domains.monitor import DomainMonitor, DomainStatus
+from vdsm.storage.domains.operations import DomainService
 from vdsm.storage.errors import (
     CannotConnectMultiplePools,
     IsSpm,
@@ -29,10 +31,8 @@ from vdsm.storage.errors import (
     StoragePoolUnknown,
 )
 from vdsm.storage.image_ops import ImageOperations
-from vdsm.storage.monitor import DomainMonitor, DomainStatus
 from vdsm.storage.pool_ops import PoolOperations
 from vdsm.storage.recovery import Recoveries
-from vdsm.storage.sdcache import DomainCache
 from vdsm.storage.spm import Spm
 from vdsm.storage.volume_ops import VolumeOperations, domain_lock, image_lock
 from vdsm.tasks.manager import TaskManager

@@ -13,19 +13,19 @@ import os
 from typing import Callable
 
 from vdsm.storage import constants as sc
-from vdsm.storage import image as images
 from vdsm.storage import qemuimg, recovery
 from vdsm.storage import resources as rm
+from vdsm.storage.domains import image as images
+from vdsm.storage.domains.cache import DomainCache
+from vdsm.storage.domains.domain import StorageDomain
+from vdsm.storage.domains.file.volume import qemu_format
+from vdsm.storage.domains.volume import VolumeMetadata, format_name, type_name
 from vdsm.storage.errors import (
     CopyImageError,
     ImageDoesNotExistInSD,
     MoveImageError,
     VolumeAlreadyExists,
 )
-from vdsm.storage.filevolume import qemu_format
-from vdsm.storage.sd import StorageDomain
-from vdsm.storage.sdcache import DomainCache
-from vdsm.storage.volume import VolumeMetadata, format_name, type_name
 from vdsm.storage.volume_ops import domain_lock, image_lock
 from vdsm.tasks.context import TaskContext
 

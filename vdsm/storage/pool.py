@@ -15,6 +15,9 @@ import os
 from typing import Any
 
 from vdsm.storage import constants as sc
+from vdsm.storage.domains.cache import DomainCache
+from vdsm.storage.domains.domain import Metadata, StorageDomain
+from vdsm.storage.domains.monitor import DomainMonitor
 from vdsm.storage.errors import (
     BackupCannotBeMasterDomain,
     IsoCannotBeMasterDomain,
@@ -23,9 +26,6 @@ from vdsm.storage.errors import (
     StoragePoolDescriptionTooLongError,
 )
 from vdsm.storage.faults import NO_PAUSE, PausePoints
-from vdsm.storage.monitor import DomainMonitor
-from vdsm.storage.sd import Metadata, StorageDomain
-from vdsm.storage.sdcache import DomainCache
 
 log = logging.getLogger(__name__)
 

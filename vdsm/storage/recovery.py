@@ -13,9 +13,9 @@ import logging
 from typing import Callable
 
 from vdsm.storage import constants as sc
+from vdsm.storage.domains.cache import DomainCache
+from vdsm.storage.domains.domain import StorageDomain
 from vdsm.storage.errors import ImageDoesNotExistInSD, VolumeDoesNotExist
-from vdsm.storage.sd import StorageDomain
-from vdsm.storage.sdcache import DomainCache
 from vdsm.tasks.recovery import RecoveryRegistry
 
 log = logging.getLogger(__name__)

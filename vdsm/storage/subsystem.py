@@ -15,8 +15,8 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from vdsm.common.errors import VdsmError
-from vdsm.storage import monitor
 from vdsm.storage.context import StorageContext
+from vdsm.storage.domains import monitor
 from vdsm.storage.hsm import StorageService
 from vdsm.storage.io.out_of_process import IOProcessPool
 from vdsm.storage.leases import manager as leases

@@ -12,9 +12,11 @@ import logging
 from typing import Callable
 
 from vdsm.storage import constants as sc
-from vdsm.storage import image as images
 from vdsm.storage import recovery
 from vdsm.storage import resources as rm
+from vdsm.storage.domains import image as images
+from vdsm.storage.domains.cache import DomainCache
+from vdsm.storage.domains.volume import VolumeMetadata, format_name, type_name
 from vdsm.storage.errors import (
     CannotDeleteSharedVolume,
     CreateIllegalVolumeSnapshotError,
@@ -25,8 +27,6 @@ from vdsm.storage.errors import (
     VolumeImageHasChildren,
     VolumeResizeValueError,
 )
-from vdsm.storage.sdcache import DomainCache
-from vdsm.storage.volume import VolumeMetadata, format_name, type_name
 from vdsm.tasks.context import TaskContext
 
 log = logging.getLogger(__name__)

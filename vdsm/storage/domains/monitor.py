@@ -23,9 +23,9 @@ from typing import Any, Callable
 
 from vdsm.common.errors import VdsmError
 from vdsm.common.events import NullPublisher, Publisher, event_id, publish_safely
+from vdsm.storage.domains.cache import DomainCache
 from vdsm.storage.errors import AccessTimeout
 from vdsm.storage.leases.manager import LeaseManager
-from vdsm.storage.sdcache import DomainCache
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from vdsm.storage.errors import (
 )
 
 if TYPE_CHECKING:
-    from vdsm.storage.volume import Volume, VolumeMetadata
+    from vdsm.storage.domains.volume import Volume, VolumeMetadata
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ import os
 
 from vdsm.storage import constants as sc
 from vdsm.storage import qemuimg
+from vdsm.storage.domains.volume import Volume, VolumeMetadata
 from vdsm.storage.errors import (
     IncorrectFormat,
     VolumeCreationError,
@@ -21,7 +22,6 @@ from vdsm.storage.errors import (
 )
 from vdsm.storage.io.file_operations import FileOps
 from vdsm.storage.leases.manager import LeaseManager
-from vdsm.storage.volume import Volume, VolumeMetadata
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,13 @@ import pytest
 from tests.storage.helpers import need_sanlock, new_uuid
 from vdsm.common.errors import VdsmError
 from vdsm.storage import constants as sc
-from vdsm.storage import image as images
-from vdsm.storage import metadata, qemuimg
+from vdsm.storage import qemuimg
 from vdsm.storage import resources as rm
 from vdsm.storage.connections import mounts
-from vdsm.storage.domains import DomainService
+from vdsm.storage.domains import image as images
+from vdsm.storage.domains import metadata
+from vdsm.storage.domains.cache import DomainCache
+from vdsm.storage.domains.operations import DomainService
 from vdsm.storage.errors import (
     CreateIllegalVolumeSnapshotError,
     MetaDataValidationError,
@@ -30,7 +32,6 @@ from vdsm.storage.errors import (
     VolumeImageHasChildren,
 )
 from vdsm.storage.recovery import Recoveries
-from vdsm.storage.sdcache import DomainCache
 from vdsm.storage.volume_ops import VolumeOperations
 from vdsm.tasks.manager import TaskManager
 from vdsm.tasks.recovery import RecoveryRegistry

@@ -21,8 +21,16 @@ import uuid
 from typing import Any
 
 from vdsm.storage import constants as sc
-from vdsm.storage import metadata as mdformat
-from vdsm.storage import sd
+from vdsm.storage.domains import metadata as mdformat
+from vdsm.storage.domains.domain import (
+    Metadata,
+    StorageDomain,
+    class_name,
+    new_metadata,
+    register_backend,
+    type_number,
+)
+from vdsm.storage.domains.file.volume import FileVolume
 from vdsm.storage.errors import (
     ImageDoesNotExistInSD,
     StorageDomainAlreadyExists,
@@ -31,7 +39,6 @@ from vdsm.storage.errors import (
     StorageDomainLayoutError,
     VolumeDoesNotExist,
 )
-from vdsm.storage.filevolume import FileVolume
 from vdsm.storage.io.file_operations import FileOps
 from vdsm.storage.leases.manager import LeaseManager
 
@@ -45,7 +52,7 @@ def is_uuid(name: str) -> bool:
     return bool(_UUID_RE.match(name))
 
 
-class FileStorageDomain(sd.StorageDomain):
+class FileStorageDomain(StorageDomain):
     def __init__(self, sd_uuid: str, *, mount_dir: str, ops: FileOps,
                  leases: LeaseManager) -> None:
         super().__init__(sd_uuid)
@@ -68,7 +75,7 @@ class FileStorageDomain(sd.StorageDomain):
         Raises StorageDomainFSNotMounted, StorageDomainAlreadyExists, and
         the lease manager's ClusterLockInitError.
         """
-        md = sd.new_metadata(sd_uuid=sd_uuid, name=name, dom_type=dom_type,
+        md = new_metadata(sd_uuid=sd_uuid, name=name, dom_type=dom_type,
                              dom_class=dom_class, version=version,
                              extra={sc.MD_REMOTE_PATH: remote_path})
         if not ops.exists(mount_dir):
@@ -100,7 +107,7 @@ class FileStorageDomain(sd.StorageDomain):
             _remove_quietly(ops, tmp)
             raise
         ops.fsync_dir(mount_dir)
-        log.info("created %s domain %s (%s) in %s", sd.class_name(dom_class),
+        log.info("created %s domain %s (%s) in %s", class_name(dom_class),
                  sd_uuid, name, mount_dir)
         return cls(sd_uuid, mount_dir=mount_dir, ops=ops, leases=leases)
 
@@ -113,7 +120,7 @@ class FileStorageDomain(sd.StorageDomain):
     def md_path(self) -> str:
         return os.path.join(self.md_dir, sc.METADATA)
 
-    def read_metadata(self) -> sd.Metadata:
+    def read_metadata(self) -> Metadata:
         try:
             data = self.ops.read_file(self.md_path, True)
         except FileNotFoundError:
@@ -125,13 +132,13 @@ class FileStorageDomain(sd.StorageDomain):
                 f"{self.md_path} belongs to domain {md.get(sc.MD_SDUUID)!r}")
         return md
 
-    def write_metadata(self, md: sd.Metadata) -> None:
+    def write_metadata(self, md: Metadata) -> None:
         self.ops.write_atomic(self.md_path, mdformat.dump_domain(md), 0o660)
 
     @property
     def storage_type(self) -> int:
         if self._type is None:
-            self._type = sd.type_number(self.field(self.read_metadata(), sc.MD_TYPE))
+            self._type = type_number(self.field(self.read_metadata(), sc.MD_TYPE))
         return self._type
 
     # --- layout -----------------------------------------------------------
@@ -275,4 +282,4 @@ def _factory(sd_uuid: str, *, mount_dir: str, ops: FileOps,
     return FileStorageDomain(sd_uuid, mount_dir=mount_dir, ops=ops, leases=leases)
 
 
-sd.register_backend(sc.FILE_DOMAIN_TYPES, _factory)
+register_backend(sc.FILE_DOMAIN_TYPES, _factory)

@@ -11,14 +11,14 @@ import os
 from typing import Any
 
 from vdsm.storage import constants as sc
+from vdsm.storage.domains.domain import StorageDomain
+from vdsm.storage.domains.volume import VolumeMetadata
 from vdsm.storage.errors import (
     ImageDoesNotExistInSD,
     ImageIsNotLegalChain,
     PrepareIllegalVolumeError,
     VolumeDoesNotExist,
 )
-from vdsm.storage.sd import StorageDomain
-from vdsm.storage.volume import VolumeMetadata
 
 LEAF = sc.VOL_ROLES[sc.LEAF_VOL]
 INTERNAL = sc.VOL_ROLES[sc.INTERNAL_VOL]

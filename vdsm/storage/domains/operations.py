@@ -11,9 +11,10 @@ import os
 from typing import Any
 
 from vdsm.storage import constants as sc
-from vdsm.storage import filesd
 from vdsm.storage.connections import mounts
 from vdsm.storage.context import StorageContext
+from vdsm.storage.domains.cache import DomainCache
+from vdsm.storage.domains.file.domain import FileStorageDomain
 from vdsm.storage.errors import (
     CannotFormatAttachedStorageDomain,
     StorageDomainClassError,
@@ -21,7 +22,6 @@ from vdsm.storage.errors import (
     StorageDomainIllegalRemotePath,
     StorageDomainTypeError,
 )
-from vdsm.storage.sdcache import DomainCache
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class DomainService:
         mount_dir = self.mount_dir(storage_type, type_arg)
         fresh = not self.ctx.has_file_ops(mount_dir)
         try:
-            filesd.FileStorageDomain.create(
+            FileStorageDomain.create(
                 mount_dir=mount_dir, sd_uuid=sd_uuid, name=name,
                 dom_type=storage_type, dom_class=dom_class,
                 version=version or sc.DOMAIN_VERSION, remote_path=type_arg,

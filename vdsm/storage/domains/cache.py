@@ -16,8 +16,9 @@ from typing import Callable
 
 from vdsm.common.errors import VdsmError
 from vdsm.storage import constants as sc
-from vdsm.storage import filesd, sd
 from vdsm.storage.context import StorageContext
+from vdsm.storage.domains.domain import StorageDomain
+from vdsm.storage.domains.file.domain import FileStorageDomain, is_uuid
 from vdsm.storage.errors import StorageDomainDoesNotExist
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,9 @@ class DomainCache:
         self.ctx = ctx
         self.lookup_timeout = lookup_timeout
         self._lock = threading.Lock()
-        self._domains: dict[str, sd.StorageDomain] = {}
+        self._domains: dict[str, StorageDomain] = {}
 
-    def produce(self, sd_uuid: str) -> sd.StorageDomain:
+    def produce(self, sd_uuid: str) -> StorageDomain:
         """The domain (found on first use); raises StorageDomainDoesNotExist."""
         with self._lock:
             dom = self._domains.get(sd_uuid)
@@ -48,8 +49,8 @@ class DomainCache:
                         [m for _, m in found])
         return self.add(sd_uuid, found[0][1])
 
-    def add(self, sd_uuid: str, mount_dir: str) -> sd.StorageDomain:
-        dom = filesd.FileStorageDomain(
+    def add(self, sd_uuid: str, mount_dir: str) -> StorageDomain:
+        dom = FileStorageDomain(
             sd_uuid, mount_dir=mount_dir, ops=self.ctx.file_ops(mount_dir),
             leases=self.ctx.leases)
         with self._lock:
@@ -59,7 +60,7 @@ class DomainCache:
         with self._lock:
             self._domains.pop(sd_uuid, None)
 
-    def known(self) -> list[sd.StorageDomain]:
+    def known(self) -> list[StorageDomain]:
         with self._lock:
             return list(self._domains.values())
 
@@ -88,7 +89,7 @@ class DomainCache:
     def _domains_on(self, mount_dir: str) -> list[str]:
         pattern = os.path.join(mount_dir, "*", sc.DOMAIN_META_DATA, sc.METADATA)
         paths = self.ctx.file_ops(mount_dir).glob(pattern)
-        return [p.split("/")[-3] for p in paths if filesd.is_uuid(p.split("/")[-3])]
+        return [p.split("/")[-3] for p in paths if is_uuid(p.split("/")[-3])]
 
     def _scan(self, probe: Callable[[str], list[str]]) -> list[tuple[str, str]]:
         """Run ``probe(mount)`` on every mount in parallel, bounded in time."""

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from vdsm.storage import constants as sc
-from vdsm.storage import metadata as mdformat
+from vdsm.storage.domains import metadata as mdformat
 from vdsm.storage.errors import (
     IncorrectFormat,
     IncorrectType,
