@@ -17,8 +17,7 @@ from vdsm.storage import constants as sc
 from vdsm.storage import qemuimg
 from vdsm.storage import resources as rm
 from vdsm.storage.connections import mounts
-from vdsm.storage.domains import image as images
-from vdsm.storage.domains import metadata
+from vdsm.storage.domains import image, metadata
 from vdsm.storage.domains.cache import DomainCache
 from vdsm.storage.domains.operations import DomainService
 from vdsm.storage.errors import (
@@ -31,8 +30,8 @@ from vdsm.storage.errors import (
     VolumeAlreadyExists,
     VolumeImageHasChildren,
 )
-from vdsm.storage.recovery import Recoveries
-from vdsm.storage.volume_ops import VolumeOperations
+from vdsm.storage.spm.recovery import Recoveries
+from vdsm.storage.volumes import VolumeOperations
 from vdsm.tasks.manager import TaskManager
 from vdsm.tasks.recovery import RecoveryRegistry
 
@@ -152,8 +151,8 @@ def test_volumes_chain_and_roles(env):
     assert create_volume(env, sd_uuid, img, top, fmt=sc.COW_FORMAT,
                          parent=snap)["taskResult"] == "success"
     dom = env["cache"].produce(sd_uuid)
-    assert images.chain(dom, img) == [base, snap, top]
-    mds = images.volumes_metadata(dom, img)
+    assert image.chain(dom, img) == [base, snap, top]
+    mds = image.volumes_metadata(dom, img)
     assert [mds[v].voltype for v in (base, snap, top)] == ["INTERNAL", "INTERNAL",
                                                             "LEAF"]
     assert all(md.is_legal for md in mds.values())
@@ -167,7 +166,7 @@ def test_volumes_chain_and_roles(env):
     assert "leaf" in status["message"]
     status = create_volume(env, sd_uuid, img, top, fmt=sc.COW_FORMAT, parent=top)
     assert status["code"] != 0
-    assert images.chain(dom, img) == [base, snap, top]
+    assert image.chain(dom, img) == [base, snap, top]
 
 
 def test_delete_leaf_makes_parent_leaf_and_refuses_parents(env):
@@ -242,7 +241,7 @@ def test_template_is_shared_by_hard_links(env):
     dom = env["cache"].produce(sd_uuid)
     assert sorted(dom.volumes(img)) == sorted([tvol, vol])
     assert os.stat(dom.volume(img, tvol).path).st_nlink == 2
-    assert images.chain(dom, img) == [tvol, vol]
+    assert image.chain(dom, img) == [tvol, vol]
     with pytest.raises(UnexpectedVolumeState):  # not a template
         env["ops"].create(_Ctx(), sd_uuid=sd_uuid, img_uuid=new_uuid(), size=MiB,
                           vol_format=sc.COW_FORMAT, preallocate=sc.SPARSE_VOL,

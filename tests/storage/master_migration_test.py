@@ -1,4 +1,4 @@
-"""Master migration through the API, on real storage (vdsm/storage/master_migration.py).
+"""Master migration through the API, on real storage (storage/spm/master_migration.py).
 
 vdsmd + supervdsmd + a private sanlock on a loop-backed ext4 posixfs mount
 with two data domains: deactivating the master with the other domain as

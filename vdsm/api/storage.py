@@ -17,7 +17,7 @@ from vdsm.storage import constants as sc
 from vdsm.storage.domains import monitor
 
 if TYPE_CHECKING:
-    from vdsm.storage.hsm import StorageService
+    from vdsm.storage.service import StorageService
 
 BLANK = sc.BLANK_UUID
 

@@ -1,7 +1,7 @@
 """Domain verbs any host may run: create, format, validate, info, lists.
 
 (The pool-changing ones, attach/detach/activate/deactivate, are SPM
-verbs: see :mod:`vdsm.storage.pool_ops`.)
+verbs: see :mod:`vdsm.storage.spm.pool_operations`.)
 """
 
 from __future__ import annotations

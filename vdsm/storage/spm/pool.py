@@ -5,7 +5,7 @@ POOL_DOMAINS ``sd:Status,...``, POOL_SPM_ID, POOL_SPM_LVER,
 MASTER_VERSION); each member domain names the pool in POOL_UUID. A host
 connected to the pool sees ``<repository>/<spUUID>/<sdUUID>`` links to
 its domains (and ``mastersd``) and monitors the active ones with its host
-id. Changing the pool's metadata is the SPM's job (see pool_ops).
+id. Changing the pool's metadata is the SPM's job (see :mod:`.pool_operations`).
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from vdsm.storage.errors import (
 )
 from vdsm.storage.faults import NO_PAUSE, PausePoints
 from vdsm.storage.leases.manager import LeaseManager
-from vdsm.storage.pool import StoragePool
+from vdsm.storage.spm.pool import StoragePool
 from vdsm.tasks.context import TaskContext
 from vdsm.tasks.manager import TaskManager
 from vdsm.tasks.recovery import RecoveryRegistry

@@ -13,7 +13,6 @@ import logging
 from typing import Callable
 
 from vdsm.storage import constants as sc
-from vdsm.storage import master_migration
 from vdsm.storage import resources as rm
 from vdsm.storage.errors import (
     CannotDetachMasterStorageDomain,
@@ -22,7 +21,8 @@ from vdsm.storage.errors import (
     StorageDomainDeactivateError,
     StorageDomainDetachError,
 )
-from vdsm.storage.pool import StoragePool, format_domains
+from vdsm.storage.spm import master_migration
+from vdsm.storage.spm.pool import StoragePool, format_domains
 from vdsm.tasks.context import TaskContext
 
 log = logging.getLogger(__name__)

@@ -36,7 +36,7 @@ from vdsm.storage.errors import (
     StorageDomainNotActive,
 )
 from vdsm.storage.leases.manager import LeaseManager
-from vdsm.storage.pool import StoragePool, format_domains
+from vdsm.storage.spm.pool import StoragePool, format_domains
 from vdsm.tasks.context import TaskContext
 from vdsm.tasks.recovery import RecoveryRegistry
 

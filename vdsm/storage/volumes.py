@@ -12,9 +12,8 @@ import logging
 from typing import Callable
 
 from vdsm.storage import constants as sc
-from vdsm.storage import recovery
 from vdsm.storage import resources as rm
-from vdsm.storage.domains import image as images
+from vdsm.storage.domains import image
 from vdsm.storage.domains.cache import DomainCache
 from vdsm.storage.domains.volume import VolumeMetadata, format_name, type_name
 from vdsm.storage.errors import (
@@ -27,6 +26,7 @@ from vdsm.storage.errors import (
     VolumeImageHasChildren,
     VolumeResizeValueError,
 )
+from vdsm.storage.spm import recovery
 from vdsm.tasks.context import TaskContext
 
 log = logging.getLogger(__name__)
@@ -87,11 +87,11 @@ class VolumeOperations:
                 if not parent_md.is_legal:
                     raise CreateIllegalVolumeSnapshotError(
                         f"Parent volume {src_vol_uuid} is illegal")
-                if same_image and parent_md.voltype != images.LEAF:
+                if same_image and parent_md.voltype != image.LEAF:
                     raise UnexpectedVolumeState(
                         f"Parent {src_vol_uuid} is {parent_md.voltype}, not the "
                         "image's leaf")
-                if not same_image and parent_md.voltype != images.SHARED:
+                if not same_image and parent_md.voltype != image.SHARED:
                     raise UnexpectedVolumeState(
                         f"Volume {src_vol_uuid} of another image is not a template")
                 size = max(size, parent_md.capacity)
@@ -117,8 +117,8 @@ class VolumeOperations:
             if parent is not None and template is None:
                 ctx.add_recovery(recovery.RESTORE_VOLTYPE, {
                     "sd_uuid": sd_uuid, "img_uuid": img_uuid,
-                    "vol_uuid": src_vol_uuid, "voltype": images.LEAF})
-                parent.update(voltype=images.INTERNAL)
+                    "vol_uuid": src_vol_uuid, "voltype": image.LEAF})
+                parent.update(voltype=image.INTERNAL)
             ctx.check_abort()
             self.guard()
             vol.write_metadata(md.updated(legality=sc.LEGAL_VOL))
@@ -134,23 +134,23 @@ class VolumeOperations:
             dom = self.cache.produce(sd_uuid)
             for vol_uuid in vol_uuids:
                 ctx.check_abort()
-                mds = images.volumes_metadata(dom, img_uuid)
+                mds = image.volumes_metadata(dom, img_uuid)
                 md = dom.volume(img_uuid, vol_uuid).metadata()
-                kids = images.children(mds, vol_uuid)
+                kids = image.children(mds, vol_uuid)
                 if kids:
                     raise VolumeImageHasChildren(
                         f"Volume {vol_uuid} has children {kids}")
-                if md.voltype == images.SHARED and md.image == img_uuid and not force:
+                if md.voltype == image.SHARED and md.image == img_uuid and not force:
                     raise CannotDeleteSharedVolume(f"{vol_uuid} is a template")
                 self.guard()
                 vol = dom.volume(img_uuid, vol_uuid)
                 vol.update(legality=sc.ILLEGAL_VOL)
                 vol.remove()
-                siblings = [k for k in images.children(mds, md.parent)
+                siblings = [k for k in image.children(mds, md.parent)
                             if k != vol_uuid]
                 if md.has_parent and md.parent in mds and not siblings and \
                         mds[md.parent].image == img_uuid:
-                    dom.volume(img_uuid, md.parent).update(voltype=images.LEAF)
+                    dom.volume(img_uuid, md.parent).update(voltype=image.LEAF)
             dom.remove_image_if_empty(img_uuid)
 
     def extend_size(self, ctx: TaskContext, *, sd_uuid: str, img_uuid: str,

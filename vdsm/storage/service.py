@@ -14,12 +14,11 @@ from typing import Any
 
 from vdsm.common.events import NullPublisher, Publisher
 from vdsm.storage import constants as sc
-from vdsm.storage import faults, master_migration
-from vdsm.storage import pool as pools
+from vdsm.storage import faults
 from vdsm.storage import resources as rm
 from vdsm.storage.connections.registry import ConnectionRegistry
 from vdsm.storage.context import StorageContext
-from vdsm.storage.domains import image as images
+from vdsm.storage.domains import image
 from vdsm.storage.domains.cache import DomainCache
 from vdsm.storage.domains.monitor import DomainMonitor, DomainStatus
 from vdsm.storage.domains.operations import DomainService
@@ -30,11 +29,13 @@ from vdsm.storage.errors import (
     StorageDomainIsMemberOfPool,
     StoragePoolUnknown,
 )
-from vdsm.storage.image_ops import ImageOperations
-from vdsm.storage.pool_ops import PoolOperations
-from vdsm.storage.recovery import Recoveries
-from vdsm.storage.spm import Spm
-from vdsm.storage.volume_ops import VolumeOperations, domain_lock, image_lock
+from vdsm.storage.images import ImageOperations
+from vdsm.storage.spm import master_migration
+from vdsm.storage.spm import pool as pools
+from vdsm.storage.spm.pool_operations import PoolOperations
+from vdsm.storage.spm.recovery import Recoveries
+from vdsm.storage.spm.role import Spm
+from vdsm.storage.volumes import VolumeOperations, domain_lock, image_lock
 from vdsm.tasks.manager import TaskManager
 from vdsm.tasks.recovery import RecoveryRegistry
 from vdsm.tasks.task import ErrorCode
@@ -240,9 +241,9 @@ class StorageService:
                     vol_uuid: str) -> dict[str, Any]:
         dom = self.cache.produce(sd_uuid)
         vol = dom.volume(img_uuid, vol_uuid)
-        mds = images.volumes_metadata(dom, img_uuid)
+        mds = image.volumes_metadata(dom, img_uuid)
         pool = sp_uuid if sp_uuid != sc.BLANK_UUID else ""
-        return vol.info(children=images.children(mds, vol_uuid), pool=pool)
+        return vol.info(children=image.children(mds, vol_uuid), pool=pool)
 
     def volume_size(self, sd_uuid: str, img_uuid: str, vol_uuid: str) -> dict[str, str]:
         sizes = self.cache.produce(sd_uuid).volume(img_uuid, vol_uuid).size()
@@ -262,12 +263,12 @@ class StorageService:
         with self.resources.acquire([domain_lock(sd_uuid),
                                      image_lock(sd_uuid, img_uuid, rm.SHARED)]):
             dom = self.cache.produce(sd_uuid)
-            return images.prepare(dom, img_uuid, vol_uuid, run_path=run_path,
+            return image.prepare(dom, img_uuid, vol_uuid, run_path=run_path,
                                   allow_illegal=allow_illegal)
 
     def teardown_image(self, sd_uuid: str, sp_uuid: str, img_uuid: str,
                        vol_uuid: str | None) -> None:
-        images.chain(self.cache.produce(sd_uuid), img_uuid, vol_uuid)
+        image.chain(self.cache.produce(sd_uuid), img_uuid, vol_uuid)
 
     def iso_files(self, sp_uuid: str, pattern: str) -> list[str]:
         pool = self._pool(sp_uuid)

@@ -13,9 +13,9 @@ import os
 from typing import Callable
 
 from vdsm.storage import constants as sc
-from vdsm.storage import qemuimg, recovery
+from vdsm.storage import qemuimg
 from vdsm.storage import resources as rm
-from vdsm.storage.domains import image as images
+from vdsm.storage.domains import image
 from vdsm.storage.domains.cache import DomainCache
 from vdsm.storage.domains.domain import StorageDomain
 from vdsm.storage.domains.file.volume import qemu_format
@@ -26,7 +26,8 @@ from vdsm.storage.errors import (
     MoveImageError,
     VolumeAlreadyExists,
 )
-from vdsm.storage.volume_ops import domain_lock, image_lock
+from vdsm.storage.spm import recovery
+from vdsm.storage.volumes import domain_lock, image_lock
 from vdsm.tasks.context import TaskContext
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class ImageOperations:
         with self.resources.acquire([domain_lock(sd_uuid),
                                      image_lock(sd_uuid, img_uuid)]):
             dom = self.cache.produce(sd_uuid)
-            mds = images.volumes_metadata(dom, img_uuid)
+            mds = image.volumes_metadata(dom, img_uuid)
             self.guard()
             for vol_uuid, md in mds.items():
                 if md.image == img_uuid:
@@ -67,14 +68,14 @@ class ImageOperations:
         with self.resources.acquire(locks):
             src_dom = self.cache.produce(sd_uuid)
             dst_dom = self.cache.produce(dst_sd_uuid)
-            images.chain(src_dom, src_img_uuid, src_vol_uuid)  # a legal chain
+            image.chain(src_dom, src_img_uuid, src_vol_uuid)  # a legal chain
             src = src_dom.volume(src_img_uuid, src_vol_uuid)
             src_md = src.metadata()
             fmt = src_md.format if vol_format == sc.UNKNOWN_VOL else \
                 format_name(vol_format)
             alloc = src_md.type if preallocate == sc.UNKNOWN_VOL else \
                 type_name(preallocate)
-            role = sc.VOL_ROLES.get(vol_type, images.LEAF)
+            role = sc.VOL_ROLES.get(vol_type, image.LEAF)
             dst = dst_dom.new_volume(dst_img_uuid, dst_vol_uuid)
             if dst.exists():
                 raise VolumeAlreadyExists(f"Volume already exists: {dst_vol_uuid}")
@@ -115,7 +116,7 @@ class ImageOperations:
         with self.resources.acquire(locks):
             src_dom = self.cache.produce(src_sd_uuid)
             dst_dom = self.cache.produce(dst_sd_uuid)
-            vols = images.chain(src_dom, img_uuid)
+            vols = image.chain(src_dom, img_uuid)
             if dst_dom.volumes(img_uuid):
                 raise MoveImageError(f"Image {img_uuid} already exists on "
                                      f"{dst_sd_uuid}")
@@ -173,7 +174,7 @@ def _preallocation(fmt: str, alloc: str) -> str | None:
 
 def image_exists(dom: StorageDomain, img_uuid: str) -> bool:
     try:
-        images.volumes_metadata(dom, img_uuid)
+        image.volumes_metadata(dom, img_uuid)
     except ImageDoesNotExistInSD:
         return False
     return True
