@@ -12,9 +12,9 @@ import pytest
 from tests.storage import helpers
 from tests.supervdsm.helpers import ensure_vdsm_user
 from vdsm import config as vdsm_config
-from vdsm.storage import leases
 from vdsm.storage.context import StorageContext
-from vdsm.storage.oop import IOProcessPool
+from vdsm.storage.io.out_of_process import IOProcessPool
+from vdsm.storage.leases import manager as leases
 
 
 @pytest.fixture

@@ -29,7 +29,8 @@ from tests.storage.helpers import (
     wait_task,
 )
 from tests.supervdsm.helpers import ensure_vdsm_user
-from vdsm.storage import metadata, qemuimg
+from vdsm.storage import qemuimg
+from vdsm.storage.domains import metadata
 
 pytestmark = [need_root, need_sanlock]
 MiB = 1024 * 1024

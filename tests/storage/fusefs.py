@@ -14,7 +14,7 @@ import subprocess
 
 from tests.storage.helpers import CACHE_DIR, HERE, wait_for
 from vdsm.common import commands
-from vdsm.storage import mounts
+from vdsm.storage.connections import mounts
 
 SOURCE = os.path.join(HERE, "freezefs.c")
 

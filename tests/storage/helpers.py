@@ -22,7 +22,7 @@ import pytest
 
 from tests.agentproc import AgentRoot
 from vdsm.common import commands
-from vdsm.storage import mounts
+from vdsm.storage.connections import mounts
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))

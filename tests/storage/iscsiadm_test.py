@@ -24,7 +24,7 @@ from tests.storage.helpers import (
 )
 from vdsm.agent import Agent
 from vdsm.common.errors import InvalidParameter
-from vdsm.storage import iscsiadm
+from vdsm.storage.connections import iscsiadm
 from vdsm.storage.errors import (
     IscsiDiscoveryError,
     IscsiLoginAuthError,

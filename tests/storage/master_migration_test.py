@@ -1,4 +1,4 @@
-"""Master migration through the API, on real storage (vdsm/storage/master_migration.py).
+"""Master migration through the API, on real storage (storage/spm/master_migration.py).
 
 vdsmd + supervdsmd + a private sanlock on a loop-backed ext4 posixfs mount
 with two data domains: deactivating the master with the other domain as
@@ -24,7 +24,7 @@ from tests.storage.helpers import (
     ok,
     wait_task,
 )
-from vdsm.storage import metadata
+from vdsm.storage.domains import metadata
 
 pytestmark = [need_root, need_sanlock]
 MiB = 1024 * 1024

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from vdsm.storage import metadata
+from vdsm.storage.domains import metadata
 from vdsm.storage.errors import (
     MetaDataKeyError,
     MetadataOverflowError,

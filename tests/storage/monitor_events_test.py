@@ -4,8 +4,8 @@ the checks run on a fake domain, called directly)."""
 from __future__ import annotations
 
 from tests.eventrec import Raising, Recorder
+from vdsm.storage.domains.monitor import DomainMonitorThread
 from vdsm.storage.errors import AccessTimeout
-from vdsm.storage.monitor import DomainMonitorThread
 
 SD = "9a4a3e0c-5c6e-4a3e-8f4b-1b2c3d4e5f60"
 

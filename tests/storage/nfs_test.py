@@ -10,8 +10,9 @@ import pytest
 from tests.storage.helpers import HERE
 from vdsm.common.errors import InvalidParameter
 from vdsm.storage import constants as sc
-from vdsm.storage import mounts, nfs
-from vdsm.storage.connections import ConnectionParams, ConnectionRegistry
+from vdsm.storage.connections import mounts, nfs
+from vdsm.storage.connections.base import ConnectionParams
+from vdsm.storage.connections.registry import ConnectionRegistry
 
 DATA = os.path.join(HERE, "data")
 

@@ -23,7 +23,8 @@ from tests.storage.helpers import (
     wait_task,
 )
 from vdsm.common import commands
-from vdsm.storage import metadata, qemuimg
+from vdsm.storage import qemuimg
+from vdsm.storage.domains import metadata
 
 pytestmark = [need_root, need_sanlock]
 MiB = 1024 * 1024

@@ -16,15 +16,17 @@ from tests.eventrec import Recorder
 from tests.storage.helpers import need_sanlock, new_uuid, wait_for
 from vdsm.api.dispatcher import error_code
 from vdsm.storage import constants as sc
-from vdsm.storage import leases, mounts, recovery
-from vdsm.storage import pool as pools
-from vdsm.storage.domains import DomainService
+from vdsm.storage.connections import mounts
+from vdsm.storage.domains.cache import DomainCache
+from vdsm.storage.domains.monitor import DomainMonitor
+from vdsm.storage.domains.operations import DomainService
 from vdsm.storage.errors import DomainAlreadyLocked, SpmStatusError
-from vdsm.storage.leases import LeaseOwner, LeaseStatus
-from vdsm.storage.monitor import DomainMonitor
-from vdsm.storage.recovery import Recoveries
-from vdsm.storage.sdcache import DomainCache
-from vdsm.storage.spm import Spm
+from vdsm.storage.leases import manager as leases
+from vdsm.storage.leases.manager import LeaseOwner, LeaseStatus
+from vdsm.storage.spm import pool as pools
+from vdsm.storage.spm import recovery
+from vdsm.storage.spm.recovery import Recoveries
+from vdsm.storage.spm.role import Spm
 from vdsm.tasks.manager import TaskManager
 from vdsm.tasks.recovery import RecoveryRegistry
 

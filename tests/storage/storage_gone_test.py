@@ -23,7 +23,7 @@ from tests.storage.helpers import (
     wait_for,
 )
 from vdsm.common import commands
-from vdsm.storage import mounts
+from vdsm.storage.connections import mounts
 
 pytestmark = [need_root, need_sanlock]
 CHECK_INTERVAL = 0.5  # sd_health_check_delay of tests.storage.helpers

@@ -14,10 +14,10 @@ from vdsm.api.dispatcher import error_code
 from vdsm.api.services import TaskScheduler
 from vdsm.api.storage_images import ImageVerbs, VolumeVerbs
 from vdsm.storage import constants as sc
-from vdsm.storage import monitor
+from vdsm.storage.domains import monitor
 
 if TYPE_CHECKING:
-    from vdsm.storage.hsm import StorageService
+    from vdsm.storage.service import StorageService
 
 BLANK = sc.BLANK_UUID
 

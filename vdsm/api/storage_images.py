@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from vdsm.storage import constants as sc
 
 if TYPE_CHECKING:
-    from vdsm.storage.hsm import StorageService
+    from vdsm.storage.service import StorageService
 
 BLANK = sc.BLANK_UUID
 

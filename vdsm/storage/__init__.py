@@ -1,4 +1,19 @@
 """The image repository: storage connections, domains, pools, SPM, images.
 
-Entry point for the agent: :class:`vdsm.storage.subsystem.StorageSubsystem`.
+Entry point for the agent: :class:`vdsm.storage.subsystem.StorageSubsystem`,
+which builds :class:`vdsm.storage.service.StorageService` (what the API
+handlers call). Where things live:
+
+- ``connections/``: connectStorageServer (localfs, posixfs, nfs, glusterfs,
+  iscsi);
+- ``domains/``: the domain and volume interfaces, domain lookup, monitoring
+  and metadata formats; ``domains/file/`` is the file backend;
+- ``spm/``: the pool, the SPM role, pool-changing jobs, master migration,
+  undo steps of the SPM's tasks;
+- ``io/``: file I/O in helper processes (a hung mount blocks a helper, never
+  the daemon);
+- ``leases/``: the lease-manager interface and its sanlock implementation;
+- ``images.py``/``volumes.py``: the image- and volume-changing SPM jobs;
+- ``resources.py`` (locks), ``qemuimg.py``, ``errors.py``, ``constants.py``,
+  ``context.py`` (the services passed down), ``faults.py`` (test pause points).
 """

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from vdsm.config import Config
-from vdsm.storage.fileops import FileOps, LocalFileOps
-from vdsm.storage.leases import LeaseManager
-from vdsm.storage.oop import IOProcessPool
+from vdsm.storage.io.file_operations import FileOps, LocalFileOps
+from vdsm.storage.io.out_of_process import IOProcessPool
+from vdsm.storage.leases.manager import LeaseManager
 
 
 class Privileged(Protocol):

@@ -15,11 +15,12 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from vdsm.common.errors import VdsmError
-from vdsm.storage import leases, monitor
 from vdsm.storage.context import StorageContext
-from vdsm.storage.hsm import StorageService
-from vdsm.storage.oop import IOProcessPool
-from vdsm.storage.pooltasks import PoolTasks
+from vdsm.storage.domains import monitor
+from vdsm.storage.io.out_of_process import IOProcessPool
+from vdsm.storage.leases import manager as leases
+from vdsm.storage.service import StorageService
+from vdsm.storage.spm.tasks import PoolTasks
 
 if TYPE_CHECKING:
     from vdsm.agent import Agent

@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from vdsm.common import commands
-from vdsm.storage import iscsiadm
+from vdsm.storage.connections import iscsiadm
 from vdsm.storage.errors import (
     IscsiDiscoveryError,
     IscsiLoginAuthError,

@@ -1,0 +1,115 @@
+"""Finding domains: which mount holds a domain, and the domain objects.
+
+File domains are found by looking for ``<mount root>/<mount>/<sdUUID>/
+dom_md/metadata``. Each mount is probed by its own I/O helper with a short
+timeout, all mounts at once, so a hung mount delays a lookup by at most
+the timeout and never blocks lookups of domains elsewhere; a domain found
+once is remembered and later calls touch no storage to find it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Callable
+
+from vdsm.common.errors import VdsmError
+from vdsm.storage import constants as sc
+from vdsm.storage.context import StorageContext
+from vdsm.storage.domains.domain import StorageDomain
+from vdsm.storage.domains.file.domain import FileStorageDomain, is_uuid
+from vdsm.storage.errors import StorageDomainDoesNotExist
+
+log = logging.getLogger(__name__)
+
+
+class DomainCache:
+    """Domain objects by UUID; thread-safe."""
+
+    def __init__(self, ctx: StorageContext, *, lookup_timeout: float) -> None:
+        self.ctx = ctx
+        self.lookup_timeout = lookup_timeout
+        self._lock = threading.Lock()
+        self._domains: dict[str, StorageDomain] = {}
+
+    def produce(self, sd_uuid: str) -> StorageDomain:
+        """The domain (found on first use); raises StorageDomainDoesNotExist."""
+        with self._lock:
+            dom = self._domains.get(sd_uuid)
+        if dom is not None:
+            return dom
+        found = self._scan(lambda mnt: [sd_uuid] if self._has_domain(mnt, sd_uuid)
+                           else [])
+        if not found:
+            raise StorageDomainDoesNotExist(
+                f"Storage domain does not exist: {sd_uuid}", sd_uuid=sd_uuid)
+        if len(found) > 1:
+            log.warning("domain %s found on several mounts: %s", sd_uuid,
+                        [m for _, m in found])
+        return self.add(sd_uuid, found[0][1])
+
+    def add(self, sd_uuid: str, mount_dir: str) -> StorageDomain:
+        dom = FileStorageDomain(
+            sd_uuid, mount_dir=mount_dir, ops=self.ctx.file_ops(mount_dir),
+            leases=self.ctx.leases)
+        with self._lock:
+            return self._domains.setdefault(sd_uuid, dom)
+
+    def invalidate(self, sd_uuid: str) -> None:
+        with self._lock:
+            self._domains.pop(sd_uuid, None)
+
+    def known(self) -> list[StorageDomain]:
+        with self._lock:
+            return list(self._domains.values())
+
+    def scan_all(self) -> list[str]:
+        """UUIDs of every domain on every connected mount (not remembered)."""
+        found = self._scan(self._domains_on)
+        for sd_uuid, mount_dir in found:
+            with self._lock:
+                known = sd_uuid in self._domains
+            if not known:
+                self.add(sd_uuid, mount_dir)
+        return sorted({u for u, _ in found})
+
+    def _mounts(self) -> list[str]:
+        root = self.ctx.mount_root
+        try:
+            names = os.listdir(root)  # the local root, never a remote mount
+        except FileNotFoundError:
+            return []
+        return [os.path.join(root, n) for n in sorted(names) if not n.startswith(".")]
+
+    def _has_domain(self, mount_dir: str, sd_uuid: str) -> bool:
+        path = os.path.join(mount_dir, sd_uuid, sc.DOMAIN_META_DATA, sc.METADATA)
+        return self.ctx.file_ops(mount_dir).exists(path)
+
+    def _domains_on(self, mount_dir: str) -> list[str]:
+        pattern = os.path.join(mount_dir, "*", sc.DOMAIN_META_DATA, sc.METADATA)
+        paths = self.ctx.file_ops(mount_dir).glob(pattern)
+        return [p.split("/")[-3] for p in paths if is_uuid(p.split("/")[-3])]
+
+    def _scan(self, probe: Callable[[str], list[str]]) -> list[tuple[str, str]]:
+        """Run ``probe(mount)`` on every mount in parallel, bounded in time."""
+        results: list[tuple[str, str]] = []
+        lock = threading.Lock()
+
+        def run(mount_dir: str) -> None:
+            try:
+                uuids = probe(mount_dir)
+            except (OSError, VdsmError) as e:
+                log.warning("cannot look for domains in %s: %s", mount_dir, e)
+                return
+            with lock:
+                results.extend((u, mount_dir) for u in uuids)
+
+        threads = [threading.Thread(target=run, args=(m,), daemon=True,
+                                    name="sd-lookup") for m in self._mounts()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(self.lookup_timeout + 1)
+        with lock:
+            return list(results)
