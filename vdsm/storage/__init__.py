@@ -13,6 +13,10 @@ handlers call). Where things live:
 - ``io/``: file I/O in helper processes (a hung mount blocks a helper, never
   the daemon);
 - ``leases/``: the lease-manager interface and its sanlock implementation;
+- ``devices/``: the host's block devices (udev, sysfs, multipath) and
+  iSCSI discovery, for getDeviceList and block domains;
+- ``lvm.py`` (with ``lvm_cmd.py``, ``lvm_report.py``, ``lvm_errors.py``):
+  every LVM command, filtered to the VG's own PVs, with a report cache;
 - ``images.py``/``volumes.py``: the image- and volume-changing SPM jobs;
 - ``resources.py`` (locks), ``qemuimg.py``, ``errors.py``, ``constants.py``,
   ``context.py`` (the services passed down), ``faults.py`` (test pause points).

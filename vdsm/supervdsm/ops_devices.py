@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from vdsm.common import commands
-from vdsm.storage import iscsiadm
+from vdsm.storage.connections import iscsiadm
 from vdsm.storage.devices import iscsi_discovery, multipath
 from vdsm.storage.devices.errors import BlockDeviceActionError
 from vdsm.storage.errors import IscsiDiscoveryError

@@ -15,7 +15,7 @@ import pytest
 from tests.storage.devices.tgt import need_tgt, tgtd
 from tests.storage.helpers import HERE, need_root
 from vdsm.common.errors import InvalidParameter
-from vdsm.storage import iscsiadm
+from vdsm.storage.connections import iscsiadm
 from vdsm.storage.devices import iscsi_discovery as discovery
 from vdsm.storage.errors import IscsiDiscoveryError
 from vdsm.supervdsm import ops_devices

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from vdsm.common import commands
-from vdsm.storage import iscsiadm
+from vdsm.storage.connections import iscsiadm
 from vdsm.storage.errors import IscsiDiscoveryError
 
 log = logging.getLogger(__name__)
