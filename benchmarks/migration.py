@@ -6,11 +6,11 @@ without the rig's recording hooks unless ``--hooks``), a 128 MiB and a
 512 MiB TCG guest, idle and rewriting ``--dirty-mib`` MiB in a loop (the
 test guest's ``vdsm_dirty=N``), migrate A->B, B->A, ... through the
 agent's ``migrate`` verb: ``--warmup`` untimed runs and ``--runs`` timed
-ones with the agent's default downtime schedule (max/10 first, raised one
-step per stalled look), then ``--runs`` with a convergenceSchedule that
-sets the maximum at once ("agent_flat"). Then a second guest with the
-same domain XML goes through ``virsh migrate --live --p2p`` (the same
-warm-up and runs) with the same maximum downtime (``virsh
+ones with the agent's default downtime schedule (half the maximum first,
+raised one step per memory pass without progress), then ``--runs`` with
+a convergenceSchedule that sets the maximum at once ("agent_flat").
+Then a second guest with the same domain XML goes through ``virsh
+migrate --live --p2p`` (the same warm-up and runs) with the same maximum downtime (``virsh
 migrate-setmaxdowntime`` before each run) and the same ``--bandwidth``.
 
 Measured per run: the time from the call to the end (the agent: its
@@ -52,8 +52,9 @@ log = logging.getLogger(__name__)
 
 TOTAL_RATIO_GOAL = 1.1
 OWN_MS_GOAL = 100.0
-# the agent with its default downtime schedule (max/10 first, one step up
-# per stalled look), the agent with the maximum at once, plain virsh
+# the agent with its default downtime schedule (half the maximum first, one
+# step up per stalled memory pass), the agent with the maximum at once,
+# plain virsh
 METHODS = ("agent", "agent_flat", "virsh")
 
 
@@ -159,8 +160,8 @@ returns); downtime and libvirt (the job's time_elapsed) from libvirt's
 JOB_COMPLETED event on the source; own = total - libvirt; prepare: call ->
 the agent's "migrating to" line (migrateToURI3 follows); tail: the event's
 arrival -> end; ratio = total / virsh total; adds = own - virsh own.
-agent: the default downtime schedule (max/10 first, one step up per
-stalled look); agent_flat: a convergenceSchedule that sets the maximum at
+agent: the default downtime schedule (half the maximum first, one step up
+per stalled memory pass); agent_flat: a convergenceSchedule that sets the maximum at
 once, as virsh does (the same guest right after the agent runs)."""
 
 
