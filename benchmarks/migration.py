@@ -10,8 +10,9 @@ ones with the agent's default downtime schedule (half the maximum first,
 raised one step per memory pass without progress), then ``--runs`` with
 a convergenceSchedule that sets the maximum at once ("agent_flat").
 Then a second guest with the same domain XML goes through ``virsh
-migrate --live --p2p`` (the same warm-up and runs) with the same maximum downtime (``virsh
-migrate-setmaxdowntime`` before each run) and the same ``--bandwidth``.
+migrate --live --p2p`` (the same warm-up and runs) with the same
+maximum downtime (``virsh migrate-setmaxdowntime`` before each run) and
+the same ``--bandwidth``.
 
 Measured per run: the time from the call to the end (the agent: its
 "migrated to" log line; virsh: the command returns), libvirt's figures
