@@ -61,13 +61,17 @@ def luns(*sizes_mb: int) -> Iterator[list[str]]:
         nodes = [stack.enter_context(loop_device(size, "/var/tmp"))
                  for size in sizes_mb]
         uid = pwd.getpwnam("vdsm").pw_uid
-        for node in nodes:
-            os.chown(node, uid, -1)
+        owners = {node: os.stat(node) for node in nodes}
         try:
+            for node in nodes:
+                os.chown(node, uid, -1)
             yield nodes
         finally:
-            for node in nodes:  # a VG a failed test left: wipe its PV label
+            for node, st in owners.items():
+                # a VG a failed test left: wipe its PV label; and the node's
+                # owner back, or the next user of this loop node inherits it
                 commands.run(["wipefs", "-a", "-q", node], timeout=30, check=False)
+                os.chown(node, st.st_uid, st.st_gid)
 
 
 def guid_of(node: str) -> str:
