@@ -15,10 +15,13 @@ import pytest
 
 from tests.storage.devices.tgt import need_tgt, tgtd
 from tests.storage.helpers import StorageAgentRoot, loop_device, new_uuid, ok
-from tests.storage.lvmhelpers import need_lvm
+from tests.storage.lvmhelpers import need_lvm, vg_names
 from tests.supervdsm.helpers import ensure_vdsm_user
 from vdsm.common import commands, pki
-from vdsm.storage import lvm_cmd
+from vdsm.storage import lvm_cmd, lvm_errors
+from vdsm.storage.blockdevs import BlockStorage
+from vdsm.storage.devices.errors import InaccessiblePhysDev
+from vdsm.storage.lvm import LVM, LocalRunner
 from vdsm_cli.jsonrpc_client import JsonRpcError, StompClient
 
 pytestmark = need_lvm
@@ -172,6 +175,22 @@ def test_bad_create_answers_the_classic_code_and_changes_nothing(proxy):
             forget_archives(name)
 
 
+def test_mounted_device_is_never_taken_even_with_force(proxy, tmp_path):
+    with luns(64) as (node,):
+        commands.run(["mkfs.ext4", "-q", node], timeout=60)
+        mnt = tmp_path / "mnt"
+        mnt.mkdir()
+        commands.run(["mount", node, str(mnt)], timeout=30)
+        try:
+            guid = guid_of(node)
+            assert devices(proxy, [guid])[guid]["status"] == "used"
+            answer = proxy.createVG(new_uuid(), [guid], True)
+            assert answer["status"]["code"] == 601, answer
+            assert (mnt / "lost+found").is_dir()   # the file system is intact
+        finally:
+            commands.run(["umount", str(mnt)], timeout=30)
+
+
 def test_unknown_vg(proxy):
     assert proxy.getVGInfo("no-such-vg-uuid")["status"]["code"] == 506
     ok(proxy.removeVG("no-such-vg-uuid"))  # classic: nothing to remove is done
@@ -213,3 +232,39 @@ def test_discover_send_targets_on_a_user_space_target(proxy, client, agent, tmp_
         with open(path, errors="replace") as f:
             assert "tgt-secret-5678" not in f.read(), path
 
+
+
+def test_vg_on_devices_the_host_does_not_list_is_not_ours():
+    """What the fuzzer relies on: a VG on devices outside the listing (here
+    loop devices, without the test option) is neither shown nor removed,
+    and its devices cannot be named to createVG."""
+    lvm = LVM(LocalRunner())
+    plain = BlockStorage(lvm)   # lists no loop device
+    with luns(BIG, BIG) as nodes, vg_names() as (name,):
+        lvm.pvcreate(nodes)
+        vg = lvm.vgcreate(name, nodes)
+        with pytest.raises(lvm_errors.VolumeGroupDoesNotExist):
+            plain.vg_info(vg.uuid)
+        assert vg.uuid not in {v["vgUUID"] for v in plain.vg_list()}
+        plain.remove_vg(vg.uuid)
+        assert lvm.find_vg(name, nodes).uuid == vg.uuid   # still there
+        with pytest.raises(InaccessiblePhysDev):
+            plain.create_vg(new_uuid(), [guid_of(n) for n in nodes], force=True)
+        lvm.vgremove(name)
+
+
+def test_vg_with_a_pv_gone_from_the_listing_is_not_ours():
+    """A VG missing a PV (a LUN this host no longer lists) shows partial to
+    LVM; the verbs neither show nor remove it."""
+    lvm = LVM(LocalRunner())
+    blocks = BlockStorage(lvm, include_loop=True)
+    with luns(BIG, BIG) as nodes, vg_names() as (name,):
+        lvm.pvcreate(nodes)
+        vg = lvm.vgcreate(name, nodes)
+        commands.run(["losetup", "-d", nodes[1]], timeout=30)
+        with pytest.raises(lvm_errors.VolumeGroupDoesNotExist):
+            blocks.vg_info(vg.uuid)
+        assert vg.uuid not in {v["vgUUID"] for v in blocks.vg_list()}
+        blocks.remove_vg(vg.uuid)
+        (pv,) = [p for p in lvm.pvs(nodes[:1]) if p.name == nodes[0]]
+        assert pv.vg_name == name   # the VG's metadata on the PV left is intact
