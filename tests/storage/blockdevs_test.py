@@ -87,7 +87,10 @@ def devices(proxy: Any, guids: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def forget_archives(name: str) -> None:
-    for path in glob.glob(f"/etc/lvm/archive/{name}_*.vg"):
+    """LVM's archive and backup files of a test VG (the test's own vgs
+    writes a backup of a VG that has none)."""
+    for path in glob.glob(f"/etc/lvm/archive/{name}_*.vg") + \
+            glob.glob(f"/etc/lvm/backup/{name}"):
         os.unlink(path)
 
 
