@@ -226,6 +226,11 @@ def test_discover_send_targets_on_a_user_space_target(proxy, client, agent, tmp_
         with_chap = client.call("ISCSIConnection.discoverSendTargets", {"con": {
             **con, "user": "joe", "password": "tgt-secret-5678"}})
         assert with_chap == {"fullTargets": answer["fullTargets"], "targets": [iqn]}
+        # the later JSON-RPC shape: named parameters instead of con
+        named = client.call("ISCSIConnection.discoverSendTargets", {
+            "host": "127.0.0.1", "port": target.port, "user": "joe",
+            "password": "tgt-secret-5678", "ipv6_enabled": False})
+        assert named == with_chap
         port = target.port
     refused = proxy.discoverSendTargets({**con, "port": str(port)})
     assert refused["status"]["code"] == 475, refused

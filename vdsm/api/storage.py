@@ -78,7 +78,8 @@ class StorageHostVerbs:
 
     def get_device_list(self, storage_type: int | None = None,
                         guids: list[str] | None = None,
-                        check_status: bool = True) -> list[dict[str, Any]]:
+                        check_status: bool = True,
+                        refresh: bool = True) -> list[dict[str, Any]]:
         return self._svc.blocks.device_list(storage_type=storage_type,
                                             guids=guids or (),
                                             check_status=check_status)
@@ -109,7 +110,14 @@ class IscsiConnectionVerbs:
     def __init__(self, service: StorageService) -> None:
         self._svc = service
 
-    def discover_send_targets(self, con: dict[str, Any]) -> dict[str, list[str]]:
+    def discover_send_targets(self, con: dict[str, Any] | None = None,
+                              host: str = "", port: int = 3260, user: str = "",
+                              password: str = "", ipv6_enabled: bool = False
+                              ) -> dict[str, list[str]]:
+        """The classic ``con`` struct, or the later named parameters."""
+        if not con:
+            con = {"connection": host, "port": port, "user": user,
+                   "password": password, "ipv6_enabled": ipv6_enabled}
         return self._svc.discover_send_targets(con)
 
 
