@@ -34,7 +34,8 @@ BIG = 6 * 1024  # MiB: two make the classic 10 GiB minimum (sparse files)
 def agent() -> Iterator[StorageAgentRoot]:
     ensure_vdsm_user()
     root = StorageAgentRoot({("irs", "list_loop_devices"): True,
-                             ("irs", "iscsi_discovery"): "libiscsi"})
+                             ("irs", "iscsi_discovery"): "libiscsi",
+                             ("logging", "level"): "DEBUG"})
     try:
         root.start_supervdsmd()
         root.start_vdsmd()
@@ -235,10 +236,14 @@ def test_discover_send_targets_on_a_user_space_target(proxy, client, agent, tmp_
     refused = proxy.discoverSendTargets({**con, "port": str(port)})
     assert refused["status"]["code"] == 475, refused
     assert proxy.discoverSendTargets({"port": "3260"})["status"]["code"] == 91
+    logged = ""
     for path in glob.glob(os.path.join(agent.root, "**", "*.log"), recursive=True) + \
             glob.glob(os.path.join(agent.root, "*.out")):
         with open(path, errors="replace") as f:
-            assert "tgt-secret-5678" not in f.read(), path
+            logged += f.read()
+    assert "tgt-secret-5678" not in logged
+    # the calls were logged (DEBUG), their password masked
+    assert "ISCSIConnection.discoverSendTargets with" in logged and "****" in logged
 
 
 
