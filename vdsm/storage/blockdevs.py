@@ -40,15 +40,15 @@ class Listing:
         self.devices = {d.guid: d for d in devices}
         resolve = visibility.listing_resolver(devices)
         self.nodes = {g: resolve(g) or d.devnode for g, d in self.devices.items()}
+        self._guids = {d.devnode: g for g, d in self.devices.items()}
+        self._guids.update({node: g for g, node in self.nodes.items()})
         paths = list(self.nodes.values())
         self.pvs: list[PV] = lvm.pvs(paths) if paths else []
         self.vgs: list[VG] = lvm.vgs(paths) if paths else []
 
     def guid_of(self, pv_name: str) -> str | None:
-        for guid, node in self.nodes.items():
-            if node == pv_name or self.devices[guid].devnode == pv_name:
-                return guid
-        return None
+        """The GUID of the listed device LVM names ``pv_name``."""
+        return self._guids.get(pv_name)
 
     def pv_map(self) -> dict[str, tuple[str, str, int]]:
         """device path -> (pvUUID, vgUUID, pvsize), as devicelist wants."""
@@ -106,11 +106,10 @@ class BlockStorage:
         if unknown:
             raise InaccessiblePhysDev(f"Multipath cannot access physical device(s): "
                                       f"{unknown[:10]}")
-        pv_map = listing.pv_map()
+        pv_of = {listing.guid_of(p): v for p, v in listing.pv_map().items()}
         for guid in wanted:
             dev = listing.devices[guid]
-            pv = next((v for p, v in pv_map.items()
-                       if listing.guid_of(p) == guid), None)
+            pv = pv_of.get(guid)
             if dev.mounted or dev.partitioned or dev.holders:
                 raise lvm_errors.PhysDevInitializationError(
                     f"device {guid} is in use (mounted, partitioned or held)")
