@@ -154,8 +154,8 @@ def test_vg_life_cycle_on_two_free_luns(proxy, client):
 
 
 def test_bad_create_answers_the_classic_code_and_changes_nothing(proxy):
-    with luns(BIG, BIG, 64) as nodes:
-        a, b, small = (guid_of(n) for n in nodes)
+    with luns(BIG, BIG, 64, BIG, BIG) as nodes:
+        a, b, small, c, d = (guid_of(n) for n in nodes)
         ghost = "36001405deaddeaddeaddeaddeaddead0"
         answer = proxy.createVG(new_uuid(), [a, ghost], False)
         assert answer["status"]["code"] == 606, answer
@@ -172,6 +172,11 @@ def test_bad_create_answers_the_classic_code_and_changes_nothing(proxy):
             again = proxy.createVG(new_uuid(), [a], False)
             assert again["status"]["code"] == 601, again
             assert proxy.createVG(name, [small, small], False)["status"]["code"] == 504
+            # the name is taken: refused before any pvcreate
+            taken = proxy.createVG(name, [c, d], False)
+            assert taken["status"]["code"] == 505, taken
+            assert {(x["status"], x["pvUUID"])
+                    for x in devices(proxy, [c, d]).values()} == {("free", "")}
             info = ok(proxy.getVGInfo(vg_uuid))["info"]
             assert sorted(p["GUID"] for p in info["pvlist"]) == sorted([a, b])
             ok(proxy.removeVG(vg_uuid))
