@@ -17,7 +17,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from vdsm.storage import lvm_errors
+from vdsm.storage import lvm_cmd, lvm_errors
 from vdsm.storage.devices import blockdev, devicelist, sysfs, visibility
 from vdsm.storage.devices.blockdev import BlockDevice
 from vdsm.storage.devices.errors import InaccessiblePhysDev
@@ -43,8 +43,16 @@ class Listing:
         self._guids = {d.devnode: g for g, d in self.devices.items()}
         self._guids.update({node: g for g, node in self.nodes.items()})
         paths = list(self.nodes.values())
-        self.pvs: list[PV] = lvm.pvs(paths) if paths else []
-        self.vgs: list[VG] = lvm.vgs(paths) if paths else []
+        # LVM takes at most MAX_DEVICES per command: PVs are read in slices,
+        # VGs with all their PVs in one command (else they would look partial)
+        self.pvs: list[PV] = [pv for chunk in _chunks([[p] for p in paths])
+                              for pv in lvm.pvs(chunk)]
+        members: dict[str, list[str]] = {}
+        for pv in self.pvs:
+            if pv.vg_name and pv.name in self._guids:   # not LVM's "[unknown]"
+                members.setdefault(pv.vg_name, []).append(pv.name)
+        self.vgs: list[VG] = [vg for chunk in _chunks(list(members.values()))
+                              for vg in lvm.vgs(chunk)]
 
     def guid_of(self, pv_name: str) -> str | None:
         """The GUID of the listed device LVM names ``pv_name``."""
@@ -64,6 +72,21 @@ class Listing:
                 return vg
         raise lvm_errors.VolumeGroupDoesNotExist(
             f"Volume Group {vg_uuid!r} is not on this host's devices")
+
+
+def _chunks(groups: list[list[str]]) -> list[list[str]]:
+    """Groups packed whole into lists of at most MAX_DEVICES; a group
+    larger than that is left out, with a log line."""
+    chunks: list[list[str]] = []
+    for group in groups:
+        if len(group) > lvm_cmd.MAX_DEVICES:
+            log.warning("VG with %d PVs left out: more than LVM's %d per command",
+                        len(group), lvm_cmd.MAX_DEVICES)
+        elif chunks and len(chunks[-1]) + len(group) <= lvm_cmd.MAX_DEVICES:
+            chunks[-1].extend(group)
+        else:
+            chunks.append(list(group))
+    return chunks
 
 
 class BlockStorage:
