@@ -25,7 +25,9 @@ from tests.fuzzing import BLANK, Call, Tally, answer_code, describe, xmlrpc_args
 from vdsm.common import commands, pki
 from vdsm_cli.jsonrpc_client import ClientError, StompClient
 
-WATCHED = ("/rhev", "/var/lib/vdsm", "/run/vdsm", "/var/log/vdsm")
+# /etc/iscsi: discoverSendTargets must leave no discovery record behind
+WATCHED = ("/rhev", "/var/lib/vdsm", "/run/vdsm", "/var/log/vdsm",
+           "/etc/iscsi/send_targets", "/etc/iscsi/nodes")
 DEFECT_CODES = {16, -32603}
 # No libvirtd answers here: VM verbs run up to the hypervisor, never a guest.
 NO_LIBVIRT = "qemu:///system?socket=/nonexistent/vdsm-fuzz/libvirt-sock"

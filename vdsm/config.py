@@ -188,6 +188,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("irs", "test_pause_file", "",
            "For tests only, never set in production: crash tests pause SPM "
            "jobs at named steps through this file (see vdsm.storage.faults)."),
+    Option("irs", "list_loop_devices", False,
+           "For tests only, never set in production: list attached loop "
+           "devices as LUNs (getDeviceList, createVG), standing in for a SAN."),
+    Option("irs", "iscsi_discovery", "iscsiadm",
+           "How discoverSendTargets asks a portal: iscsiadm (through "
+           "supervdsm and iscsid) or libiscsi (user-space iscsi-ls, for hosts "
+           "without an iSCSI initiator)."),
     Option("sanlock", "io_timeout", 10,
            "sanlock I/O timeout (seconds) of new lockspaces and leases."),
     Option("sanlock", "run_dir", "/run/sanlock",

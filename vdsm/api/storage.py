@@ -1,9 +1,10 @@
 """Storage verbs: thin handlers over the storage service.
 
-StoragePool.*, StorageDomain.*, Image.*, Volume.* and the storage Host.*
-verbs. Handlers turn wire values into service calls and service results
-into payloads; SPM verbs answer a task id (``uuid``). Error names become
-codes only here (connection status lists) and in the dispatcher.
+StoragePool.*, StorageDomain.*, Image.*, Volume.*, LVMVolumeGroup.*,
+ISCSIConnection.* and the storage Host.* verbs. Handlers turn wire values
+into service calls and service results into payloads; SPM verbs answer a
+task id (``uuid``). Error names become codes only here (connection status
+lists) and in the dispatcher.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def handlers(service: StorageService, host_tasks: TaskScheduler
         "StorageDomain": DomainVerbs(service),
         "Image": ImageVerbs(service),
         "Volume": VolumeVerbs(service),
+        "LVMVolumeGroup": VolumeGroupVerbs(service),
+        "ISCSIConnection": IscsiConnectionVerbs(service),
     }
 
 
@@ -72,6 +75,50 @@ class StorageHostVerbs:
     def get_storage_connections_list(self, storagepool_id: str | None = None
                                      ) -> list[dict[str, Any]]:
         return self._svc.connections.list()
+
+    def get_device_list(self, storage_type: int | None = None,
+                        guids: list[str] | None = None,
+                        check_status: bool = True,
+                        refresh: bool = True) -> list[dict[str, Any]]:
+        return self._svc.blocks.device_list(storage_type=storage_type,
+                                            guids=guids or (),
+                                            check_status=check_status)
+
+    def get_devices_visibility(self, guid_list: list[str]) -> dict[str, bool]:
+        return self._svc.blocks.visibility(guid_list)
+
+    def get_lvm_volume_groups(self, storage_type: int | None = None
+                              ) -> list[dict[str, Any]]:
+        return self._svc.blocks.vg_list(storage_type)
+
+
+class VolumeGroupVerbs:
+    def __init__(self, service: StorageService) -> None:
+        self._svc = service
+
+    def create(self, name: str, devlist: list[str], force: bool = False) -> str:
+        return self._svc.blocks.create_vg(name, devlist, force=force)
+
+    def get_info(self, lvmvolumegroup_id: str) -> dict[str, Any]:
+        return self._svc.blocks.vg_info(lvmvolumegroup_id)
+
+    def remove(self, lvmvolumegroup_id: str) -> None:
+        self._svc.blocks.remove_vg(lvmvolumegroup_id)
+
+
+class IscsiConnectionVerbs:
+    def __init__(self, service: StorageService) -> None:
+        self._svc = service
+
+    def discover_send_targets(self, con: dict[str, Any] | None = None,
+                              host: str = "", port: int = 3260, user: str = "",
+                              password: str = "", ipv6_enabled: bool = False
+                              ) -> dict[str, list[str]]:
+        """The classic ``con`` struct, or the later named parameters."""
+        if not con:
+            con = {"connection": host, "port": port, "user": user,
+                   "password": password, "ipv6_enabled": ipv6_enabled}
+        return self._svc.discover_send_targets(con)
 
 
 class PoolVerbs:

@@ -17,6 +17,9 @@ handlers call). Where things live:
   iSCSI discovery, for getDeviceList and block domains;
 - ``lvm.py`` (with ``lvm_cmd.py``, ``lvm_report.py``, ``lvm_errors.py``):
   every LVM command, filtered to the VG's own PVs, with a report cache;
+- ``blockdevs.py``: getDeviceList, getDevicesVisibility and the VG verbs
+  (createVG, getVGInfo, getVGList, removeVG) over the devices the host
+  lists; ``sendtargets.py``: discoverSendTargets;
 - ``images.py``/``volumes.py``: the image- and volume-changing SPM jobs;
 - ``resources.py`` (locks), ``qemuimg.py``, ``errors.py``, ``constants.py``,
   ``context.py`` (the services passed down), ``faults.py`` (test pause points).

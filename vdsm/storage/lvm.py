@@ -137,6 +137,11 @@ class LVM:
         """The PVs among ``devices`` (not cached: for device listings)."""
         return lvm_report.parse_pvs(self._report("pv", devices))
 
+    def vgs(self, devices: Sequence[str]) -> list[VG]:
+        """The VGs on ``devices`` (not cached: for device listings); a VG
+        with PVs outside ``devices`` shows as partial."""
+        return lvm_report.parse_vgs(self._report("vg", devices))
+
     def pvresize(self, vg: str, pvs: Sequence[str]) -> None:
         """Grow PVs of ``vg`` to their devices' size.
         Raises CouldNotResizePhysicalVolume."""

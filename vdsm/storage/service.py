@@ -14,8 +14,9 @@ from typing import Any
 
 from vdsm.common.events import NullPublisher, Publisher
 from vdsm.storage import constants as sc
-from vdsm.storage import faults
+from vdsm.storage import faults, sendtargets
 from vdsm.storage import resources as rm
+from vdsm.storage.blockdevs import BlockStorage
 from vdsm.storage.connections.registry import ConnectionRegistry
 from vdsm.storage.context import StorageContext
 from vdsm.storage.domains import image
@@ -30,6 +31,7 @@ from vdsm.storage.errors import (
     StoragePoolUnknown,
 )
 from vdsm.storage.images import ImageOperations
+from vdsm.storage.lvm import LVM
 from vdsm.storage.spm import master_migration
 from vdsm.storage.spm import pool as pools
 from vdsm.storage.spm.pool_operations import PoolOperations
@@ -55,6 +57,9 @@ class StorageService:
         self.cache = DomainCache(ctx, lookup_timeout=min(io_timeout, 10.0))
         self.connections = ConnectionRegistry(ctx)
         self.domains = DomainService(ctx, self.cache)
+        self.lvm = LVM(ctx.supervdsm)
+        self.blocks = BlockStorage(self.lvm,
+                                   include_loop=bool(ctx.setting("list_loop_devices")))
         self.monitor = DomainMonitor(
             self.cache, ctx.leases,
             interval=float(ctx.setting("sd_health_check_delay")),
@@ -117,6 +122,10 @@ class StorageService:
     def validate_storage_server_connection(self, dom_type: int,
                                            con_list: list[dict[str, Any]]) -> list[Any]:
         return self.connections.validate(dom_type, con_list)
+
+    def discover_send_targets(self, con: dict[str, Any]) -> dict[str, list[str]]:
+        return sendtargets.discover(self.ctx.supervdsm, con,
+                                    method=self.ctx.setting("iscsi_discovery"))
 
     # --- pools ------------------------------------------------------------------
     def create_storage_pool(self, *, sp_uuid: str, name: str, master_uuid: str,

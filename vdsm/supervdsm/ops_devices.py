@@ -80,13 +80,15 @@ def iscsi_discover_chap(ctx: OpContext, *, portal: str, user: str, password: str
     def discoverydb(*extra: str) -> commands.CommandResult:
         return _iscsiadm(iscsi_discovery.discoverydb_argv(portal, port, iface, *extra))
 
+    path = iscsi_discovery.record_path(portal, port)
+    known = os.path.exists(path)
     result = discoverydb("-o", "new")
     if result.rc != 0:
         raise IscsiDiscoveryError(f"Cannot create the discovery record of "
                                   f"{portal}:{port}: {_failure(result)}")
-    path = iscsi_discovery.record_path(portal, port)
     with open(path) as f:
         record = f.read()
+    found = False
     try:
         _write_record(path, iscsi_discovery.with_auth(record, "CHAP", user, password))
         result = discoverydb("--discover")
@@ -94,8 +96,12 @@ def iscsi_discover_chap(ctx: OpContext, *, portal: str, user: str, password: str
             raise IscsiDiscoveryError(f"Failed discovery of iSCSI targets on "
                                       f"{portal}:{port}: {_failure(result)}")
         targets = iscsiadm.parse_targets(result.out)
+        found = True
     finally:
         _write_record(path, iscsi_discovery.with_auth(record))
+        if not found and not known:
+            # a failed discovery leaves no record of its own behind
+            discoverydb("-o", "delete")
     log.info("discovered %d targets on %s:%s", len(targets), portal, port)
     return [{"portal": t.portal, "port": t.port, "tpgt": t.tpgt, "iqn": t.iqn}
             for t in targets]

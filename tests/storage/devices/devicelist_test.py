@@ -79,3 +79,13 @@ def test_device_unreadable_mid_listing_is_left_out_with_a_log_line(host, caplog)
     os.mkdir(attr)  # reading it now fails as a vanishing device's node does
     assert "3" + FC_WWID[4:] not in listing(host, pvs={})
     assert "block device sdd left out" in caplog.text
+
+
+def test_pv_of_no_vg_is_free_and_pv_of_a_vg_used(host):
+    """A PV left by a removed VG (removeVG keeps the label) may be taken by
+    createVG again, as the classic pvcreate test found; a PV of a VG not."""
+    orphan = listing(host, pvs={"/dev/sdd": ("pv-1", "", 50 * GiB)})
+    assert (orphan["3" + FC_WWID[4:]]["status"],
+            orphan["3" + FC_WWID[4:]]["pvUUID"]) == ("free", "pv-1")
+    member = listing(host, pvs={"/dev/sdd": ("pv-1", "vg-1", 50 * GiB)})
+    assert member["3" + FC_WWID[4:]]["status"] == "used"

@@ -131,6 +131,14 @@ def test_chap_discovery_keeps_the_secret_off_command_lines(recording_iscsiadm,
                                             user="joe", password="chap-s3cret-99")
         at_discover = (recording_iscsiadm / "record_at_discover").read_text()
         assert "discovery.sendtargets.auth.password = chap-s3cret-99" in at_discover
+        # a failed discovery leaves no record of its own (the fuzzer found them)
+        assert not os.path.exists(discovery.record_path("127.0.0.1", port))
+        # a record that was there before stays, its credentials cleared
+        ops_devices._iscsiadm(discovery.discoverydb_argv("127.0.0.1", port, "default",
+                                                         "-o", "new"))
+        with pytest.raises(IscsiDiscoveryError, match="discovery"):
+            ops_devices.iscsi_discover_chap(None, portal="127.0.0.1", port=port,
+                                            user="joe", password="chap-s3cret-99")
         with open(discovery.record_path("127.0.0.1", port)) as f:
             assert "chap-s3cret-99" not in f.read()  # cleared afterwards
         assert "chap-s3cret-99" not in (recording_iscsiadm / "argv").read_text()

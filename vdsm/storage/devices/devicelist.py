@@ -3,9 +3,10 @@
 The PV/VG identity of each device comes in as a mapping from device path
 to (pvUUID, vgUUID) (or (pvUUID, vgUUID, pvSize)) made by the LVM module,
 so this module reads no LVM metadata and its answer is as fresh as the
-mapping. A device is "used" when it is a PV, is partitioned, is mounted
-or has holders (a map or array built on it): pvcreate would refuse or
-destroy something; otherwise "free".
+mapping. A device is "used" when it is a PV of a VG, is partitioned, is
+mounted or has holders (a map or array built on it): pvcreate would refuse
+or destroy something; otherwise "free" (a PV left by a removed VG is free,
+as the classic pvcreate test found it).
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def _iscsi_connection(root: str, session: str) -> dict[str, str]:
 
 
 def status_of(dev: BlockDevice, pv: Sequence[Any] | None) -> str:
-    in_use = pv is not None or dev.partitioned or dev.holders or dev.mounted
+    in_vg = pv is not None and bool(pv[1])
+    in_use = in_vg or dev.partitioned or dev.holders or dev.mounted
     return "used" if in_use else "free"
 
 

@@ -14,3 +14,10 @@ class BlockDeviceActionError(StorageError):
 
     name = "BlockDeviceActionError"
     default_message = "Error block device action"
+
+
+class InaccessiblePhysDev(StorageError):
+    """A device named by the caller is not one this host lists."""
+
+    name = "InaccessiblePhysDev"
+    default_message = "Multipath cannot access physical device(s)"
