@@ -16,8 +16,10 @@ import time
 
 import pytest
 
+from tests.storage import spm_test
 from tests.storage.file_domain_test import create_domain
 from tests.storage.helpers import need_sanlock, new_uuid, wait_for
+from vdsm.api.dispatcher import error_code
 from vdsm.storage import constants as sc
 from vdsm.storage.connections import mounts
 from vdsm.storage.domains.cache import DomainCache
@@ -26,11 +28,14 @@ from vdsm.storage.io.file_operations import LocalFileOps
 from vdsm.storage.spm import mailbox_format as fmt
 from vdsm.storage.spm.mailbox import ExtendResult, HostMailbox
 from vdsm.storage.spm.mailbox_spm import SpmMailbox
+from vdsm.storage.spm.role import Spm
+from vdsm.tasks.manager import TaskManager
 
 pytestmark = need_sanlock
 MiB = fmt.MiB
 POLL = 0.05
 RAW = LocalFileOps()  # what a test writes or reads behind the mailboxes' back
+pool_env = spm_test.pool_env  # a pool on local files, in-memory leases
 
 
 class Extender:
@@ -269,3 +274,44 @@ def test_stopping_the_host_mailbox_fails_waiting_requests(rig):
     host.stop()
     (result,) = results.wait(1)
     assert result.error == "host mailbox stopped"
+
+
+def test_spm_role_serves_the_mailbox_from_start_to_stop(pool_env):
+    """The SPM role starts the mailbox on the master once SPM, stops it on
+    spmStop; then a host's request fails after the bounded wait."""
+    env = pool_env
+    master = env["pool"].master
+    extender = Extender(master.domain_dir)
+
+    def factory(domain):
+        return SpmMailbox(os.path.join(domain.md_dir, sc.INBOX),
+                          os.path.join(domain.md_dir, sc.OUTBOX), domain.ops,
+                          extender, poll_interval=POLL)
+
+    spm = Spm(env["pool"], env["fake"], registry=env["registry"], workers=1,
+              error_code=error_code, host_id_timeout=5, fence_interval=0.1,
+              mailbox=factory)
+    env["holder"]["spm"] = spm
+    assert spm.mailbox is None
+    host_tasks = TaskManager(1)
+    task_id = host_tasks.schedule(spm.start_job)
+    assert host_tasks.wait(task_id, 10)
+    host_tasks.shutdown(5)
+    assert spm.role == "SPM" and spm.mailbox is not None
+
+    rig = Rig(master)
+    results = Results()
+    host = rig.host(1, reply_timeout=1.0)
+    try:
+        vol = rig.volume()
+        host.request_extend(master.sd_uuid, rig.img, vol, 3 * MiB, results)
+        assert results.wait(1)[0].size == 3 * MiB
+
+        spm.stop()
+        assert spm.role == "Free" and spm.mailbox is None
+        host.request_extend(master.sd_uuid, rig.img, rig.volume(), 3 * MiB, results)
+        late = results.wait(2)[1]
+        assert late.error == "the SPM did not answer within 1s"
+        assert len(extender.calls) == 1
+    finally:
+        rig.stop_all()
