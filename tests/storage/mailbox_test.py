@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from tests.storage import spm_test
+from tests.storage import fusefs, spm_test
 from tests.storage.file_domain_test import create_domain
 from tests.storage.helpers import need_sanlock, new_uuid, wait_for
 from vdsm.api.dispatcher import error_code
@@ -25,6 +25,7 @@ from vdsm.storage.connections import mounts
 from vdsm.storage.domains.cache import DomainCache
 from vdsm.storage.domains.operations import DomainService
 from vdsm.storage.io.file_operations import LocalFileOps
+from vdsm.storage.io.out_of_process import IOProcess, OopFileOps
 from vdsm.storage.spm import mailbox_format as fmt
 from vdsm.storage.spm.mailbox import ExtendResult, HostMailbox
 from vdsm.storage.spm.mailbox_spm import SpmMailbox
@@ -315,3 +316,53 @@ def test_spm_role_serves_the_mailbox_from_start_to_stop(pool_env):
         assert len(extender.calls) == 1
     finally:
         rig.stop_all()
+
+
+@pytest.fixture
+def frozen_rig(world_tmp):
+    """Mailbox files behind freezefs (a FUSE mount a test can hang), their
+    I/O in a helper process that gives up after 0.5s."""
+    why = fusefs.unavailable()
+    if why:
+        pytest.skip(why)
+    fs = fusefs.FreezeFs(os.path.join(world_tmp, "backing"),
+                         os.path.join(world_tmp, "fuse"))
+    fs.start()
+    proc = IOProcess("mailbox", timeout=0.5)
+    try:
+        for name in (sc.INBOX, sc.OUTBOX):
+            RAW.create_file(os.path.join(fs.mountpoint, name), 0o660, sc.MAILBOX_SIZE)
+        yield fs, OopFileOps(proc)
+    finally:
+        fs.thaw()
+        proc.close()
+        fs.stop()
+
+
+def test_hung_storage_fails_requests_in_bounded_time(frozen_rig):
+    fs, ops = frozen_rig
+    inbox = os.path.join(fs.mountpoint, sc.INBOX)
+    outbox = os.path.join(fs.mountpoint, sc.OUTBOX)
+    calls = []
+    spm = SpmMailbox(inbox, outbox, ops, lambda host, req: calls.append(req),
+                     poll_interval=0.1, max_host_id=4)
+    spm.start()
+    host = HostMailbox(1, inbox, outbox, ops, poll_interval=0.1, reply_timeout=1.5)
+    host.start()
+    results = Results()
+    try:
+        host.request_extend(new_uuid(), new_uuid(), new_uuid(), MiB, results)
+        assert results.wait(1)[0].ok
+
+        fs.freeze()
+        start = time.monotonic()
+        host.request_extend(new_uuid(), new_uuid(), new_uuid(), MiB, results)
+        failed = results.wait(2)[1]
+        assert failed.error == "the SPM did not answer within 1.5s"
+        assert time.monotonic() - start < 4
+    finally:
+        start = time.monotonic()
+        host.stop(timeout=2)
+        spm.stop(timeout=2)
+        assert time.monotonic() - start < 6
+    assert len(calls) == 1

@@ -35,6 +35,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
+from vdsm.common.errors import VdsmError
 from vdsm.storage.io.file_operations import FileOps
 from vdsm.storage.spm import mailbox_format as fmt
 
@@ -168,7 +169,7 @@ class HostMailbox:
     def _read_outbox(self) -> list[bytes] | None:
         try:
             data = self.ops.read_block(self.outbox, self._offset, fmt.MAILBOX_SIZE)
-        except OSError as e:
+        except (OSError, VdsmError) as e:  # AccessTimeout: hung storage
             log.warning("host mailbox %d: cannot read %s: %s", self.host_id,
                         self.outbox, e)
             return None
@@ -233,7 +234,7 @@ class HostMailbox:
     def _write(self, mailbox: bytes, now: float) -> None:
         try:
             self.ops.write_block(self.inbox, self._offset, mailbox)
-        except OSError as e:
+        except (OSError, VdsmError) as e:  # AccessTimeout: hung storage
             log.warning("host mailbox %d: cannot write %s: %s", self.host_id,
                         self.inbox, e)
             return

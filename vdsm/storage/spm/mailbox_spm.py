@@ -21,6 +21,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
+from vdsm.common.errors import VdsmError
 from vdsm.storage.io.file_operations import FileOps
 from vdsm.storage.spm import mailbox_format as fmt
 from vdsm.storage.spm.mailbox import MAX_HOST_ID
@@ -54,7 +55,7 @@ class SpmMailbox:
     def start(self) -> None:
         """Read the outbox as it stands and start polling.
 
-        Raises OSError (AccessTimeout included) when the outbox cannot be read.
+        Raises OSError or AccessTimeout when the outbox cannot be read.
         """
         data = self.ops.read_block(self.outbox, 0, self._size).ljust(self._size, b"\0")
         self._out = [fmt.split_messages(data[h * fmt.MAILBOX_SIZE:
@@ -85,7 +86,7 @@ class SpmMailbox:
     def _poll(self) -> None:
         try:
             data = self.ops.read_block(self.inbox, 0, self._size)
-        except OSError as e:
+        except (OSError, VdsmError) as e:  # AccessTimeout: hung storage
             log.warning("SPM mailbox: cannot read %s: %s", self.inbox, e)
             return
         data = data.ljust(self._size, b"\0")
@@ -170,7 +171,7 @@ class SpmMailbox:
                 try:
                     self.ops.write_block(self.outbox, fmt.mailbox_offset(host_id),
                                          fmt.build_mailbox(self._out[host_id]))
-                except OSError as e:
+                except (OSError, VdsmError) as e:  # AccessTimeout: hung storage
                     log.warning("SPM mailbox: cannot answer host %d in %s: %s "
                                 "(retried next poll)", host_id, self.outbox, e)
                     continue
