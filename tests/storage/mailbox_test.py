@@ -27,6 +27,7 @@ from vdsm.storage.domains.operations import DomainService
 from vdsm.storage.io.file_operations import LocalFileOps
 from vdsm.storage.io.out_of_process import IOProcess, OopFileOps
 from vdsm.storage.spm import mailbox_format as fmt
+from vdsm.storage.spm import pool as pools
 from vdsm.storage.spm.mailbox import ExtendResult, HostMailbox
 from vdsm.storage.spm.mailbox_spm import SpmMailbox
 from vdsm.storage.spm.role import Spm
@@ -277,22 +278,30 @@ def test_stopping_the_host_mailbox_fails_waiting_requests(rig):
     assert result.error == "host mailbox stopped"
 
 
-def test_spm_role_serves_the_mailbox_from_start_to_stop(pool_env):
-    """The SPM role starts the mailbox on the master once SPM, stops it on
-    spmStop; then a host's request fails after the bounded wait."""
+def test_pool_and_spm_role_run_the_mailbox_sides(pool_env):
+    """A connected pool runs this host's mailbox on the master; the SPM role
+    starts its mailbox once SPM and stops it on spmStop, after which a
+    host's request fails after the bounded wait; disconnect stops the
+    host's side."""
     env = pool_env
-    master = env["pool"].master
+    pool = env["pool"]
+    master = pool.master
     extender = Extender(master.domain_dir)
+    inbox, outbox = (os.path.join(master.md_dir, n) for n in (sc.INBOX, sc.OUTBOX))
 
-    def factory(domain):
-        return SpmMailbox(os.path.join(domain.md_dir, sc.INBOX),
-                          os.path.join(domain.md_dir, sc.OUTBOX), domain.ops,
-                          extender, poll_interval=POLL)
-
-    spm = Spm(env["pool"], env["fake"], registry=env["registry"], workers=1,
+    spm = Spm(pool, env["fake"], registry=env["registry"], workers=1,
               error_code=error_code, host_id_timeout=5, fence_interval=0.1,
-              mailbox=factory)
+              mailbox=lambda dom: SpmMailbox(inbox, outbox, dom.ops, extender,
+                                             poll_interval=POLL))
     env["holder"]["spm"] = spm
+    host_pool = pools.StoragePool(
+        pool.sp_uuid, host_id=2, master_uuid=pool.master_uuid, cache=pool.cache,
+        monitor=pool.monitor, repository=os.path.dirname(pool.pool_dir),
+        mailbox=lambda dom, host_id: HostMailbox(
+            host_id, inbox, outbox, dom.ops, poll_interval=POLL, reply_timeout=1.0))
+    host_pool.connect(1)
+    host = host_pool.mailbox
+    assert host is not None and host.host_id == 2
     assert spm.mailbox is None
     host_tasks = TaskManager(1)
     task_id = host_tasks.schedule(spm.start_job)
@@ -302,11 +311,11 @@ def test_spm_role_serves_the_mailbox_from_start_to_stop(pool_env):
 
     rig = Rig(master)
     results = Results()
-    host = rig.host(1, reply_timeout=1.0)
     try:
         vol = rig.volume()
         host.request_extend(master.sd_uuid, rig.img, vol, 3 * MiB, results)
         assert results.wait(1)[0].size == 3 * MiB
+        assert extender.calls == [(2, vol, 3 * MiB)]
 
         spm.stop()
         assert spm.role == "Free" and spm.mailbox is None
@@ -315,7 +324,9 @@ def test_spm_role_serves_the_mailbox_from_start_to_stop(pool_env):
         assert late.error == "the SPM did not answer within 1s"
         assert len(extender.calls) == 1
     finally:
-        rig.stop_all()
+        host_pool.disconnect()
+    assert host_pool.mailbox is None and host._thread is not None
+    assert not host._thread.is_alive()
 
 
 @pytest.fixture
