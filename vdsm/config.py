@@ -185,6 +185,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("irs", "spm_check_interval", 5.0,
            "Seconds between the SPM's checks that it still holds its host id "
            "(it stops being SPM when storage is lost)."),
+    Option("irs", "mailbox_poll_interval", 2.0,
+           "Seconds between two reads of the pool's mailbox: the SPM reads "
+           "the inbox (extend requests of all hosts), every host its slot "
+           "of the outbox (the SPM's answers)."),
     Option("irs", "test_pause_file", "",
            "For tests only, never set in production: crash tests pause SPM "
            "jobs at named steps through this file (see vdsm.storage.faults)."),

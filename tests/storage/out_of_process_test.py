@@ -124,3 +124,18 @@ def test_calls_from_many_threads(proc, tmp_path):
         t.join(30)
     assert not errors
     assert len(os.listdir(tmp_path)) == 160
+
+
+def test_blocks_are_written_in_place_and_read_back(proc, tmp_path):
+    """The mailbox's I/O: one O_DIRECT block, neighbours and size untouched."""
+    ops = out_of_process.OopFileOps(proc)
+    path = str(tmp_path / "inbox")
+    ops.create_file(path, 0o660, 4 * 4096)
+    ops.write_block(path, 4096, b"\1" * 4096)
+    ops.write_block(path, 2 * 4096, b"\2" * 4096)
+    assert os.path.getsize(path) == 4 * 4096
+    assert ops.read_block(path, 0, 3 * 4096) == (b"\0" * 4096 + b"\1" * 4096
+                                                 + b"\2" * 4096)
+    assert ops.read_block(path, 3 * 4096, 2 * 4096) == b"\0" * 4096  # short: EOF
+    with pytest.raises(OSError):
+        ops.write_block(path, 100, b"\3" * 4096)  # unaligned: refused by O_DIRECT

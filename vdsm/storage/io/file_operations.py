@@ -66,6 +66,55 @@ def _read_direct(fd: int) -> bytes:
         buf.close()
 
 
+def read_block(path: str, offset: int, size: int) -> bytes:
+    """``size`` bytes at ``offset``, read with O_DIRECT (short at the end).
+
+    ``offset`` and ``size`` must be multiples of 4096. Falls back to a
+    buffered read where the file system refuses O_DIRECT (tmpfs).
+    """
+    fd = _open_direct(path, os.O_RDONLY)
+    try:
+        buf = mmap.mmap(-1, size)  # page aligned, as O_DIRECT needs
+        try:
+            n = os.preadv(fd, [buf], offset)
+            return bytes(buf[:n])
+        finally:
+            buf.close()
+    finally:
+        os.close(fd)
+
+
+def write_block(path: str, offset: int, data: bytes) -> None:
+    """Write ``data`` at ``offset`` in one O_DIRECT write, never truncating.
+
+    Used where several hosts write their own blocks of one shared file
+    (the mailbox): the whole block lands at once, not through the page
+    cache. ``offset`` and ``len(data)`` must be multiples of 4096.
+    """
+    fd = _open_direct(path, os.O_WRONLY)
+    try:
+        buf = mmap.mmap(-1, len(data))
+        try:
+            buf[:] = data
+            n = os.pwritev(fd, [buf], offset)
+        finally:
+            buf.close()
+        if n != len(data):
+            raise OSError(errno.EIO, f"short write {n}/{len(data)}", path)
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+
+
+def _open_direct(path: str, flags: int) -> int:
+    try:
+        return os.open(path, flags | os.O_DIRECT | os.O_CLOEXEC)
+    except OSError as e:
+        if e.errno != errno.EINVAL:
+            raise
+    return os.open(path, flags | os.O_DSYNC | os.O_CLOEXEC)
+
+
 def write_atomic(path: str, data: bytes, mode: int = 0o660) -> None:
     """Replace ``path`` with ``data`` atomically (temp, fsync, rename)."""
     directory = os.path.dirname(path)
@@ -203,9 +252,9 @@ def check_read(path: str) -> float:
 
 # Every operation the helper process accepts (its allowlist).
 OPERATIONS = {f.__name__: f for f in (
-    read_file, write_atomic, create_file, truncate, preallocate, exists,
-    listdir, glob, makedirs, mkdir, unlink, rmdir, rmtree, rename, link,
-    symlink, stat, statvfs, access, check_read, fsync_dir)}
+    read_file, read_block, write_block, write_atomic, create_file, truncate,
+    preallocate, exists, listdir, glob, makedirs, mkdir, unlink, rmdir, rmtree,
+    rename, link, symlink, stat, statvfs, access, check_read, fsync_dir)}
 
 
 class FileOps:
@@ -220,6 +269,12 @@ class FileOps:
 
     def read_file(self, path: str, direct: bool = False) -> bytes:
         return self._call("read_file", path, direct)
+
+    def read_block(self, path: str, offset: int, size: int) -> bytes:
+        return self._call("read_block", path, offset, size)
+
+    def write_block(self, path: str, offset: int, data: bytes) -> None:
+        self._call("write_block", path, offset, data)
 
     def write_atomic(self, path: str, data: bytes, mode: int = 0o660) -> None:
         self._call("write_atomic", path, data, mode)

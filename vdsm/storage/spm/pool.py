@@ -6,13 +6,15 @@ MASTER_VERSION); each member domain names the pool in POOL_UUID. A host
 connected to the pool sees ``<repository>/<spUUID>/<sdUUID>`` links to
 its domains (and ``mastersd``) and monitors the active ones with its host
 id. Changing the pool's metadata is the SPM's job (see :mod:`.pool_operations`).
+A connected host also runs its side of the pool mailbox on the master
+(:mod:`.mailbox`, made by an injected factory), moved with the master.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import Any, Callable
 
 from vdsm.storage import constants as sc
 from vdsm.storage.domains.cache import DomainCache
@@ -26,8 +28,12 @@ from vdsm.storage.errors import (
     StoragePoolDescriptionTooLongError,
 )
 from vdsm.storage.faults import NO_PAUSE, PausePoints
+from vdsm.storage.spm.mailbox import HostMailbox
 
 log = logging.getLogger(__name__)
+
+# This host's side of the pool mailbox on a master domain (not started yet).
+HostMailboxFactory = Callable[[StorageDomain, int], HostMailbox]
 
 MAX_POOL_DESCRIPTION = 50
 
@@ -81,13 +87,17 @@ class StoragePool:
     """A pool this host is connected to; thread-safe for reading."""
 
     def __init__(self, sp_uuid: str, *, host_id: int, master_uuid: str,
-                 cache: DomainCache, monitor: DomainMonitor, repository: str) -> None:
+                 cache: DomainCache, monitor: DomainMonitor, repository: str,
+                 mailbox: HostMailboxFactory | None = None) -> None:
         self.sp_uuid = sp_uuid
         self.host_id = host_id
         self.master_uuid = master_uuid
         self.cache = cache
         self.monitor = monitor
         self.pool_dir = os.path.join(repository, sp_uuid)
+        self._mailbox_factory = mailbox
+        self.mailbox: HostMailbox | None = None
+        self._mailbox_master: str | None = None
 
     # --- metadata ---------------------------------------------------------
     @property
@@ -132,6 +142,7 @@ class StoragePool:
         log.info("connected to pool %s as host %s", self.sp_uuid, self.host_id)
 
     def disconnect(self) -> None:
+        self._stop_mailbox()
         self.monitor.stop_monitoring(sorted(self.monitor.pool_domains))
         for name in _listdir(self.pool_dir):
             path = os.path.join(self.pool_dir, name)
@@ -164,6 +175,26 @@ class StoragePool:
                 os.unlink(tmp)
             os.symlink(target, tmp)
             os.rename(tmp, path)
+        self._follow_master()
+
+    def _follow_master(self) -> None:
+        """Run the host mailbox on the current master (after connect and
+        after every master change, both of which refresh the links)."""
+        if self._mailbox_factory is None or self._mailbox_master == self.master_uuid:
+            return
+        self._stop_mailbox()
+        try:
+            mailbox = self._mailbox_factory(self.master, self.host_id)
+        except ValueError as e:  # a host id the mailbox has no place for
+            log.error("no mailbox for pool %s: %s", self.sp_uuid, e)
+            return
+        mailbox.start()
+        self.mailbox, self._mailbox_master = mailbox, self.master_uuid
+
+    def _stop_mailbox(self) -> None:
+        mailbox, self.mailbox, self._mailbox_master = self.mailbox, None, None
+        if mailbox is not None:
+            mailbox.stop()
 
     def _domain_dir(self, sd_uuid: str) -> str | None:
         dom = self.cache.produce(sd_uuid)

@@ -11,6 +11,10 @@ Self-fencing: a watcher checks the host id on the master domain; when it
 is lost (storage gone), the host stops being SPM at once. Every write
 goes through :meth:`Spm.guard`, so jobs and their rollbacks stop before
 writing on, and leave their tasks for the next SPM.
+
+The SPM's mailbox (:mod:`.mailbox_spm`, hosts' extend requests) is made by
+an injected factory on the master domain: started once this host is SPM,
+stopped before the lease is released, moved with the master.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any, Callable
 from vdsm.common.errors import VdsmError
 from vdsm.common.events import NullPublisher, Publisher
 from vdsm.storage import constants as sc
+from vdsm.storage.domains.domain import StorageDomain
 from vdsm.storage.errors import (
     DomainAlreadyLocked,
     SpmStartError,
@@ -32,6 +37,7 @@ from vdsm.storage.errors import (
 )
 from vdsm.storage.faults import NO_PAUSE, PausePoints
 from vdsm.storage.leases.manager import LeaseManager
+from vdsm.storage.spm.mailbox_spm import SpmMailbox
 from vdsm.storage.spm.pool import StoragePool
 from vdsm.tasks.context import TaskContext
 from vdsm.tasks.manager import TaskManager
@@ -44,13 +50,17 @@ FREE = "Free"
 CONTEND = "Contend"
 SPM = "SPM"
 
+# The SPM's mailbox on a master domain (not started yet).
+MailboxFactory = Callable[[StorageDomain], SpmMailbox]
+
 
 class Spm:
     def __init__(self, pool: StoragePool, leases: LeaseManager, *,
                  registry: RecoveryRegistry, workers: int, error_code: ErrorCode,
                  host_id_timeout: float, fence_interval: float,
                  publisher: Publisher | None = None,
-                 pauses: PausePoints = NO_PAUSE) -> None:
+                 pauses: PausePoints = NO_PAUSE,
+                 mailbox: MailboxFactory | None = None) -> None:
         self.pool = pool
         self.pauses = pauses
         self.publisher = publisher if publisher is not None else NullPublisher()
@@ -66,6 +76,8 @@ class Spm:
         self.tasks: TaskManager | None = None
         self._watch_stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._mailbox_factory = mailbox
+        self.mailbox: SpmMailbox | None = None
 
     # --- guards -------------------------------------------------------------
     def require(self) -> None:
@@ -130,6 +142,7 @@ class Spm:
         self.pauses.reach("spm_start")
         recovered = manager.recover()
         self._revert_fenced(manager)
+        self._start_mailbox()
         log.info("host %s is SPM of pool %s (lver %s); %d stored task(s)",
                  self.pool.host_id, self.pool.sp_uuid, status.version, len(recovered))
         self._start_watcher()
@@ -170,6 +183,8 @@ class Spm:
                               publisher=self.publisher)
         with self._lock:
             old, self.tasks, self.lver = self.tasks, manager, lver
+        self._stop_mailbox()
+        self._start_mailbox()
         manager.recover()
         if old is not None:
             old.shutdown(timeout=30)
@@ -187,6 +202,7 @@ class Spm:
 
     def _teardown(self, *, write: bool, release: bool) -> None:
         self._watch_stop.set()
+        self._stop_mailbox()
         with self._lock:
             manager, self.tasks = self.tasks, None
         if manager is not None:
@@ -201,6 +217,24 @@ class Spm:
             self._release_lease()
         log.info("host %s is no longer SPM of pool %s", self.pool.host_id,
                  self.pool.sp_uuid)
+
+    def _start_mailbox(self) -> None:
+        """Serve the hosts' mailbox; a mailbox that cannot start (its files
+        unreadable) is logged: the SPM runs on, thin disks cannot grow."""
+        if self._mailbox_factory is None:
+            return
+        try:
+            mailbox = self._mailbox_factory(self.pool.master)
+            mailbox.start()
+        except (VdsmError, OSError) as e:
+            log.error("SPM mailbox of pool %s not started: %s", self.pool.sp_uuid, e)
+            return
+        self.mailbox = mailbox
+
+    def _stop_mailbox(self, timeout: float = 10.0) -> None:
+        mailbox, self.mailbox = self.mailbox, None
+        if mailbox is not None:
+            mailbox.stop(timeout)
 
     def _release_lease(self) -> None:
         try:
@@ -238,6 +272,7 @@ class Spm:
             if self.role != SPM:
                 return
             self.role = FREE  # from now on guard() refuses every write
+        self._stop_mailbox(timeout=0)  # answers no more, waits for no I/O
         self._release_lease()  # first: the lease manager may be waiting for it
         self._teardown(write=False, release=False)
 
@@ -310,6 +345,7 @@ class Spm:
     def shutdown(self) -> None:
         """At agent stop: stop the tasks, keep their records for recovery."""
         self._watch_stop.set()
+        self._stop_mailbox()
         with self._lock:
             manager, self.tasks = self.tasks, None
             was_spm = self.role == SPM
