@@ -32,6 +32,12 @@ from tests.virt.migrationrig import HostAgent
 from tests.virt.twohosts import Host, TwoHosts
 from vdsm.common import commands
 
+# the agent's own defaults for what runs beside a migration (the test
+# rig samples every 0.5 s), so the figures are the production agent's
+PRODUCTION = {"vars__vm_sample_interval": 15.0,
+              "vars__vm_sample_timeout": 2.0,
+              "vars__guest_agent_interval": 60.0,
+              "vars__migration_monitor_interval": 1.0}
 log = logging.getLogger(__name__)
 
 POLL = 0.1           # s between migrateStatus calls (the end is timed
@@ -146,10 +152,10 @@ class Rig:
         self.guest = build_guest()
         self.hosts.start()
         hooks = self.args.hooks
-        a = HostAgent(self.hosts.a, record_hooks=hooks)
+        a = HostAgent(self.hosts.a, record_hooks=hooks, **PRODUCTION)
         self.agents.append(a)
         self.agents.append(HostAgent(self.hosts.b, ca_from=a.root,
-                                     record_hooks=hooks))
+                                     record_hooks=hooks, **PRODUCTION))
         for agent in self.agents:
             agent.start()
         self.events = JobEvents([h.uri for h in self.hosts.hosts])
