@@ -20,8 +20,9 @@ keeps counting across save/restore). An ACPI power button press or the
 guest agent's ``guest-shutdown`` powers it off.
 
 The oVirt guest agent stand-in (scripts/test-guest-ovirt-agent.sh) runs
-on the channel com.redhat.rhevm.vdsm unless the kernel command line says
-``vdsm_no_ovirt_agent``; ``vdsm_ip=ADDR/PREFIX`` gives eth0 that address.
+on the channel ovirt-guest-agent.0 (or com.redhat.rhevm.vdsm) unless the
+kernel command line says ``vdsm_no_ovirt_agent``; ``vdsm_ip=ADDR/PREFIX``
+gives eth0 that address.
 
 Idempotent: an up-to-date DIR (same RECIPE and the same digest of this
 script and the guest's scripts) is left alone. Prints the guest.json path.

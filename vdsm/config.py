@@ -120,7 +120,7 @@ OPTIONS: tuple[Option, ...] = (
            "answer is asked again only after a growing back-off."),
     Option("vars", "vm_channel_dir", "/var/lib/libvirt/qemu/channels",
            "Directory of the oVirt guest agent channel sockets "
-           "(<vmId>.com.redhat.rhevm.vdsm), created by QEMU: it must be "
+           "(<vmId>.ovirt-guest-agent.0), created by QEMU: it must be "
            "writable by QEMU's user and readable by the agent."),
     Option("vars", "vm_console_log", True,
            "Log each VM's serial console to <log_dir>/console/<vmId>.log."),

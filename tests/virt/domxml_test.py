@@ -80,7 +80,7 @@ EXPECTED = """
     </interface>
     <controller type="virtio-serial" index="0"/>
     <channel type="unix">
-      <target type="virtio" name="com.redhat.rhevm.vdsm"/>
+      <target type="virtio" name="ovirt-guest-agent.0"/>
     </channel>
     <channel type="unix">
       <target type="virtio" name="org.qemu.guest_agent.0"/>
@@ -240,9 +240,16 @@ def test_parse_live_xml():
 def test_ovirt_agent_channel_socket_in_the_channel_dir():
     vmdef = vmparams.parse({"vmId": VM_ID, "memSize": 64})
     for channel_dir, expected in (
-            ("/run/ch", f"/run/ch/{VM_ID}.com.redhat.rhevm.vdsm"), (None, None)):
+            ("/run/ch", f"/run/ch/{VM_ID}.ovirt-guest-agent.0"), (None, None)):
         xml = domain.build(vmdef, domain.HostOptions(
             "qemu", channel_dir=channel_dir), start_time=0)
-        assert parse.channel_path(xml, "com.redhat.rhevm.vdsm") == expected
+        assert parse.channel_path(xml, "ovirt-guest-agent.0") == expected
         # qemu-guest-agent's socket is libvirt's to name, always
         assert parse.channel_path(xml, "org.qemu.guest_agent.0") is None
+    # a definition with the channel's older name gets its socket there too
+    old = vmparams.parse({"vmId": VM_ID, "memSize": 64, "devices": [
+        {"type": "channel", "device": "unix", "name": "com.redhat.rhevm.vdsm"}]})
+    xml = domain.build(old, domain.HostOptions("qemu", channel_dir="/run/ch"),
+                       start_time=0)
+    assert parse.channel_path(xml, "com.redhat.rhevm.vdsm") == \
+        f"/run/ch/{VM_ID}.com.redhat.rhevm.vdsm"

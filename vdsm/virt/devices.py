@@ -20,7 +20,9 @@ from vdsm.common.errors import InvalidParameter, MissingParameter
 log = logging.getLogger(__name__)
 
 GUEST_AGENT_CHANNEL = "org.qemu.guest_agent.0"
-VDSM_AGENT_CHANNEL = "com.redhat.rhevm.vdsm"  # classic oVirt agent channel
+OVIRT_AGENT_CHANNEL = "ovirt-guest-agent.0"    # the oVirt guest agent's channel
+VDSM_AGENT_CHANNEL = "com.redhat.rhevm.vdsm"   # its older name, still honoured
+OVIRT_AGENT_CHANNELS = (OVIRT_AGENT_CHANNEL, VDSM_AGENT_CHANNEL)
 _MAC_RE = re.compile(r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$")
 _DISK_DEVICES = ("disk", "cdrom", "floppy")
 _DISK_IFACES = ("virtio", "ide", "scsi", "sata", "fdc", "usb")
@@ -61,7 +63,7 @@ def from_params(params: dict[str, Any]) -> list[dict[str, Any]]:
         result.append(_balloon(params.get("balloon")))
     if "channel" not in types:
         result += [{"type": "channel", "device": "unix", "name": name}
-                   for name in (VDSM_AGENT_CHANNEL, GUEST_AGENT_CHANNEL)]
+                   for name in (OVIRT_AGENT_CHANNEL, GUEST_AGENT_CHANNEL)]
     elif not any(d["type"] == "channel" and d.get("name") == GUEST_AGENT_CHANNEL
                  for d in result):
         # Every VM gets the qemu-guest-agent channel the poller talks to.

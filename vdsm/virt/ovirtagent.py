@@ -22,7 +22,7 @@ from typing import Any
 from vdsm.common.periodic import Periodic
 from vdsm.virt import ovirtproto
 from vdsm.virt.context import VirtContext
-from vdsm.virt.devices import VDSM_AGENT_CHANNEL
+from vdsm.virt.devices import OVIRT_AGENT_CHANNELS
 from vdsm.virt.domxml import parse
 from vdsm.virt.errors import NonResponsiveGuestAgent
 from vdsm.virt.vm import Vm
@@ -195,7 +195,8 @@ class OvirtAgents:
             if vm.id in known and known[vm.id].vm is vm:
                 wanted[vm.id] = (vm, known[vm.id].path)   # no XML parse
                 continue
-            path = parse.channel_path(xml, VDSM_AGENT_CHANNEL)
+            path = next(filter(None, (parse.channel_path(xml, name)
+                                      for name in OVIRT_AGENT_CHANNELS)), None)
             if path:
                 wanted[vm.id] = (vm, path)
         with self._lock:

@@ -1,7 +1,8 @@
 """The classic oVirt guest agent's line protocol: parsing and facts.
 
 The guest (untrusted) writes one JSON object per line on the
-``com.redhat.rhevm.vdsm`` virtio-serial channel, named by its
+``ovirt-guest-agent.0`` virtio-serial channel (``com.redhat.rhevm.vdsm``
+in older definitions), named by its
 ``__name__`` key (heartbeat, host-name, active-user, session-lock...);
 the host writes commands the same way (login, log-off, lock-screen,
 refresh, api-version). Pure: no sockets here, so every rule is unit

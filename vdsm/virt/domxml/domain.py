@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from vdsm.virt.devices import VDSM_AGENT_CHANNEL
+from vdsm.virt.devices import OVIRT_AGENT_CHANNELS
 from vdsm.virt.domxml import disks, graphics, metadata, misc, nics
 from vdsm.virt.domxml.base import Element, element, sub, to_string
 from vdsm.virt.vmparams import VmDef
@@ -129,6 +129,6 @@ def _channel_path(vmdef: VmDef, channel: dict[str, Any],
                   options: HostOptions) -> str | None:
     """The oVirt agent channel's socket where the agent's reader finds it
     (the classic <vmId>.<channel name>); libvirt names the others."""
-    if channel.get("name") != VDSM_AGENT_CHANNEL or not options.channel_dir:
+    if channel.get("name") not in OVIRT_AGENT_CHANNELS or not options.channel_dir:
         return None
     return os.path.join(options.channel_dir, f"{vmdef.vm_id}.{channel['name']}")
