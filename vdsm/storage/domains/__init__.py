@@ -8,5 +8,6 @@
 - :mod:`.cache`: finding domains on the mounts, and the domain objects;
 - :mod:`.monitor`: one monitor thread per domain (repoStats);
 - :mod:`.operations`: domain verbs any host may run (create, format, ...);
-- :mod:`.file`: the file backend (NFS, local, POSIX, Gluster).
+- :mod:`.file`: the file backend (NFS, local, POSIX, Gluster);
+- :mod:`.block`: the block backend's formats (VG tags, LV tags, metadata slots).
 """

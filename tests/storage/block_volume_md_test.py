@@ -1,0 +1,62 @@
+"""vdsm/storage/domains/block/volume_md.py: volume metadata slots of the metadata LV."""
+
+from __future__ import annotations
+
+import pytest
+
+from vdsm.storage.domains.block import volume_md
+from vdsm.storage.errors import MetadataOverflowError, MetaDataValidationError
+
+MD = {"CAP": "1073741824", "DOMAIN": "d1", "FORMAT": "RAW", "GEN": "0",
+      "IMAGE": "i1", "PUUID": "00000000-0000-0000-0000-000000000000"}
+TEXT = (b"CAP=1073741824\nDOMAIN=d1\nFORMAT=RAW\nGEN=0\nIMAGE=i1\n"
+        b"PUUID=00000000-0000-0000-0000-000000000000\nEOF\n")
+
+
+def test_a_block_is_the_meta_lines_padded_with_nuls_to_512():
+    block = volume_md.encode(MD)
+    assert block == TEXT + b"\0" * (512 - len(TEXT))
+    assert volume_md.decode(block) == MD
+
+
+def test_an_all_nul_block_is_a_free_slot():
+    assert volume_md.decode(b"\0" * 512) is None
+
+
+def test_a_block_without_eof_or_of_the_wrong_size_is_an_error():
+    with pytest.raises(MetaDataValidationError):
+        volume_md.decode(b"CAP=1\n".ljust(512, b"\0"))
+    with pytest.raises(MetaDataValidationError):
+        volume_md.decode(TEXT)
+
+
+def test_metadata_past_one_block_is_refused():
+    with pytest.raises(MetadataOverflowError):
+        volume_md.encode(dict(MD, DESCRIPTION="x" * 500))
+
+
+@pytest.mark.parametrize("version,slot,offset", [
+    (4, 4, 2048), (4, 2047, 1048064),
+    (5, 1, 1048576 + 8192), (5, 2047, 1048576 + 2047 * 8192),
+])
+def test_slot_offsets(version, slot, offset):
+    assert volume_md.slot_offset(slot, version) == offset
+
+
+@pytest.mark.parametrize("version,slot", [(4, 3), (4, 2048), (5, 0), (5, 2048)])
+def test_reserved_and_past_the_area_slots_are_refused(version, slot):
+    with pytest.raises(ValueError):
+        volume_md.slot_offset(slot, version)
+
+
+def test_the_v5_area_ends_at_17_mib():
+    last = volume_md.max_slots(5) - 1
+    assert volume_md.slot_offset(last, 5) + volume_md.V5_SLOT_SIZE == 17 * 1024 * 1024
+
+
+def test_free_slot_is_the_lowest_gap():
+    assert volume_md.free_slot([], 5) == 1
+    assert volume_md.free_slot([1, 2, 4], 5) == 3
+    assert volume_md.free_slot([4, 5], 4) == 6
+    with pytest.raises(MetadataOverflowError):
+        volume_md.free_slot(range(1, 2048), 5)

@@ -1,0 +1,7 @@
+"""The block backend (iSCSI, FC): one VG per domain, volumes as LVs.
+
+- :mod:`.tags`: domain metadata as ``MDT_`` VG tags, volume LV tags,
+  the special LVs and their sizes;
+- :mod:`.volume_md`: volume metadata slots in the ``metadata`` LV;
+
+"""
