@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from tests.storage.lvmhelpers import loop_devices, need_lvm, vg_names
 from vdsm.storage.domains.block import tags
 from vdsm.storage.errors import (
     MetaDataKeyError,
     MetadataOverflowError,
     MetaDataValidationError,
 )
+from vdsm.storage.lvm import LVM, LocalRunner
 
 MD = {"CLASS": "Data", "DESCRIPTION": "my dom", "VERSION": "5"}
 TAGS = ["MDT_CLASS=Data", "MDT_DESCRIPTION=my&32&dom", "MDT_VERSION=5",
@@ -28,6 +30,8 @@ def test_domain_tags_parse_back_in_any_order_ignoring_other_tags():
 def test_escaping_is_the_classic_one():
     assert tags.encode("a b,c&d=e:f#g/h") == "a&32&b&44&c&38&d=e:f#g/h"
     assert tags.decode("a&32&b&44&c&38&d") == "a b,c&d"
+    assert tags.encode("a!b") == "a&33&b"        # lvm_cmd's alphabet has no "!"
+    assert tags.decode("a!b") == "a!b"           # as the classic agent wrote it
     text = "PV0=pv:3600a,uuid:x y,pestart:0 é"
     assert tags.decode(tags.encode(text)) == text
 
@@ -89,3 +93,22 @@ def test_special_lvs_and_their_sizes():
         "metadata": 128, "ids": 8, "inbox": 16, "outbox": 16, "master": 1024,
         "leases": 2048, "xleases": 1024}
     assert tags.special_sizes_mib(8 * 1024 * 1024)["leases"] == 16384
+
+
+@need_lvm
+def test_real_lvm_keeps_the_tags_and_a_change_touches_only_changed_lines():
+    md = {"CLASS": "Data", "DESCRIPTION": "a, b & c! é", "VERSION": "5",
+          "PV0": "pv:3600a,uuid:x-y,pestart:0,pecount:15,mapoffset:0",
+          "LOGBLKSIZE": "512", "ROLE": "x" * (1024 - len("MDT_ROLE="))}
+    with loop_devices(1, size_mb=1024) as devices, vg_names(1) as (vg,):
+        lvm = LVM(LocalRunner())
+        lvm.pvcreate(devices)
+        lvm.vgcreate(vg, devices, tags=[tags.DOMAIN_TAG, *tags.domain_tags(md)])
+        assert tags.parse_domain_tags(lvm.vg(vg).tags) == md
+        new = dict(md, DESCRIPTION="renamed")
+        delete, add = tags.tag_changes(lvm.vg(vg).tags, new)
+        assert len(delete) == len(add) == 2          # the line and the checksum
+        lvm.change_vg_tags(vg, add=add, delete=delete)
+        vg_tags = lvm.vg(vg).tags
+        assert tags.parse_domain_tags(vg_tags) == new
+        assert tags.DOMAIN_TAG in vg_tags

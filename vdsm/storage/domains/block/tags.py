@@ -4,10 +4,13 @@ The domain metadata lives in the VG's tags: each line of the classic
 domain metadata text (:func:`vdsm.storage.domains.metadata.dump_domain`,
 ``KEY=value`` sorted by key, then ``_SHA_CKSUM=<sha1>``) becomes one tag
 ``MDT_<line>`` (so the checksum is ``MDT__SHA_CKSUM=...``). LVM tags may
-hold only ``[A-Za-z0-9_+.-/=!:#]``; any other character is written as
-``&<decimal code>&`` (a space is ``&32&``). Like the classic agent, a value
-is never split across tags: a line whose tag would pass LVM's 1024
-character limit is refused here, before LVM refuses it.
+hold only ``[A-Za-z0-9_+.-/=!:#&]``; the classic agent wrote any other
+character, and ``&`` itself, as ``&<decimal code>&`` (a space is ``&32&``).
+``!`` is escaped here too (``&33&``): the tag alphabet of
+:mod:`vdsm.storage.lvm_cmd` leaves it out; a classic ``!`` still decodes.
+Like the classic agent, a value is never split across tags: a line whose
+tag would pass LVM's 1024 character limit is refused here, before LVM
+refuses it.
 
 Volumes are LVs tagged ``IU_<image>``, ``PU_<parent>`` and ``MD_<slot>``
 (their metadata slot in the ``metadata`` LV, see :mod:`.volume_md`).
@@ -50,7 +53,7 @@ FIXED_SIZES_MIB = {METADATA: 128, IDS: 8, INBOX: 16, OUTBOX: 16, MASTER: 1024}
 LEASES_SLOTS = 2048
 XLEASES_SLOTS = 1024
 
-_INVALID = re.compile(r"[^a-zA-Z0-9_+.\-/=!:#]")
+_INVALID = re.compile(r"[^a-zA-Z0-9_+.\-/=:#]")
 _ESCAPE = re.compile(r"&(\d+)&")
 
 
