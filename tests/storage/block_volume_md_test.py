@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
+from tests.storage import lvfiles
+from tests.storage.lvmhelpers import loop_devices, need_lvm, vg_names
 from vdsm.storage.domains.block import volume_md
 from vdsm.storage.errors import MetadataOverflowError, MetaDataValidationError
+from vdsm.storage.lvm import LVM, LocalRunner
 
 MD = {"CAP": "1073741824", "DOMAIN": "d1", "FORMAT": "RAW", "GEN": "0",
       "IMAGE": "i1", "PUUID": "00000000-0000-0000-0000-000000000000"}
@@ -60,3 +65,26 @@ def test_free_slot_is_the_lowest_gap():
     assert volume_md.free_slot([4, 5], 4) == 6
     with pytest.raises(MetadataOverflowError):
         volume_md.free_slot(range(1, 2048), 5)
+
+
+@need_lvm
+def test_a_slot_written_through_the_metadata_lv_is_on_the_pv(tmp_path):
+    why = lvfiles.unavailable()
+    if why:
+        pytest.skip(f"lvfiles cannot run here: {why}")
+    with loop_devices(1, size_mb=1024) as devices, vg_names(1) as (vg,):
+        lvm = LVM(LocalRunner())
+        lvm.pvcreate(devices)
+        lvm.vgcreate(vg, devices)
+        lvm.lvcreate(vg, "metadata", 128 * 1024 * 1024)
+        with lvfiles.LVFiles(devices, vg, str(tmp_path / "lvs")) as files:
+            (dev, lv_start, _), = files.extents["metadata"]
+            offset = volume_md.slot_offset(3, 5)
+            with open(files.path("metadata"), "r+b") as f:
+                os.pwrite(f.fileno(), volume_md.encode(MD), offset)
+                os.fsync(f.fileno())
+                next_slot = os.pread(f.fileno(), 512, offset + 8192)
+                assert volume_md.decode(next_slot) is None
+            with open(dev, "rb") as f:
+                on_pv = os.pread(f.fileno(), 512, lv_start + offset)
+            assert on_pv == volume_md.encode(MD)
