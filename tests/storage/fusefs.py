@@ -32,14 +32,15 @@ def unavailable() -> str | None:
     return None
 
 
-def build() -> str:
+def build(source: str = SOURCE, name: str = "freezefs") -> str:
+    """A libfuse3 C program of the tests, compiled once into the cache."""
     os.makedirs(CACHE_DIR, exist_ok=True)
-    binary = os.path.join(CACHE_DIR, "freezefs")
-    if os.path.exists(binary) and os.path.getmtime(binary) >= os.path.getmtime(SOURCE):
+    binary = os.path.join(CACHE_DIR, name)
+    if os.path.exists(binary) and os.path.getmtime(binary) >= os.path.getmtime(source):
         return binary
     flags = commands.run(["pkg-config", "--cflags", "--libs", "fuse3"]).out.split()
     tmp = f"{binary}.{os.getpid()}"
-    commands.run(["gcc", "-O2", "-Wall", "-o", tmp, SOURCE, *flags], timeout=120)
+    commands.run(["gcc", "-O2", "-Wall", "-o", tmp, source, *flags], timeout=120)
     os.replace(tmp, binary)
     return binary
 

@@ -18,7 +18,7 @@ import subprocess
 from collections.abc import Sequence
 
 from tests.storage import fusefs
-from tests.storage.helpers import CACHE_DIR, HERE, wait_for
+from tests.storage.helpers import HERE, wait_for
 from vdsm.common import commands
 from vdsm.storage import lvm_cmd
 from vdsm.storage.connections import mounts
@@ -34,15 +34,7 @@ def unavailable() -> str | None:
 
 
 def build() -> str:
-    os.makedirs(CACHE_DIR, exist_ok=True)
-    binary = os.path.join(CACHE_DIR, "lvfiles")
-    if os.path.exists(binary) and os.path.getmtime(binary) >= os.path.getmtime(SOURCE):
-        return binary
-    flags = commands.run(["pkg-config", "--cflags", "--libs", "fuse3"]).out.split()
-    tmp = f"{binary}.{os.getpid()}"
-    commands.run(["gcc", "-O2", "-Wall", "-o", tmp, SOURCE, *flags], timeout=120)
-    os.replace(tmp, binary)
-    return binary
+    return fusefs.build(SOURCE, "lvfiles")
 
 
 def _report(kind: str, devices: Sequence[str], fields: str, vg: str) -> list[dict]:
