@@ -45,6 +45,23 @@ def build(source: str = SOURCE, name: str = "freezefs") -> str:
     return binary
 
 
+def stop_daemon(proc: subprocess.Popen, mountpoint: str) -> None:
+    """Unmount a FUSE daemon's mount (lazily if busy), then stop it by pid."""
+    if mounts.find_mount(mountpoint) is not None:
+        if commands.run(["umount", mountpoint], timeout=10,
+                        check=False).rc != 0:
+            commands.run(["umount", "-l", mountpoint], timeout=10, check=False)
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    if proc.stderr:
+        proc.stderr.close()
+
+
 class FreezeFs:
     def __init__(self, backing: str, mountpoint: str) -> None:
         self.backing = backing
@@ -80,17 +97,4 @@ class FreezeFs:
         if self.proc is None:
             return
         self.thaw()
-        if mounts.find_mount(self.mountpoint) is not None:
-            if commands.run(["umount", self.mountpoint], timeout=10,
-                            check=False).rc != 0:
-                commands.run(["umount", "-l", self.mountpoint], timeout=10,
-                             check=False)
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        if self.proc.stderr:
-            self.proc.stderr.close()
+        stop_daemon(self.proc, self.mountpoint)

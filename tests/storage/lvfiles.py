@@ -122,18 +122,5 @@ class LVFiles:
         """Unmount (lazily if busy) and stop the daemon by pid."""
         if self.proc is None:
             return
-        if mounts.find_mount(self.mountpoint) is not None:
-            if commands.run(["umount", self.mountpoint], timeout=10,
-                            check=False).rc != 0:
-                commands.run(["umount", "-l", self.mountpoint], timeout=10,
-                             check=False)
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        if self.proc.stderr:
-            self.proc.stderr.close()
+        fusefs.stop_daemon(self.proc, self.mountpoint)
         self.proc = None

@@ -14,7 +14,14 @@ import pytest
 from vdsm.common import commands
 from vdsm.virt import guestinfo
 
-from .harness import BRIDGE, stats, vm_params, wait_booted, wait_for, wait_status
+from .harness import (
+    BRIDGE,
+    booted_vm,
+    stats,
+    vm_params,
+    wait_for,
+    wait_status,
+)
 from .lifecycle_test import _create, _qemu_pid
 
 FACTS_WITHIN = 60.0  # seconds from boot until the facts must be in stats
@@ -30,15 +37,8 @@ def agent_vm(virt_agent, guest):
         pytest.skip("the test guest was built without qemu-guest-agent "
                     "(Debian package qemu-guest-agent not installable)")
     # qemu-ga's facts alone (ovirtagent_test.py covers the oVirt agent's)
-    params = vm_params(guest, kernelArgs=guest["cmdline"]
-                       + " vdsm_no_ovirt_agent")
-    _create(virt_agent, params)
-    try:
-        wait_status(virt_agent.proxy, params["vmId"], "Up")
-        wait_booted(virt_agent, params["vmId"])
-        yield params["vmId"]
-    finally:
-        virt_agent.proxy.destroy(params["vmId"])
+    yield from booted_vm(virt_agent, vm_params(
+        guest, kernelArgs=guest["cmdline"] + " vdsm_no_ovirt_agent"))
 
 
 def _facts(proxy, vm_id):

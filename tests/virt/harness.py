@@ -155,6 +155,19 @@ def uptime(agent: VirtAgent, vm_id: str) -> float:
     return uptime_in(agent.console(vm_id))
 
 
+def booted_vm(agent: VirtAgent, params: dict[str, Any]) -> Iterator[str]:
+    """For a fixture to yield: the VM created from ``params``, Up and
+    booted; destroyed on exit."""
+    answer = agent.proxy.create(params)
+    assert answer["status"]["code"] == 0, answer
+    try:
+        wait_status(agent.proxy, params["vmId"], "Up")
+        wait_booted(agent, params["vmId"])
+        yield params["vmId"]
+    finally:
+        agent.proxy.destroy(params["vmId"])
+
+
 def running_agent(uri: str, **extra: Any) -> Iterator[VirtAgent]:
     """A VirtAgent for a fixture to yield; on exit it is stopped and no
     domain of its VMs is left."""

@@ -20,6 +20,7 @@ from vdsm.virt.errors import NonResponsiveGuestAgent
 from .guestagent_test import FACTS_WITHIN
 from .harness import (
     VirtAgent,
+    booted_vm,
     destroy_quietly,
     stats,
     vm_params,
@@ -34,14 +35,7 @@ NON_RESPONSIVE = 19   # classic NonResponsiveGuestAgent
 
 @pytest.fixture
 def ovirt_vm(virt_agent, guest):
-    params = vm_params(guest)
-    _create(virt_agent, params)
-    try:
-        wait_status(virt_agent.proxy, params["vmId"], "Up")
-        wait_booted(virt_agent, params["vmId"])
-        yield params["vmId"]
-    finally:
-        virt_agent.proxy.destroy(params["vmId"])
+    yield from booted_vm(virt_agent, vm_params(guest))
 
 
 def _console_has(agent, vm_id, text):

@@ -10,6 +10,7 @@ one write with the channel's timeout. Errors carry the classic names.
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 import libvirt
 
@@ -32,27 +33,30 @@ def freeze(ctx: VirtContext, vm: Vm) -> int:
     Raises NonResponsiveGuestAgent, UnsupportedOperation,
     FreezeGuestFSFailed, VMIsDown.
     """
-    dom = vm.domain(ctx.conn.get())
-    try:
-        dom.agentSetResponseTimeout(max(1, int(ctx.guest_agent_timeout)), 0)
-        frozen = dom.fsFreeze()
-    except libvirt.libvirtError as e:
-        raise _agent_error(e, FreezeGuestFSFailed) from None
-    log.info("vm %s: %d guest file systems frozen", vm.id, frozen)
-    return frozen
+    return _fs_call(ctx, vm, lambda dom: dom.fsFreeze(), FreezeGuestFSFailed,
+                    "frozen")
 
 
 def thaw(ctx: VirtContext, vm: Vm) -> int:
     """Thaw the guest's file systems; the number thawed. Raises as freeze
     does, with ThawGuestFSFailed."""
+    return _fs_call(ctx, vm, lambda dom: dom.fsThaw(), ThawGuestFSFailed,
+                    "thawed")
+
+
+def _fs_call(ctx: VirtContext, vm: Vm, call: Callable[[libvirt.virDomain], int],
+             failed: type[FreezeGuestFSFailed] | type[ThawGuestFSFailed],
+             done: str) -> int:
+    """One guest file system call through qemu-ga, bounded by the guest
+    agent timeout; the number of file systems it handled."""
     dom = vm.domain(ctx.conn.get())
     try:
         dom.agentSetResponseTimeout(max(1, int(ctx.guest_agent_timeout)), 0)
-        thawed = dom.fsThaw()
+        count = call(dom)
     except libvirt.libvirtError as e:
-        raise _agent_error(e, ThawGuestFSFailed) from None
-    log.info("vm %s: %d guest file systems thawed", vm.id, thawed)
-    return thawed
+        raise _agent_error(e, failed) from None
+    log.info("vm %s: %d guest file systems %s", vm.id, count, done)
+    return count
 
 
 def _agent_error(e: libvirt.libvirtError,
