@@ -65,19 +65,32 @@ def test_facts_appear_in_stats(virt_agent, guest, agent_vm):
         assert all(isinstance(v, str) for v in fs.values())
 
 
+def _stop_until_silent(virt_agent, vm_id) -> int:
+    """SIGSTOP the VM's QEMU once its agent gave facts; wait until the
+    poller marks it silent. Returns the (stopped) QEMU's pid."""
+    poller = virt_agent.virt.guest_agent
+    wait_for(lambda: _facts(virt_agent.proxy, vm_id), FACTS_WITHIN,
+             "first facts")
+    pid = _qemu_pid(virt_agent, vm_id)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: poller.is_silent(vm_id),
+                 poller.interval + 3 * poller.timeout + 5,
+                 "the silent agent marked")
+    except AssertionError:
+        os.kill(pid, signal.SIGCONT)
+        raise
+    return pid
+
+
 def test_silent_agent_backs_off_and_stats_stay_fast(virt_agent, agent_vm):
     """A stopped QEMU never answers the agent: each call times out, the VM
     loses its guest facts and is marked, getAllVmStats never waits; once
     QEMU runs again the facts come back."""
     proxy = virt_agent.proxy
     poller = virt_agent.virt.guest_agent
-    wait_for(lambda: _facts(proxy, agent_vm), FACTS_WITHIN, "first facts")
-    pid = _qemu_pid(virt_agent, agent_vm)
-    os.kill(pid, signal.SIGSTOP)
+    pid = _stop_until_silent(virt_agent, agent_vm)
     try:
-        wait_for(lambda: poller.is_silent(agent_vm),
-                 poller.interval + 3 * poller.timeout + 5,
-                 "the silent agent marked")
         for _ in range(6):
             start = time.monotonic()
             answer = proxy.getAllVmStats()
@@ -135,15 +148,8 @@ def test_guest_without_agent_reports_no_facts(virt_agent, guest, agent_vm):
 def test_silent_mark_forgotten_when_the_vm_goes_down(virt_agent, agent_vm):
     proxy = virt_agent.proxy
     poller = virt_agent.virt.guest_agent
-    wait_for(lambda: _facts(proxy, agent_vm), FACTS_WITHIN, "first facts")
-    pid = _qemu_pid(virt_agent, agent_vm)
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        wait_for(lambda: poller.is_silent(agent_vm),
-                 poller.interval + 3 * poller.timeout + 5,
-                 "the silent agent marked")
-    finally:
-        os.kill(pid, signal.SIGKILL)
+    pid = _stop_until_silent(virt_agent, agent_vm)
+    os.kill(pid, signal.SIGKILL)
     wait_status(proxy, agent_vm, "Down", timeout=30)
     wait_for(lambda: not poller.is_silent(agent_vm), poller.interval + 5,
              "the mark of the VM gone down forgotten")

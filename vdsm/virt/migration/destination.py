@@ -21,6 +21,7 @@ from typing import Any
 import libvirt
 
 from vdsm.common.errors import InvalidParameter, MissingParameter, VdsmError
+from vdsm.host import memory
 from vdsm.virt import drives, vmparams
 from vdsm.virt import status as st
 from vdsm.virt.context import VirtContext
@@ -32,8 +33,9 @@ log = logging.getLogger(__name__)
 
 PRIVATE_KEYS = ("_srcDomXML", "startTime", "elapsedTimeOffset", "xml")
 POLL = 0.1  # s between looks at the incoming domain
-# virDomainPausedReason values of a domain still receiving its state
-_INCOMING_PAUSE = (2, 11, 12)  # MIGRATION, STARTING_UP, POSTCOPY
+# the pause reasons of a domain still receiving its state
+_INCOMING_PAUSE = (st.PAUSED_MIGRATION, st.PAUSED_STARTING_UP,
+                   st.PAUSED_POSTCOPY)
 
 
 class MigrationLimitExceeded(VdsmError):
@@ -44,14 +46,6 @@ class MigrationLimitExceeded(VdsmError):
 class OutOfMemory(VdsmError):
     name = "OutOfMemory"
     default_message = "Not enough free memory to create VM"
-
-
-def available_mib(meminfo: str = "/proc/meminfo") -> int:
-    with open(meminfo) as f:
-        for line in f:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) // 1024
-    return 0
 
 
 def migration_create(ctx: VirtContext, params: Any,
@@ -69,7 +63,7 @@ def migration_create(ctx: VirtContext, params: Any,
     if ctx.registry.find(vmdef.vm_id) is not None:
         raise VMExists(f"Virtual machine already exists: {vmdef.vm_id}")
     check_no_domain(ctx, vmdef.vm_id)
-    free = available_mib()
+    free = memory.free_mib(memory.read_meminfo())
     if free < vmdef.mem_mib:
         raise OutOfMemory(f"Not enough free memory to create VM: "
                           f"{vmdef.mem_mib} MiB asked, {free} MiB available")

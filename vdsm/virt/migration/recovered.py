@@ -22,12 +22,11 @@ from vdsm.virt import status as st
 from vdsm.virt.context import VirtContext
 from vdsm.virt.errors import VMIsDown
 from vdsm.virt.migration import destination, jobstats
+from vdsm.virt.migration.outgoing import DONE, FAILED, MIGRATING, OutgoingJob
 from vdsm.virt.vm import Vm
 from vdsm.virt.vmops import release
 
 log = logging.getLogger(__name__)
-
-_INCOMING_PAUSE = 2  # VIR_DOMAIN_PAUSED_MIGRATION
 
 
 def _job(dom: libvirt.virDomain) -> dict[str, Any]:
@@ -41,6 +40,8 @@ def adopt(ctx: VirtContext, vm: Vm, dom: libvirt.virDomain) -> None:
     """Take over a migration libvirt runs for ``vm``'s domain, if any."""
     stats = _job(dom)
     operation = stats.get("operation") if jobstats.running(stats) else None
+    if operation is None and vm.status != st.PAUSED:
+        return   # the common case at start: one cheap call per domain
     try:
         state, reason = dom.state()
     except libvirt.libvirtError:
@@ -52,7 +53,7 @@ def adopt(ctx: VirtContext, vm: Vm, dom: libvirt.virDomain) -> None:
         vm.set_status(st.MIGRATION_SOURCE)
         job.start()
     elif operation == libvirt.VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN or (
-            state == st.DOM_PAUSED and reason == _INCOMING_PAUSE):
+            state == st.DOM_PAUSED and reason == st.PAUSED_MIGRATION):
         log.info("vm %s: found migrating in; waiting for it", vm.id)
         vm.set_status(st.MIGRATION_DESTINATION)
         ctx.incoming.try_acquire()
@@ -60,21 +61,12 @@ def adopt(ctx: VirtContext, vm: Vm, dom: libvirt.virDomain) -> None:
                          daemon=True, name=f"migdst-{vm.id[:8]}").start()
 
 
-class RecoveredOutgoing:
-    """What migrateStatus/migrateCancel see of an adopted outgoing job."""
+class RecoveredOutgoing(OutgoingJob):
+    """An adopted outgoing job, followed until it ends."""
 
     def __init__(self, ctx: VirtContext, vm: Vm) -> None:
-        self.ctx = ctx
-        self.vm = vm
-        self.phase = "migrating"
-        self.progress = 0
-        self.figures: dict[str, Any] = {}
-        self.result = (0, "Migration in progress (recovered)")
-        self.finished = threading.Event()
-
-    @property
-    def active(self) -> bool:
-        return not self.finished.is_set()
+        super().__init__(ctx, vm, phase=MIGRATING,
+                         message="Migration in progress (recovered)")
 
     def start(self) -> None:
         threading.Thread(target=self._follow, daemon=True,
@@ -84,24 +76,15 @@ class RecoveredOutgoing:
         self.vm.domain(self.ctx.conn.get()).abortJob()
 
     def change(self, *, max_bandwidth: int | None, downtime: int | None) -> None:
-        dom = self.vm.domain(self.ctx.conn.get())
-        if max_bandwidth is not None:
-            dom.migrateSetMaxSpeed(max_bandwidth, 0)
-        if downtime is not None:
-            dom.migrateSetMaxDowntime(downtime, 0)
-
-    def stats(self) -> dict[str, Any]:
-        code, message = self.result
-        return {"vmId": self.vm.id, "phase": self.phase,
-                "status": {"code": code, "message": message},
-                "progress": self.progress, **self.figures}
+        self.set_limits(self.vm.domain(self.ctx.conn.get()),
+                        bandwidth=max_bandwidth, downtime=downtime)
 
     def _follow(self) -> None:
         settings = self.ctx.migration
-        gib = max(1.0, self.vm.vmdef.mem_mib / 1024)
-        budget = (settings.max_time_per_gib * gib or 3600.0) \
+        budget = (settings.time_budget(self.vm.vmdef.mem_mib) or 3600.0) \
             + settings.progress_timeout
         deadline = time.monotonic() + budget
+        dom: libvirt.virDomain | None = None
         try:
             while time.monotonic() < deadline + settings.progress_timeout:
                 try:
@@ -126,6 +109,11 @@ class RecoveredOutgoing:
             else:
                 log.error("vm %s: the recovered migration did not end after "
                           "its abort", self.vm.id)
+                if dom is None:   # libvirt never answered: nothing to conclude
+                    self.phase = FAILED
+                    self.result = (12, "Migration state unknown: libvirt did "
+                                   "not answer")
+                    return
             self._ended(dom)
         finally:
             self.finished.set()
@@ -138,15 +126,15 @@ class RecoveredOutgoing:
             except libvirt.libvirtError:
                 state = None
         if state is None:
-            self.phase, self.progress = "done", 100
+            self.phase, self.progress = DONE, 100
             self.result = (0, "Migration done")
             self.vm.set_status(st.DOWN, exit=st.exit_info(st.MIGRATION_SUCCEEDED))
             release(self.ctx, self.vm)
             log.info("vm %s: the recovered migration succeeded", self.vm.id)
             return
-        self.phase = "failed"
+        self.phase = FAILED
         self.result = (12, "Migration failed (while the agent was away)")
-        self.vm.set_status(st.PAUSED if state == st.DOM_PAUSED else st.UP,
+        self.vm.set_status(st.from_domain_state(state),
                            only_from=(st.MIGRATION_SOURCE,))
         log.warning("vm %s: the recovered migration failed; the VM stays",
                     self.vm.id)

@@ -19,6 +19,11 @@ class MigrationSettings:
     create_timeout: float = 60.0
     libvirt_uri: str = "qemu+tls://{host}/system"
 
+    def time_budget(self, mem_mib: int) -> float | None:
+        """Seconds a migration of a guest this big may take (None: no
+        limit); small guests get the budget of 1 GiB."""
+        return self.max_time_per_gib * max(1.0, mem_mib / 1024) or None
+
     @classmethod
     def from_config(cls, config: Any) -> MigrationSettings:
         def get(key: str) -> Any:

@@ -26,6 +26,14 @@ from vdsm.virt import status as st
 from vdsm.virt.context import VirtContext
 from vdsm.virt.migration import jobstats
 from vdsm.virt.migration.convergence import Convergence
+from vdsm.virt.migration.outgoing import (
+    DONE,
+    FAILED,
+    MIGRATING,
+    PREPARING,
+    QUEUED,
+    OutgoingJob,
+)
 from vdsm.virt.migration.params import Action, MigrateRequest, default_schedule
 from vdsm.virt.migration.peer import Peer, PeerError
 from vdsm.virt.vm import Vm
@@ -37,46 +45,30 @@ SLOT_WAIT = 600.0   # s a migration may queue for an outgoing slot
 MIGRATION_ERROR = 12
 CANCELLED = "Migration canceled"
 
-# phases, as migrateStatus reports them
-QUEUED, PREPARING, MIGRATING, DONE, FAILED = (
-    "queued", "preparing", "migrating", "done", "failed")
-
 
 class MigrationAborted(Exception):
     """The monitor (or a cancel) aborted the libvirt job; carries why."""
 
 
-class SourceMigration:
+class SourceMigration(OutgoingJob):
     def __init__(self, ctx: VirtContext, vm: Vm, req: MigrateRequest) -> None:
-        self.ctx = ctx
-        self.vm = vm
+        super().__init__(ctx, vm, phase=QUEUED, message="Migration in progress")
         self.req = req
         self.settings = ctx.migration
-        self.previous = vm.status
-        self.phase = QUEUED
-        self.progress = 0
-        self.figures: dict[str, Any] = {}
-        self.result = (0, "Migration in progress")
         self.started = time.monotonic()
         self._cancelled = threading.Event()
         self._abort_reason = ""
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
         self._peer: Peer | None = None  # the destination, once it prepared
-        self._dest_xml = ""
+        self._src_xml = ""              # the migratable domain XML
+        self._dest_xml = ""             # as the destination's hooks left it
         self._changed: dict[str, int] = {}   # by migrateChangeParams
         self._sending = False
-        self.finished = threading.Event()
 
     # --- what the verbs call -------------------------------------------
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name=f"migsrc-{self.vm.id[:8]}")
-        self._thread.start()
-
-    @property
-    def active(self) -> bool:
-        return not self.finished.is_set()
+        threading.Thread(target=self._run, daemon=True,
+                         name=f"migsrc-{self.vm.id[:8]}").start()
 
     def cancel(self) -> None:
         log.info("vm %s: migration cancel requested", self.vm.id)
@@ -99,25 +91,8 @@ class SourceMigration:
     def _apply_changes(self, dom: libvirt.virDomain) -> None:
         with self._lock:
             changed = dict(self._changed)
-        if "bandwidth" in changed:
-            dom.migrateSetMaxSpeed(changed["bandwidth"], 0)
-            log.info("vm %s: migration bandwidth now %d MiB/s", self.vm.id,
-                     changed["bandwidth"])
-        if "downtime" in changed:
-            dom.migrateSetMaxDowntime(changed["downtime"], 0)
-            log.info("vm %s: migration max downtime now %d ms", self.vm.id,
-                     changed["downtime"])
-
-    def stats(self) -> dict[str, Any]:
-        code, message = self.result
-        out = {"vmId": self.vm.id, "phase": self.phase,
-               "status": {"code": code, "message": message},
-               "progress": self.progress}
-        out.update(self.figures)
-        if self.phase == DONE and "downtime" in self.vm.completed_job:
-            # what the guest was paused for, measured by libvirt
-            out["downtime"] = int(self.vm.completed_job["downtime"])
-        return out
+        self.set_limits(dom, bandwidth=changed.get("bandwidth"),
+                        downtime=changed.get("downtime"))
 
     # --- the thread ------------------------------------------------------
     def _abort(self, reason: str) -> None:
@@ -175,8 +150,8 @@ class SourceMigration:
         self.phase = PREPARING
         self._publish()
         dom = self.vm.domain(self.ctx.conn.get())
-        xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE
-                          | libvirt.VIR_DOMAIN_XML_MIGRATABLE)
+        xml = self._src_xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE
+                                          | libvirt.VIR_DOMAIN_XML_MIGRATABLE)
         run_hook(self.ctx, self.vm, "before_vm_migrate_source", xml)
         self._check()
         params = dict(self.vm.conf)
@@ -208,7 +183,7 @@ class SourceMigration:
             flags |= libvirt.VIR_MIGRATE_POSTCOPY
         return flags
 
-    def _libvirt_params(self, xml: str) -> dict[str, Any]:
+    def _libvirt_params(self) -> dict[str, Any]:
         req = self.req
         params: dict[str, Any] = {}
         if req.max_bandwidth:
@@ -224,7 +199,7 @@ class SourceMigration:
                 f"spice://{req.console_address}"
         if req.parallel:
             params[libvirt.VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS] = req.parallel
-        if self._dest_xml and self._dest_xml != xml:
+        if self._dest_xml and self._dest_xml != self._src_xml:
             params[libvirt.VIR_MIGRATE_PARAM_DEST_XML] = self._dest_xml
         return params
 
@@ -235,16 +210,14 @@ class SourceMigration:
 
     def _migrate(self) -> None:
         dom = self.vm.domain(self.ctx.conn.get())
-        xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE
-                          | libvirt.VIR_DOMAIN_XML_MIGRATABLE)
         max_downtime = self.req.downtime or self.settings.downtime
         schedule = self.req.schedule or default_schedule(
             max_downtime, self.settings.downtime_steps)
-        gib = max(1.0, self.vm.vmdef.mem_mib / 1024)
-        budget = self.settings.max_time_per_gib * gib or None
         policy = Convergence(schedule, max_downtime=max_downtime,
                              progress_timeout=self.settings.progress_timeout,
-                             time_budget=budget, started=time.monotonic())
+                             time_budget=self.settings.time_budget(
+                                 self.vm.vmdef.mem_mib),
+                             started=time.monotonic())
         for action in policy.initial():
             self._apply(dom, action)
         done = threading.Event()
@@ -252,7 +225,7 @@ class SourceMigration:
 
         def call() -> None:
             try:
-                dom.migrateToURI3(self.dest_uri(), self._libvirt_params(xml),
+                dom.migrateToURI3(self.dest_uri(), self._libvirt_params(),
                                   self._flags())
             except libvirt.libvirtError as e:
                 outcome["error"] = e
@@ -371,7 +344,5 @@ class SourceMigration:
             log.error("vm %s: after the failed migration the domain is gone "
                       "(%s)", self.vm.id, e)
             return
-        back = st.PAUSED if state == st.DOM_PAUSED else st.UP
-        if self.previous == st.PAUSED and state == st.DOM_PAUSED:
-            back = st.PAUSED
-        self.vm.set_status(back, only_from=(st.MIGRATION_SOURCE,))
+        self.vm.set_status(st.from_domain_state(state),
+                           only_from=(st.MIGRATION_SOURCE,))
