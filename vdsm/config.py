@@ -128,6 +128,9 @@ OPTIONS: tuple[Option, ...] = (
            "Seconds a graceful VM shutdown may take when the caller gives no "
            "timeout, before the next method or a forced stop."),
     # --- virt: live migration ---
+    Option("vars", "vm_watermark_interval", 2.0,
+           "Seconds between the periodic checks of running VMs' thin block "
+           "disks (a safety net beside libvirt's block-threshold events)."),
     Option("vars", "migration_downtime", 500,
            "Milliseconds of guest pause a migration may end with, at most, "
            "when the caller gives no downtime; reached in steps."),
@@ -195,6 +198,18 @@ OPTIONS: tuple[Option, ...] = (
     Option("irs", "list_loop_devices", False,
            "For tests only, never set in production: list attached loop "
            "devices as LUNs (getDeviceList, createVG), standing in for a SAN."),
+    Option("irs", "lv_dir", "/dev",
+           "Where a block domain's LVs appear as <lv_dir>/<VG>/<LV> (device-"
+           "mapper's /dev on every real host; tests point it at files)."),
+    Option("irs", "lv_activation", True,
+           "Activate and deactivate block volumes' LVs through device-mapper. "
+           "For tests only, set it off: hosts without device-mapper, where "
+           "something else serves the LVs under lv_dir."),
+    Option("irs", "volume_utilization_percent", 50,
+           "Thin provisioning: a block volume is extended when free space in "
+           "its LV falls below this percent of a chunk (the watermark)."),
+    Option("irs", "volume_utilization_chunk_mb", 2560,
+           "Thin provisioning: MiB a block volume's LV grows by per extension."),
     Option("irs", "iscsi_discovery", "iscsiadm",
            "How discoverSendTargets asks a portal: iscsiadm (through "
            "supervdsm and iscsid) or libiscsi (user-space iscsi-ls, for hosts "

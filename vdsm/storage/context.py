@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import pwd
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from vdsm.config import Config
 from vdsm.storage.io.file_operations import FileOps, LocalFileOps
 from vdsm.storage.io.out_of_process import IOProcessPool
 from vdsm.storage.leases.manager import LeaseManager
+from vdsm.storage.lvm import LVM
 
 
 class Privileged(Protocol):
@@ -29,6 +30,19 @@ class StorageContext:
     supervdsm: Privileged
     io: IOProcessPool | None
     leases: LeaseManager
+    _lvm: LVM | None = field(default=None, repr=False)
+
+    @property
+    def lvm(self) -> LVM:
+        """The host's one LVM object (its report cache is shared by every
+        block domain and the device verbs)."""
+        if self._lvm is None:
+            self._lvm = LVM(self.supervdsm)
+        return self._lvm
+
+    @property
+    def lv_dir(self) -> str:
+        return str(self.setting("lv_dir"))
 
     @property
     def mount_root(self) -> str:

@@ -31,7 +31,6 @@ from vdsm.storage.errors import (
     StoragePoolUnknown,
 )
 from vdsm.storage.images import ImageOperations
-from vdsm.storage.lvm import LVM
 from vdsm.storage.spm import master_migration
 from vdsm.storage.spm import pool as pools
 from vdsm.storage.spm.pool_operations import PoolOperations
@@ -57,7 +56,7 @@ class StorageService:
         self.cache = DomainCache(ctx, lookup_timeout=min(io_timeout, 10.0))
         self.connections = ConnectionRegistry(ctx)
         self.domains = DomainService(ctx, self.cache)
-        self.lvm = LVM(ctx.supervdsm)
+        self.lvm = ctx.lvm
         self.blocks = BlockStorage(self.lvm,
                                    include_loop=bool(ctx.setting("list_loop_devices")))
         self.monitor = DomainMonitor(

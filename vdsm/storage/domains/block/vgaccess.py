@@ -1,0 +1,30 @@
+"""What a block domain's parts share: its VG, the LVM object, where LVs appear.
+
+The domain (:mod:`.domain`) builds one ``VGAccess`` and hands it to each of
+its volumes (:mod:`.volume`), so neither reaches for configuration or
+globals. LV paths are ``<lv_dir>/<VG>/<LV>``: ``/dev`` on real hosts, a
+directory of files in tests on hosts without device-mapper.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from vdsm.storage.io.file_operations import FileOps
+from vdsm.storage.leases.manager import LeaseManager
+from vdsm.storage.lvm import LVM
+
+
+@dataclass(frozen=True)
+class VGAccess:
+    sd_uuid: str            # the VG is named after the domain
+    lvm: LVM
+    lv_dir: str
+    ops: FileOps            # direct I/O on the metadata/leases LVs
+    leases: LeaseManager
+    version: int            # the domain format version
+    activation: bool = True  # [irs] lv_activation
+
+    def lv_path(self, lv: str) -> str:
+        return os.path.join(self.lv_dir, self.sd_uuid, lv)
