@@ -20,6 +20,8 @@ from vdsm.storage.blockdevs import BlockStorage
 from vdsm.storage.connections.registry import ConnectionRegistry
 from vdsm.storage.context import StorageContext
 from vdsm.storage.domains import image
+from vdsm.storage.domains.block import growth
+from vdsm.storage.domains.block.vgaccess import VGAccess
 from vdsm.storage.domains.cache import DomainCache
 from vdsm.storage.domains.monitor import DomainMonitor, DomainStatus
 from vdsm.storage.domains.operations import DomainService
@@ -28,6 +30,8 @@ from vdsm.storage.errors import (
     IsSpm,
     SpmStatusError,
     StorageDomainIsMemberOfPool,
+    StorageDomainNotInPool,
+    StorageDomainTypeError,
     StoragePoolUnknown,
 )
 from vdsm.storage.images import ImageOperations
@@ -218,6 +222,47 @@ class StorageService:
             sp_uuid, "deactivateStorageDomain", lambda ctx: ops.migrate_master(
                 ctx, migration, sd_uuid, msd_uuid, int(master_version or 0)))
         spm.master_moved(old_master_dir, lver)
+
+    # --- block domains: growth ---------------------------------------------------
+    def _block_vg(self, sd_uuid: str) -> VGAccess:
+        """The VG of a block domain. Raises StorageDomainDoesNotExist,
+        StorageDomainTypeError (a file domain)."""
+        vg = getattr(self.cache.produce(sd_uuid), "vg", None)
+        if not isinstance(vg, VGAccess):
+            raise StorageDomainTypeError(f"Storage domain {sd_uuid} is not a block "
+                                         "domain")
+        return vg
+
+    def _pool_block_vg(self, sp_uuid: str, sd_uuid: str) -> tuple[Spm, VGAccess]:
+        spm = self._spm(sp_uuid)
+        if sd_uuid not in spm.pool.domains():
+            raise StorageDomainNotInPool(f"Storage domain {sd_uuid} not in pool "
+                                         f"{sp_uuid}")
+        return spm, self._block_vg(sd_uuid)
+
+    def extend_storage_domain(self, sp_uuid: str, sd_uuid: str, guids: list[str],
+                              force: bool = False) -> None:
+        """extendStorageDomain (SPM): add LUNs to a block domain."""
+        spm, vg = self._pool_block_vg(sp_uuid, sd_uuid)
+
+        def job(ctx: Any) -> None:
+            with self.resources.acquire([domain_lock(sd_uuid)]):
+                growth.extend_domain(vg, self.blocks, guids, force=force,
+                                     guard=spm.guard)
+        self.spm_sync(sp_uuid, "extendStorageDomain", job)
+
+    def resize_pv(self, sp_uuid: str, sd_uuid: str, guid: str) -> int:
+        """resizePV (SPM): the PV's size in bytes after growing it."""
+        spm, vg = self._pool_block_vg(sp_uuid, sd_uuid)
+
+        def job(ctx: Any) -> int:
+            with self.resources.acquire([domain_lock(sd_uuid)]):
+                return growth.resize_pv(vg, self.blocks, guid, guard=spm.guard)
+        return self.spm_sync(sp_uuid, "resizePV", job)
+
+    def refresh_volume(self, sd_uuid: str, img_uuid: str, vol_uuid: str) -> None:
+        """refreshVolume (any host): see the size the SPM gave an LV."""
+        growth.refresh_volume(self._block_vg(sd_uuid), img_uuid, vol_uuid)
 
     # --- SPM ----------------------------------------------------------------------
     def spm_start(self, sp_uuid: str, host_tasks: TaskManager) -> str:
