@@ -247,7 +247,7 @@ def test_refresh_volume_waits_for_the_new_size_and_times_out(tmp_path):
             with pytest.raises(lvm_errors.LogicalVolumeRefreshError,
                                match=str(EXTENT)):
                 growth.refresh_volume(vg, img, vol, timeout=0.5)
-            # the path catches up (remounted) while refresh waits
+            # the path catches up (the map reloaded) while refresh waits
             timer = threading.Timer(0.5, served.refresh)
             timer.start()
             try:
@@ -259,6 +259,27 @@ def test_refresh_volume_waits_for_the_new_size_and_times_out(tmp_path):
                 growth.refresh_volume(vg, "other-image", vol, timeout=1)
             with pytest.raises(VolumeDoesNotExist):
                 growth.refresh_volume(vg, img, "no-such-volume", timeout=1)
+
+
+@need_lvm
+def test_refresh_volume_sees_what_another_host_extended(tmp_path):
+    """lvfiles following the VG plays this host's device-mapper: the LV's
+    path grows a moment after the SPM's lvextend; refresh waits for it."""
+    lvfiles_or_skip()
+    img, vol = "img-1", "vol-1"
+    lv_dir = str(tmp_path / "dev")
+    with domain_vg(1, lv_dir, activation=False) as (vg, devices):
+        vg.lvm.lvcreate(vg.sd_uuid, vol, EXTENT,
+                        tags=tags.volume_tags(img, tags.BLANK_UUID, 1))
+        vg.lvm.lv(vg.sd_uuid, vol)          # this host's cached report
+        with lvfiles.LVFiles(devices, vg.sd_uuid, os.path.join(lv_dir, vg.sd_uuid),
+                             follow=True):
+            spm = LVM(LocalRunner())        # another host's LVM object
+            spm.set_devices(vg.sd_uuid, devices[:1])
+            spm.lvextend(vg.sd_uuid, vol, 3 * EXTENT)
+            growth.refresh_volume(vg, img, vol, timeout=20)
+            assert growth.lv_size(vg.lv_path(vol)) == 3 * EXTENT
+            assert vg.lvm.lv(vg.sd_uuid, vol).size == 3 * EXTENT
 
 
 @need_lvm

@@ -1,8 +1,9 @@
 """extendStorageDomain, resizePV and refreshVolume through a real vdsmd,
 supervdsmd and sanlock, over XML-RPC (classic names) and JSON-RPC
 (StorageDomain.extend, StorageDomain.resizePV, Volume.refresh): the
-answers before any LVM work (no pool, not SPM, a domain outside the pool,
-a file domain). The verbs' LVM work itself is tested on real VGs in
+answers before any LVM work (no pool, not SPM, a domain outside the
+pool, a file domain: extend and resizePV refused, refreshVolume has
+nothing to do). The LVM work itself is tested on real VGs in
 block_growth_test.py; end to end on a block domain comes with
 createStorageDomain for block domains."""
 
@@ -24,6 +25,7 @@ from tests.storage.helpers import (
     need_sanlock,
     new_uuid,
     ok,
+    wait_task,
 )
 from tests.supervdsm.helpers import ensure_vdsm_user
 from vdsm.common import pki
@@ -32,7 +34,8 @@ from vdsm_cli.jsonrpc_client import JsonRpcError, StompClient
 pytestmark = [need_root, need_sanlock]
 
 NOT_SPM, POOL_UNKNOWN, NOT_IN_POOL = 654, 309, 353
-NO_DOMAIN, NOT_BLOCK = 358, 372
+NO_DOMAIN, NOT_BLOCK, NO_VOLUME = 358, 372, 201
+RAW, SPARSE = 5, 2
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +95,8 @@ def test_spm_verbs_on_a_host_that_is_not_spm(host, pool):
         "storagedomainID": sd, "storagepoolID": sp, "devlist": ["loop0"]}) == NOT_SPM
     assert json_code(host, "StorageDomain.resizePV", {
         "storagedomainID": sd, "storagepoolID": sp, "guid": "loop0"}) == NOT_SPM
-    # refreshVolume is for any host: a file domain is not a block domain
-    assert code(p.refreshVolume(sd, sp, new_uuid(), new_uuid())) == NOT_BLOCK
+    # refreshVolume is for any host; the volume must exist (classic)
+    assert code(p.refreshVolume(sd, sp, new_uuid(), new_uuid())) == NO_VOLUME
 
 
 def test_spm_verbs_on_a_domain_that_is_not_block_or_not_in_the_pool(host, pool):
@@ -106,3 +109,9 @@ def test_spm_verbs_on_a_domain_that_is_not_block_or_not_in_the_pool(host, pool):
     assert code(p.extendStorageDomain(other, sp, ["loop0"], False)) == NOT_IN_POOL
     assert json_code(host, "StorageDomain.resizePV", {
         "storagedomainID": other, "storagepoolID": sp, "guid": "loop0"}) == NOT_IN_POOL
+    # a file volume: every host sees the same file, nothing to refresh
+    img, vol = new_uuid(), new_uuid()
+    status = wait_task(p, ok(p.createVolume(sd, sp, img, 16 * 2**20, RAW, SPARSE,
+                                            "DATA", vol, "v"))["uuid"])
+    assert status["taskResult"] == "success", status
+    ok(p.refreshVolume(sd, sp, img, vol))

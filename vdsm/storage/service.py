@@ -273,8 +273,12 @@ class StorageService:
         return self.spm_sync(sp_uuid, "resizePV", job)
 
     def refresh_volume(self, sd_uuid: str, img_uuid: str, vol_uuid: str) -> None:
-        """refreshVolume (any host): see the size the SPM gave an LV."""
-        growth.refresh_volume(self._block_vg(sd_uuid), img_uuid, vol_uuid)
+        """refreshVolume (any host): see the size the SPM gave a volume's LV
+        (the domain's refresh_volume: growth.refresh_volume on a block
+        domain, nothing for a file volume, as classic)."""
+        dom = self.cache.produce(sd_uuid)
+        dom.volume(img_uuid, vol_uuid)    # VolumeDoesNotExist, as classic
+        dom.refresh_volume(img_uuid, vol_uuid)
 
     # --- SPM ----------------------------------------------------------------------
     def spm_start(self, sp_uuid: str, host_tasks: TaskManager) -> str:
