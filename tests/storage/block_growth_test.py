@@ -21,7 +21,11 @@ from vdsm.storage.blockdevs import BlockStorage
 from vdsm.storage.devices.errors import InaccessiblePhysDev
 from vdsm.storage.domains.block import growth, layout, tags
 from vdsm.storage.domains.block.vgaccess import VGAccess
-from vdsm.storage.errors import SpmStatusError, VolumeDoesNotExist
+from vdsm.storage.errors import (
+    MetaDataValidationError,
+    SpmStatusError,
+    VolumeDoesNotExist,
+)
 from vdsm.storage.io.file_operations import LocalFileOps
 from vdsm.storage.leases import manager as leases
 from vdsm.storage.lvm import LVM, LocalRunner
@@ -158,6 +162,17 @@ def test_device_of_another_block_size_is_refused(blocks):
         with pytest.raises(lvm_errors.VolumeGroupBlockSizeError):
             growth.extend_domain(vg, blocks, [guid(big_sectors)])
         assert vg.lvm.pvs([big_sectors]) == []
+
+
+@need_lvm
+def test_domain_with_broken_metadata_is_not_extended(blocks):
+    with domain_vg(2) as (vg, devices):
+        (old,) = [t for t in vg.lvm.vg(vg.sd_uuid).tags
+                  if t.startswith("MDT_DESCRIPTION=")]
+        vg.lvm.change_vg_tags(vg.sd_uuid, delete=[old], add=["MDT_DESCRIPTION=forged"])
+        with pytest.raises(MetaDataValidationError):
+            growth.extend_domain(vg, blocks, [guid(devices[1])])
+        assert vg.lvm.pvs(devices[1:]) == []
 
 
 class LoseSpmAt:
