@@ -266,9 +266,12 @@ class LVM:
 
     def lvs(self, vg: str) -> list[LV]:
         """The LVs of ``vg`` (cached). Raises VolumeGroupDoesNotExist."""
-        self.vg(vg)
-        return list(self._cached(vg, "lv", lambda: lvm_report.parse_lvs(
-            self._report("lv", self.devices(vg), [vg]))))
+        def read() -> list[LV]:
+            found = lvm_report.parse_lvs(self._report("lv", self.devices(vg), [vg]))
+            if not found:
+                self.vg(vg)     # lvs is silent about a missing VG: ask once
+            return found
+        return list(self._cached(vg, "lv", read))
 
     def lv(self, vg: str, lv: str) -> LV:
         """One LV (cached). Raises LogicalVolumeDoesNotExistError."""
