@@ -191,7 +191,10 @@ static int lf_truncate(const char *path, off_t size, struct fuse_file_info *fi)
     struct lv *lv = find(path);
     if (!lv)
         return -ENOENT;
-    return size == lv->size ? 0 : -EPERM;
+    /* Like a block device, the size never changes: qemu-img, which sees a
+     * file and truncates it before writing a qcow2 header, may "shrink" it
+     * (a no-op); growing it is refused. */
+    return size <= lv->size ? 0 : -EPERM;
 }
 
 static int lf_create(const char *path, mode_t mode, struct fuse_file_info *fi)
