@@ -46,13 +46,14 @@ log = logging.getLogger(__name__)
 
 PAGE = 4096                        # direct I/O unit of FileOps.read/write_block
 QCOW_OVERHEAD_FACTOR = 1.1         # classic: an initial size grows by this
+RESERVED_LEASES = 100              # leases LV slots before the volumes' (classic)
 _SLOT_LOCKS: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 _MD_LOCKS: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 
 
 def lease_offset(slot: int, alignment: int = sc.ALIGNMENT) -> int:
     """Offset of a volume's lease in the ``leases`` LV (classic)."""
-    return (sc.RESERVED_LEASES + slot) * alignment
+    return (RESERVED_LEASES + slot) * alignment
 
 
 def round_up(size: int, unit: int) -> int:
