@@ -31,6 +31,7 @@ from vdsm.storage.errors import (
     VolumeDoesNotExist,
 )
 from vdsm.storage.io.file_operations import LocalFileOps
+from vdsm.storage.io.out_of_process import IOProcessPool
 from vdsm.storage.leases import manager as leases
 from vdsm.storage.lvm import LVM, LocalRunner
 from vdsm.storage.lvm_errors import CannotActivateLogicalVolume
@@ -323,3 +324,54 @@ def test_real_lvchange_failing_here_leaves_nothing_held(vg):
     else:
         vol.teardown()
         pytest.skip("lvchange -ay worked: this host has device-mapper")
+
+
+def test_a_crashed_creation_is_recognised_and_removed(vg):
+    """What a creation killed before its end leaves (LV tagged INITIALIZING,
+    its slot maybe written) is no volume, and remove() takes it all."""
+    vol_uuid, img = new_id(), new_id()
+    vg.lvm.lvcreate(vg.sd_uuid, vol_uuid, EXTENT, tags=tags.volume_tags(
+        img, sc.BLANK_UUID, 1, initializing=True))
+    vol = BlockVolume(vg.sd_uuid, img, vol_uuid, vg=vg)
+    md = VolumeMetadata.new(domain=vg.sd_uuid, image=img, parent=sc.BLANK_UUID,
+                            capacity=EXTENT, vol_format=RAW, vol_type=PREALLOCATED,
+                            disktype="DATA", description="crashed")
+    vol._write_slot(1, volume_md.encode(md.to_md()))
+    assert vol.exists()
+    with pytest.raises(VolumeDoesNotExist):
+        vol.metadata()
+    vol.remove()
+    assert not vol.exists() and slot_block(vg, 1) == bytes(volume_md.BLOCK_SIZE)
+
+
+def test_format_4_slots_share_a_page_and_keep_each_other(vg):
+    v4 = VGAccess(sd_uuid=vg.sd_uuid, lvm=vg.lvm, lv_dir=vg.lv_dir, ops=vg.ops,
+                  leases=vg.leases, version=4, activation=False,
+                  chunk_size=vg.chunk_size)
+    img = new_id()
+    a, b = (create(v4, img, fmt=RAW, capacity=EXTENT) for _ in range(2))
+    try:
+        assert (a.slot(), b.slot()) == (4, 5)      # 512-byte slots, one page
+        a.write_metadata(a.metadata().updated(description="only a changed"))
+        assert b.metadata().description == "test"
+        assert a.metadata().description == "only a changed"
+        with open(vg.lv_path(tags.METADATA), "rb") as f:
+            assert os.pread(f.fileno(), 8, 4 * 512).startswith(b"CAP=")
+    finally:
+        a.remove()
+        b.remove()
+
+
+def test_metadata_through_the_out_of_process_helper(vg):
+    """As in the daemon: slot I/O in a helper process (O_DIRECT there)."""
+    pool = IOProcessPool(timeout=5)
+    try:
+        oop = VGAccess(sd_uuid=vg.sd_uuid, lvm=vg.lvm, lv_dir=vg.lv_dir,
+                       ops=pool.file_ops(vg.sd_uuid), leases=vg.leases, version=5,
+                       activation=False, chunk_size=vg.chunk_size)
+        vol = create(oop, new_id(), fmt=RAW, capacity=EXTENT)
+        md = vol.metadata().updated(description="through the helper")
+        vol.write_metadata(md)
+        assert BlockVolume(vg.sd_uuid, md.image, vol.vol_uuid, vg=vg).metadata() == md
+    finally:
+        pool.close_all()
