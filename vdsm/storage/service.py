@@ -337,7 +337,9 @@ class StorageService:
 
     def teardown_image(self, sd_uuid: str, sp_uuid: str, img_uuid: str,
                        vol_uuid: str | None) -> None:
-        image.chain(self.cache.produce(sd_uuid), img_uuid, vol_uuid)
+        dom = self.cache.produce(sd_uuid)
+        vols = image.chain(dom, img_uuid, vol_uuid)
+        dom.volume(img_uuid, vols[-1]).teardown()   # the whole chain
 
     def iso_files(self, sp_uuid: str, pattern: str) -> list[str]:
         pool = self._pool(sp_uuid)
