@@ -33,6 +33,8 @@ from vdsm.storage.errors import (
 from vdsm.storage.images import ImageOperations
 from vdsm.storage.spm import master_migration
 from vdsm.storage.spm import pool as pools
+from vdsm.storage.spm.extension import Extensions
+from vdsm.storage.spm.mailbox import Callback
 from vdsm.storage.spm.pool_operations import PoolOperations
 from vdsm.storage.spm.recovery import Recoveries
 from vdsm.storage.spm.role import Spm
@@ -69,6 +71,7 @@ class StorageService:
         self.pauses = faults.PausePoints(ctx.setting("test_pause_file"))
         Recoveries(self.cache, self._guard).register(self.registry)
         master_migration.register(self.registry, self._migration)
+        self.extensions = Extensions(ctx, self.cache)
         self.volume_ops = VolumeOperations(self.cache, self.resources, self._guard)
         self.image_ops = ImageOperations(self.cache, self.resources, self._guard)
         self._lock = threading.Lock()
@@ -144,14 +147,16 @@ class StorageService:
                     f"Already connected to pool {self.pool.sp_uuid}")
             pool = pools.StoragePool(sp_uuid, host_id=host_id, master_uuid=master_uuid,
                                      cache=self.cache, monitor=self.monitor,
-                                     repository=self.ctx.repository)
+                                     repository=self.ctx.repository,
+                                     mailbox=self.extensions.host_mailbox)
             pool.connect(master_version)
             self.pool = pool
             self.spm = Spm(pool, self.ctx.leases, registry=self.registry,
                            workers=self.workers, error_code=self.error_code,
                            publisher=self.publisher, pauses=self.pauses,
                            host_id_timeout=float(self.ctx.setting("host_id_timeout")),
-                           fence_interval=float(self.ctx.setting("spm_check_interval")))
+                           fence_interval=float(self.ctx.setting("spm_check_interval")),
+                           mailbox=self.extensions.spm_mailbox)
 
     def disconnect_storage_pool(self, sp_uuid: str) -> None:
         with self._lock:
@@ -181,6 +186,13 @@ class StorageService:
         assert self.spm is not None
         st = self.spm.status()
         return pool.info(st["spmId"], st["spmLver"])
+
+    def request_volume_extension(self, sd_uuid: str, sp_uuid: str, img_uuid: str,
+                                 vol_uuid: str, size: int, callback: Callback) -> None:
+        """Thin provisioning: ask the SPM (through the pool mailbox) to grow a
+        volume's LV to ``size`` bytes; ``callback`` runs once this host sees it."""
+        self.extensions.request(self._pool(sp_uuid), sd_uuid, img_uuid, vol_uuid,
+                                size, callback)
 
     def connected_pools(self) -> list[str]:
         return [self.pool.sp_uuid] if self.pool is not None else []
