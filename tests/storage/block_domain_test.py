@@ -82,7 +82,8 @@ def block_ctx(local_ctx: StorageContext) -> Iterator[StorageContext]:
 
 
 class Host:
-    """A VG from createVG on two loop LUNs, and lvfiles serving its LVs."""
+    """A VG from createVG on two loop LUNs; ``serve_lvs()`` has lvfiles
+    follow it, as udev makes /dev/VG/LV appear and go on a real host."""
 
     def __init__(self, ctx: StorageContext, devices: list[str], sd_uuid: str) -> None:
         self.ctx = ctx
@@ -93,14 +94,11 @@ class Host:
         self.vg_uuid = storage.create_vg(sd_uuid, guids)
         self.files: lvfiles.LVFiles | None = None
 
-    def serve_lvs(self) -> None:
-        """(Re)mount lvfiles with the VG's current LVs."""
-        if self.files is None:
-            self.files = lvfiles.LVFiles(self.devices, self.sd_uuid,
-                                         os.path.join(self.ctx.lv_dir, self.sd_uuid))
-            self.files.start()
-        else:
-            self.files.refresh()
+    def serve_lvs(self) -> Host:
+        self.files = lvfiles.LVFiles(self.devices, self.sd_uuid,
+                                     os.path.join(self.ctx.lv_dir, self.sd_uuid),
+                                     follow=True).start()
+        return self
 
     def stop(self) -> None:
         if self.files is not None:
@@ -108,21 +106,13 @@ class Host:
 
 
 @pytest.fixture
-def host(block_ctx: StorageContext, monkeypatch: pytest.MonkeyPatch) -> Iterator[Host]:
-    """A fresh VG; creation's wait for LV paths first mounts lvfiles (the
-    LVs exist then), as udev makes /dev/VG/LV appear on a real host."""
+def host(block_ctx: StorageContext) -> Iterator[Host]:
+    """A fresh VG whose LVs appear as files under lv_dir."""
     sd_uuid = new_uuid()
     with loop_devices(2, size_mb=LUN_MB) as devices:
         h = Host(block_ctx, devices, sd_uuid)
-        wait = create.wait_for_paths
-
-        def serve_then_wait(access: Any, lvs: list[str], timeout: float) -> None:
-            h.serve_lvs()
-            wait(access, lvs, timeout)
-
-        monkeypatch.setattr(create, "wait_for_paths", serve_then_wait)
         try:
-            yield h
+            yield h.serve_lvs()
         finally:
             h.stop()
             forget_archives(sd_uuid)
@@ -235,7 +225,6 @@ def test_a_failure_after_the_lvs_exist_removes_them_and_the_tags(host):
         create_domain(host)
     assert vg_state(host) == ([], [tags.UNREADY_DOMAIN_TAG])
     host.ctx.supervdsm.fail.clear()
-    host.files.refresh()
     create_domain(host)                   # the same VG works afterwards
     assert tags.DOMAIN_TAG in vg_state(host)[1]
 
@@ -301,6 +290,11 @@ def test_images_and_volumes_come_from_lv_tags(host):
     assert dom.create_image(new_img) is True
     dom.remove_image_if_empty(new_img)
     assert not os.path.exists(dom.image_path(new_img))
+
+    # the SPM's side of a mailbox extension: absolute sizes, applied once
+    assert dom.extend_volume_lv(lone, 300 * MiB) == 384 * MiB     # whole extents
+    assert dom.extend_volume_lv(lone, 200 * MiB) == 384 * MiB
+    dom.refresh_volume(other, lone)
 
     dom.delete_image(img)
     assert dom.images() == [other] and dom.volumes() == [lone]

@@ -37,6 +37,7 @@ from vdsm.storage.errors import (
     StorageDomainLayoutError,
     VolumeDoesNotExist,
 )
+from vdsm.storage.io.file_operations import FileOps
 from vdsm.storage.lvm_errors import VolumeGroupDoesNotExist
 from vdsm.storage.lvm_report import LV
 
@@ -132,6 +133,21 @@ class BlockStorageDomain(StorageDomain):
     @property
     def leases_path(self) -> str:
         return self.vg.lv_path(tags.LEASES)
+
+    requires_mailbox = True
+
+    @property
+    def inbox_path(self) -> str:
+        return self.vg.lv_path(tags.INBOX)
+
+    @property
+    def outbox_path(self) -> str:
+        return self.vg.lv_path(tags.OUTBOX)
+
+    @property
+    def ops(self) -> FileOps:
+        """Direct I/O on the special LVs (the pool mailbox uses it)."""
+        return self.vg.ops
 
     @property
     def md_path(self) -> str:
@@ -296,6 +312,25 @@ class BlockStorageDomain(StorageDomain):
         except FileNotFoundError:
             pass
         log.info("deleted image %s of domain %s", img_uuid, self.sd_uuid)
+
+    def extend_volume_lv(self, vol_uuid: str, size: int) -> int:
+        """Grow the volume's LV to at least ``size`` bytes (the SPM); an LV
+        that big already is left alone, so a repeated request is applied
+        once. Returns the LV's size. Raises LogicalVolumeDoesNotExistError,
+        VolumeGroupSizeError, LogicalVolumeExtendError."""
+        self.invalidate()
+        current = self.vg.lvm.lv(self.sd_uuid, vol_uuid).size
+        if current < size:
+            self.vg.lvm.lvextend(self.sd_uuid, vol_uuid, size)
+            current = self.vg.lvm.lv(self.sd_uuid, vol_uuid).size
+        return current
+
+    def refresh_volume(self, img_uuid: str, vol_uuid: str) -> None:
+        """See the size the SPM gave the LV: re-read LVM and reload an
+        active LV's table."""
+        self.invalidate()
+        if self.vg.activation:
+            self.vg.lvm.refresh(self.sd_uuid, vol_uuid)
 
     def _gone(self) -> StorageDomainDoesNotExist:
         return StorageDomainDoesNotExist(
