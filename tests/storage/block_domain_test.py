@@ -301,3 +301,24 @@ def test_images_and_volumes_come_from_lv_tags(host):
     assert not os.path.exists(dom.image_path(img))
     with pytest.raises(ImageDoesNotExistInSD):
         dom.delete_image(img)
+
+
+def test_master_lv_mounted_for_the_master_role_and_unmounted_on_release(host):
+    dom = create_domain(host)
+    assert not dom.master_mounted()
+    dom.create_master_dir()
+    assert dom.master_mounted()
+    assert dom.master_dir == os.path.join(host.ctx.mount_root, "blockSD",
+                                          host.sd_uuid, "master")
+    task_file = os.path.join(dom.master_dir, sc.TASKS_DIR, "t1")
+    with open(task_file, "w") as f:
+        f.write("task")
+    dom.create_master_dir()                 # again: already mounted, no change
+    dom.release_master_dir()
+    assert not dom.master_mounted() and not os.path.exists(task_file)
+    dom.create_master_dir()                 # the same file system comes back
+    with open(task_file) as f:
+        assert f.read() == "task"
+    dom.format()                            # unmounts before removing the VG
+    assert not dom.master_mounted()
+    assert not os.path.exists(os.path.dirname(dom.master_dir))

@@ -169,8 +169,7 @@ class BlockStorageDomain(StorageDomain):
             self.vg.ops.makedirs(self.master_dir, DIR_MODE)
             if self.vg.activation:
                 self.vg.lvm.activate(self.sd_uuid, tags.MASTER)
-            self.privileged.call("mount", spec=self.vg.lv_path(tags.MASTER),
-                                 target=self.master_dir, vfs_type="ext4")
+            self.privileged.call("mount_master", vg=self.sd_uuid)
             log.info("mounted the master file system of %s on %s", self.sd_uuid,
                      self.master_dir)
         for sub in (sc.TASKS_DIR, sc.VMS_DIR):
