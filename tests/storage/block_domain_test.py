@@ -255,7 +255,7 @@ def test_a_vanished_device_is_refused_before_anything_changes(block_ctx):
 
 def test_cache_finds_lists_and_format_removes_the_domain(host):
     create_domain(host)
-    cache = DomainCache(host.ctx, lookup_timeout=5)
+    cache = DomainCache(host.ctx, lookup_timeout=5, block_domains=True)
     dom = cache.produce(host.sd_uuid)
     assert isinstance(dom, BlockStorageDomain)
     assert dom.vg.lv_path("ids") == os.path.join(host.ctx.lv_dir, host.sd_uuid, "ids")

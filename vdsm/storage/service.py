@@ -55,7 +55,8 @@ class StorageService:
         self.workers = workers
         self.error_code = error_code
         io_timeout = float(ctx.setting("process_pool_timeout"))
-        self.cache = DomainCache(ctx, lookup_timeout=min(io_timeout, 10.0))
+        self.cache = DomainCache(ctx, lookup_timeout=min(io_timeout, 10.0),
+                                 block_domains=True)
         self.connections = ConnectionRegistry(ctx)
         self.domains = DomainService(ctx, self.cache)
         self.lvm = ctx.lvm

@@ -35,9 +35,14 @@ BLOCK_SD_DIR = "blockSD"   # block domains' links and master mounts, not a mount
 class DomainCache:
     """Domain objects by UUID; thread-safe."""
 
-    def __init__(self, ctx: StorageContext, *, lookup_timeout: float) -> None:
+    def __init__(self, ctx: StorageContext, *, lookup_timeout: float,
+                 block_domains: bool = False) -> None:
+        """``block_domains``: also look for VGs of block domains on the
+        host's devices (the agent does; contexts without supervdsm, as
+        some file-domain tests build, cannot run LVM)."""
         self.ctx = ctx
         self.lookup_timeout = lookup_timeout
+        self.block_domains = block_domains
         self._lock = threading.Lock()
         self._domains: dict[str, StorageDomain] = {}
 
@@ -90,6 +95,8 @@ class DomainCache:
         return sorted({u for u, _ in found} | set(self._block_uuids()))
 
     def _find_block(self, sd_uuid: str) -> StorageDomain | None:
+        if not self.block_domains:
+            return None
         try:
             return block_lookup.find_domain(self.ctx, sd_uuid)
         except (OSError, VdsmError) as e:
@@ -97,6 +104,8 @@ class DomainCache:
             return None
 
     def _block_uuids(self) -> list[str]:
+        if not self.block_domains:
+            return []
         try:
             return sorted(block_lookup.domain_vgs(self.ctx))
         except (OSError, VdsmError) as e:
