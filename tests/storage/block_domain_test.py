@@ -200,6 +200,13 @@ def test_metadata_round_trip_and_a_second_host_sees_it_after_invalidate(host):
     assert reader.read_metadata()[sc.MD_DESCRIPTION] == "block data"   # its cache
     reader.invalidate()
     assert reader.read_metadata() == new
+    # the monitor's check re-reads the VG once refresh_interval has passed
+    spm.update_metadata({sc.MD_DESCRIPTION: "third"})
+    reader.check()
+    assert reader.read_metadata()[sc.MD_DESCRIPTION] == "renamed"
+    reader.refresh_interval = 0
+    reader.check()
+    assert reader.read_metadata()[sc.MD_DESCRIPTION] == "third"
 
 
 def test_refused_vgs_answer_the_classic_errors_and_stay_as_they_were(host):

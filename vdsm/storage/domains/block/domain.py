@@ -52,6 +52,7 @@ CHECK_SIZE = 4096
 VG_METADATA_SIZE = 128 * sc.MiB     # what createVG gives a PV's metadata area
 MDA_MIN_FREE = 0.2                  # classic VG_MDA_MIN_THRESHOLD
 SPECIAL_LVS = frozenset(tags.SPECIAL_LVS_V4)
+REFRESH_INTERVAL = 60.0             # seconds a monitored VG's reports are trusted
 
 
 def host_dir(mount_root: str, sd_uuid: str) -> str:
@@ -63,6 +64,8 @@ class BlockStorageDomain(StorageDomain):
     """One block domain; ``vg`` is what its volumes share (thread-safe as
     the LVM object is)."""
 
+    refresh_interval = REFRESH_INTERVAL
+
     def __init__(self, sd_uuid: str, *, vg: VGAccess, mount_root: str,
                  privileged: Privileged) -> None:
         super().__init__(sd_uuid)
@@ -70,6 +73,7 @@ class BlockStorageDomain(StorageDomain):
         self.mount_root = mount_root
         self.privileged = privileged
         self._type: int | None = None
+        self._refreshed = time.monotonic()
 
     def __repr__(self) -> str:
         return f"<BlockStorageDomain {self.sd_uuid}>"
@@ -225,8 +229,14 @@ class BlockStorageDomain(StorageDomain):
                 "mdathreshold": vg.mda_free >= vg.mda_size * MDA_MIN_FREE}
 
     def check(self) -> float:
-        """A direct read of the metadata LV's first block, timed."""
+        """A direct read of the metadata LV's first block, timed. Every
+        ``refresh_interval`` seconds it also drops the VG's cached reports,
+        so the monitor of a host that is not the SPM sees the SPM's changes
+        (metadata, free space) that late at most."""
         start = time.monotonic()
+        if start - self._refreshed >= self.refresh_interval:
+            self.invalidate()
+            self._refreshed = start
         try:
             self.vg.ops.read_block(self.md_path, 0, CHECK_SIZE)
         except FileNotFoundError:
