@@ -9,6 +9,7 @@ and the SPM lease directly (``sanlock direct init``, no daemon).
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +20,7 @@ from tests.storage import lvfiles
 from tests.storage.helpers import need_sanlock, new_uuid
 from tests.storage.lvmhelpers import forget_archives, loop_devices, need_lvm
 from vdsm.common import commands
+from vdsm.common.errors import InvalidParameter
 from vdsm.storage import constants as sc
 from vdsm.storage.blockdevs import BlockStorage
 from vdsm.storage.context import StorageContext
@@ -27,16 +29,19 @@ from vdsm.storage.domains.block.domain import BlockStorageDomain
 from vdsm.storage.domains.block.errors import (
     StorageDomainNotEmpty,
     VolumeGroupHasDomainTag,
+    VolumesZeroingError,
 )
 from vdsm.storage.domains.cache import DomainCache
 from vdsm.storage.domains.operations import DomainService
 from vdsm.storage.errors import (
     ImageDoesNotExistInSD,
     StorageDomainCreationError,
+    StorageDomainDescriptionTooLongError,
     StorageDomainDoesNotExist,
 )
+from vdsm.storage.io.file_operations import LocalFileOps
 from vdsm.storage.lvm import LVM, LocalRunner
-from vdsm.storage.lvm_errors import VolumeGroupDoesNotExist
+from vdsm.storage.lvm_errors import VolumeGroupDoesNotExist, VolumeGroupSizeError
 from vdsm.supervdsm import ops
 from vdsm.supervdsm.ops import OpContext, Peer
 
@@ -234,6 +239,36 @@ def test_a_failure_after_the_lvs_exist_removes_them_and_the_tags(host):
     host.ctx.supervdsm.fail.clear()
     create_domain(host)                   # the same VG works afterwards
     assert tags.DOMAIN_TAG in vg_state(host)[1]
+
+
+def test_a_failed_zeroing_is_volumes_zeroing_error_and_undone(host, monkeypatch):
+    def broken(self: Any, path: str, offset: int, data: bytes) -> None:
+        raise OSError(errno.EIO, "injected I/O error", path)
+    monkeypatch.setattr(LocalFileOps, "write_block", broken)
+    with pytest.raises(VolumesZeroingError, match="injected"):
+        create_domain(host)
+    assert vg_state(host) == ([], [tags.UNREADY_DOMAIN_TAG])
+
+
+def test_bad_metadata_or_a_small_vg_is_refused_before_any_lv(host, block_ctx):
+    with pytest.raises(StorageDomainDescriptionTooLongError):
+        create_domain(host, name="x" * (sc.DESCRIPTION_SIZE + 1))
+    with pytest.raises(InvalidParameter):
+        create_domain(host, version=2)
+    assert vg_state(host) == ([], [tags.UNREADY_DOMAIN_TAG])
+    sd_uuid = new_uuid()
+    with loop_devices(1, size_mb=3072) as (small,):
+        try:        # a VG createVG would refuse (under 10 GiB), made by hand
+            block_ctx.lvm.pvcreate([small])
+            vg = block_ctx.lvm.vgcreate(sd_uuid, [small],
+                                        tags=[tags.UNREADY_DOMAIN_TAG])
+            with pytest.raises(VolumeGroupSizeError):
+                create.create_domain(block_ctx, sd_uuid=sd_uuid, name="small",
+                                     dom_type=sc.FCP_DOMAIN, dom_class=sc.DATA_DOMAIN,
+                                     version=5, vg_uuid=vg.uuid)
+            assert block_ctx.lvm.lvs(sd_uuid) == []
+        finally:
+            forget_archives(sd_uuid)
 
 
 def test_lvs_that_never_appear_fail_in_bounded_time_and_undo(block_ctx):

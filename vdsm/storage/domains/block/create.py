@@ -96,10 +96,13 @@ def create_domain(ctx: StorageContext, *, sd_uuid: str, name: str, dom_type: int
     if needed > vg.free_count:
         raise VolumeGroupSizeError(f"VG {sd_uuid} has {vg.free_count} free extents, "
                                    f"a domain needs {needed}")
+    fresh = not ctx.has_file_ops(sd_uuid)
     access = VGAccess(sd_uuid=sd_uuid, lvm=lvm, lv_dir=ctx.lv_dir,
                       ops=ctx.file_ops(sd_uuid), leases=ctx.leases, version=version,
                       activation=bool(ctx.setting("lv_activation")))
     reverter = Reverter()
+    if fresh:   # no domain object holds this I/O helper yet
+        reverter.add("I/O helper", lambda: ctx.release_file_ops(sd_uuid))
     try:
         _build(ctx, access, special, md_tags, reverter, lv_wait)
     except BaseException:
