@@ -24,9 +24,12 @@ from tests.storage.blockdevs_test import guid_of, luns
 from tests.storage.helpers import (
     BLANK,
     StorageHost,
+    become_spm,
     code,
+    loop_ext4,
     new_uuid,
     ok,
+    posix_connection,
     wait_task,
 )
 from tests.storage.lvmhelpers import forget_archives, need_lvm
@@ -165,3 +168,29 @@ def test_pool_with_a_block_master_mounts_it_for_the_spm(host, lv_dir):
             ok(proxy.spmStop(sp))
         finally:
             proxy.disconnectStoragePool(sp, 1, "")
+
+
+def test_master_moving_to_a_file_domain_unmounts_the_block_master(host, lv_dir):
+    proxy = host.proxy()
+    with domain_vg(proxy, lv_dir) as (sd, vg_uuid, _), loop_ext4(256) as device:
+        ok(proxy.createStorageDomain(ISCSI, sd, "block master", vg_uuid, DATA, 5))
+        con = posix_connection(device)
+        ok(proxy.connectStorageServer(6, BLANK, [con]))
+        sd2, sp = new_uuid(), new_uuid()
+        ok(proxy.createStorageDomain(6, sd2, "file data", device, DATA))
+        ok(proxy.createStoragePool(0, sp, "block pool", sd, [sd], 1))
+        ok(proxy.connectStoragePool(sp, 1, "", sd, 1))
+        try:
+            become_spm(proxy, sp, 90)
+            master = os.path.join(host.config.mount_root, "blockSD", sd, "master")
+            assert os.path.ismount(master)
+            ok(proxy.attachStorageDomain(sd2, sp))
+            ok(proxy.activateStorageDomain(sd2, sp))
+            ok(proxy.deactivateStorageDomain(sd, sp, sd2, 2))
+            assert not os.path.ismount(master)
+            assert ok(proxy.getStorageDomainInfo(sd2))["info"]["role"] == "Master"
+            assert ok(proxy.getStorageDomainInfo(sd))["info"]["role"] == "Regular"
+            ok(proxy.spmStop(sp))
+        finally:
+            proxy.disconnectStoragePool(sp, 1, "")
+            proxy.disconnectStorageServer(6, BLANK, [con])

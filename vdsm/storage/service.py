@@ -12,6 +12,7 @@ import logging
 import threading
 from typing import Any
 
+from vdsm.common.errors import VdsmError
 from vdsm.common.events import NullPublisher, Publisher
 from vdsm.storage import constants as sc
 from vdsm.storage import faults, sendtargets
@@ -231,6 +232,11 @@ class StorageService:
             sp_uuid, "deactivateStorageDomain", lambda ctx: ops.migrate_master(
                 ctx, migration, sd_uuid, msd_uuid, int(master_version or 0)))
         spm.master_moved(old_master_dir, lver)
+        try:  # its tasks moved: a block master's file system is unmounted
+            self.cache.produce(sd_uuid).release_master_dir()
+        except (VdsmError, OSError) as e:
+            log.error("cannot release the old master file system of %s: %s",
+                      sd_uuid, e)
 
     # --- SPM ----------------------------------------------------------------------
     def spm_start(self, sp_uuid: str, host_tasks: TaskManager) -> str:
