@@ -85,7 +85,8 @@ class DomainCache:
             return list(self._domains.values())
 
     def scan_all(self) -> list[str]:
-        """UUIDs of every domain on every connected mount (not remembered)."""
+        """UUIDs of every domain on every connected mount (and, when asked,
+        on the host's devices); those found are remembered."""
         found = self._scan(self._domains_on)
         for sd_uuid, mount_dir in found:
             with self._lock:
@@ -104,13 +105,24 @@ class DomainCache:
             return None
 
     def _block_uuids(self) -> list[str]:
+        """UUIDs of the block domains on the host's devices; those not
+        known yet are remembered, as scan_all does with file domains."""
         if not self.block_domains:
             return []
         try:
-            return sorted(block_lookup.domain_vgs(self.ctx))
+            names = sorted(block_lookup.domain_vgs(self.ctx))
         except (OSError, VdsmError) as e:
             log.warning("cannot list block domains: %s", e)
             return []
+        for sd_uuid in names:
+            with self._lock:
+                known = sd_uuid in self._domains
+            if not known:
+                try:
+                    self.add_domain(block_lookup.domain(self.ctx, sd_uuid))
+                except (OSError, VdsmError) as e:
+                    log.warning("block domain %s left out: %s", sd_uuid, e)
+        return names
 
     def _mounts(self) -> list[str]:
         root = self.ctx.mount_root

@@ -35,4 +35,10 @@ def find_domain(ctx: StorageContext, sd_uuid: str) -> BlockStorageDomain | None:
     """The block domain ``sd_uuid``, or None when no listed VG is it."""
     if sd_uuid not in domain_vgs(ctx):
         return None
+    return domain(ctx, sd_uuid)
+
+
+def domain(ctx: StorageContext, sd_uuid: str) -> BlockStorageDomain:
+    """The domain object of a VG domain_vgs found (its PVs known).
+    Raises VolumeGroupDoesNotExist, MetaDataValidationError."""
     return BlockStorageDomain.from_context(ctx, sd_uuid)
