@@ -6,7 +6,8 @@ on its PVs (``lvs -o seg_pe_ranges``, ``pvs -o pe_start``, the VG's
 extent size) and mounts a FUSE file system that serves MOUNTPOINT/<lv>
 by pread/pwrite at those byte ranges of the PV devices: what a block
 domain reads and writes through its LVs, the test reads and writes
-through these files. The map is taken at ``start()``; after changing the
+through these files (a truncate never changes their size, as with a
+device). The map is taken at ``start()``; after changing the
 VG's LVs call ``refresh()`` (a new map, files stay open), or start with
 ``follow=True``: a thread then reads the VG every ``interval`` seconds
 and loads the new map itself, so LVs another process (an agent, a second

@@ -38,18 +38,24 @@ class Extensions:
     def poll_interval(self) -> float:
         return float(self.ctx.setting("mailbox_poll_interval"))
 
+    @property
+    def event_interval(self) -> float:
+        return float(self.ctx.setting("mailbox_event_interval"))
+
     # --- factories the pool and the SPM role are given -----------------------
     def host_mailbox(self, master: StorageDomain, host_id: int) -> HostMailbox | None:
         if not master.requires_mailbox:
             return None
         return HostMailbox(host_id, master.inbox_path, master.outbox_path,
-                           master.ops, poll_interval=self.poll_interval)
+                           master.ops, poll_interval=self.poll_interval,
+                           event_interval=self.event_interval)
 
     def spm_mailbox(self, master: StorageDomain) -> SpmMailbox | None:
         if not master.requires_mailbox:
             return None
         return SpmMailbox(master.inbox_path, master.outbox_path, master.ops,
-                          self.handle, poll_interval=self.poll_interval)
+                          self.handle, poll_interval=self.poll_interval,
+                          event_interval=self.event_interval)
 
     # --- the SPM's side -------------------------------------------------------
     def handle(self, host_id: int, request: fmt.ExtendMessage) -> int:
