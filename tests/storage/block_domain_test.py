@@ -31,6 +31,7 @@ from vdsm.storage.domains.block.errors import (
     VolumeGroupHasDomainTag,
     VolumesZeroingError,
 )
+from vdsm.storage.domains.block.volume import BlockVolume
 from vdsm.storage.domains.cache import DomainCache
 from vdsm.storage.domains.operations import DomainService
 from vdsm.storage.errors import (
@@ -38,6 +39,7 @@ from vdsm.storage.errors import (
     StorageDomainCreationError,
     StorageDomainDescriptionTooLongError,
     StorageDomainDoesNotExist,
+    VolumeDoesNotExist,
 )
 from vdsm.storage.io.file_operations import LocalFileOps
 from vdsm.storage.lvm import LVM, LocalRunner
@@ -333,6 +335,13 @@ def test_images_and_volumes_come_from_lv_tags(host):
     dom.remove_image_if_empty(new_img)
     assert not os.path.exists(dom.image_path(new_img))
 
+    vol = dom.volume(img, top)
+    assert isinstance(vol, BlockVolume) and vol.vg is dom.vg
+    assert vol.path == os.path.join(host.ctx.lv_dir, host.sd_uuid, top)
+    with pytest.raises(VolumeDoesNotExist):
+        dom.volume(other, top)           # not in that image
+    with pytest.raises(VolumeDoesNotExist):
+        dom.extend_volume_lv(new_uuid(), MiB)
     # the SPM's side of a mailbox extension: absolute sizes, applied once
     assert dom.extend_volume_lv(lone, 300 * MiB) == 384 * MiB     # whole extents
     assert dom.extend_volume_lv(lone, 200 * MiB) == 384 * MiB

@@ -18,13 +18,14 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vdsm.storage import constants as sc
 from vdsm.storage.connections import mounts
 from vdsm.storage.context import Privileged, StorageContext
-from vdsm.storage.domains.block import tags
+from vdsm.storage.domains.block import growth, tags
 from vdsm.storage.domains.block.vgaccess import VGAccess
+from vdsm.storage.domains.block.volume import BlockVolume
 from vdsm.storage.domains.domain import (
     Metadata,
     StorageDomain,
@@ -40,9 +41,6 @@ from vdsm.storage.errors import (
 from vdsm.storage.io.file_operations import FileOps
 from vdsm.storage.lvm_errors import VolumeGroupDoesNotExist
 from vdsm.storage.lvm_report import LV
-
-if TYPE_CHECKING:
-    from vdsm.storage.domains.volume import Volume
 
 log = logging.getLogger(__name__)
 
@@ -275,14 +273,13 @@ class BlockStorageDomain(StorageDomain):
                       if vt.image and not vt.image.startswith(sc.REMOVED_IMAGE_PREFIX)
                       and (img_uuid is None or vt.image == img_uuid))
 
-    def volume(self, img_uuid: str, vol_uuid: str) -> Volume:
+    def volume(self, img_uuid: str, vol_uuid: str) -> BlockVolume:
         if vol_uuid not in self.volumes(img_uuid):
             raise VolumeDoesNotExist(f"Volume does not exist: {vol_uuid}",
                                      volume=vol_uuid)
         return self.new_volume(img_uuid, vol_uuid)
 
-    def new_volume(self, img_uuid: str, vol_uuid: str) -> Volume:
-        from vdsm.storage.domains.block.volume import BlockVolume
+    def new_volume(self, img_uuid: str, vol_uuid: str) -> BlockVolume:
         return BlockVolume(self.sd_uuid, img_uuid, vol_uuid, vg=self.vg)
 
     def image_path(self, img_uuid: str) -> str:
@@ -323,23 +320,20 @@ class BlockStorageDomain(StorageDomain):
         log.info("deleted image %s of domain %s", img_uuid, self.sd_uuid)
 
     def extend_volume_lv(self, vol_uuid: str, size: int) -> int:
-        """Grow the volume's LV to at least ``size`` bytes (the SPM); an LV
-        that big already is left alone, so a repeated request is applied
-        once. Returns the LV's size. Raises LogicalVolumeDoesNotExistError,
-        VolumeGroupSizeError, LogicalVolumeExtendError."""
+        """Grow a volume's LV to at least ``size`` bytes (the SPM, for a
+        mailbox request; applied once if asked twice). Returns the LV's
+        size. Raises VolumeDoesNotExist and BlockVolume.extend_lv's errors."""
         self.invalidate()
-        current = self.vg.lvm.lv(self.sd_uuid, vol_uuid).size
-        if current < size:
-            self.vg.lvm.lvextend(self.sd_uuid, vol_uuid, size)
-            current = self.vg.lvm.lv(self.sd_uuid, vol_uuid).size
-        return current
+        img_uuid = next((vt.image for lv, vt in self._volume_lvs()
+                         if lv.name == vol_uuid and vt.image), None)
+        if img_uuid is None:
+            raise VolumeDoesNotExist(f"Volume does not exist: {vol_uuid}",
+                                     volume=vol_uuid)
+        return self.new_volume(img_uuid, vol_uuid).extend_lv(size)
 
     def refresh_volume(self, img_uuid: str, vol_uuid: str) -> None:
-        """See the size the SPM gave the LV: re-read LVM and reload an
-        active LV's table."""
-        self.invalidate()
-        if self.vg.activation:
-            self.vg.lvm.refresh(self.sd_uuid, vol_uuid)
+        """See the size the SPM gave the LV (growth.refresh_volume)."""
+        growth.refresh_volume(self.vg, img_uuid, vol_uuid)
 
     def _gone(self) -> StorageDomainDoesNotExist:
         return StorageDomainDoesNotExist(
