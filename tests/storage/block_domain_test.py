@@ -27,6 +27,7 @@ from vdsm.storage.context import StorageContext
 from vdsm.storage.domains.block import create, tags
 from vdsm.storage.domains.block.domain import BlockStorageDomain
 from vdsm.storage.domains.block.errors import (
+    BlockStorageDomainMasterMountError,
     StorageDomainNotEmpty,
     VolumeGroupHasDomainTag,
     VolumesZeroingError,
@@ -373,3 +374,13 @@ def test_master_lv_mounted_for_the_master_role_and_unmounted_on_release(host):
     dom.format()                            # unmounts before removing the VG
     assert not dom.master_mounted()
     assert not os.path.exists(os.path.dirname(dom.master_dir))
+
+
+def test_a_master_that_does_not_mount_is_the_classic_mount_error(host):
+    dom = create_domain(host)
+    with open(dom.vg.lv_path(tags.MASTER), "r+b") as f:
+        f.seek(1024)                      # the ext4 superblock
+        f.write(bytes(4096))
+    with pytest.raises(BlockStorageDomainMasterMountError):
+        dom.create_master_dir()
+    assert not dom.master_mounted()

@@ -24,6 +24,7 @@ from vdsm.storage import constants as sc
 from vdsm.storage.connections import mounts
 from vdsm.storage.context import Privileged, StorageContext
 from vdsm.storage.domains.block import growth, tags
+from vdsm.storage.domains.block.errors import BlockStorageDomainMasterMountError
 from vdsm.storage.domains.block.vgaccess import VGAccess
 from vdsm.storage.domains.block.volume import BlockVolume
 from vdsm.storage.domains.domain import (
@@ -41,6 +42,7 @@ from vdsm.storage.errors import (
 from vdsm.storage.io.file_operations import FileOps
 from vdsm.storage.lvm_errors import VolumeGroupDoesNotExist
 from vdsm.storage.lvm_report import LV
+from vdsm.supervdsm.errors import MountError
 
 log = logging.getLogger(__name__)
 
@@ -165,13 +167,17 @@ class BlockStorageDomain(StorageDomain):
     def create_master_dir(self) -> None:
         """Mount the master LV (once) and lay out tasks/ and vms/ on it.
 
-        Raises MountError (through supervdsm), OSError.
+        Raises BlockStorageDomainMasterMountError, OSError.
         """
         if not self.master_mounted():
             self.vg.ops.makedirs(self.master_dir, DIR_MODE)
             if self.vg.activation:
                 self.vg.lvm.activate(self.sd_uuid, tags.MASTER)
-            self.privileged.call("mount_master", vg=self.sd_uuid)
+            try:
+                self.privileged.call("mount_master", vg=self.sd_uuid)
+            except MountError as e:
+                raise BlockStorageDomainMasterMountError(
+                    f"Master file system of {self.sd_uuid}: {e}") from None
             log.info("mounted the master file system of %s on %s", self.sd_uuid,
                      self.master_dir)
         for sub in (sc.TASKS_DIR, sc.VMS_DIR):

@@ -31,3 +31,10 @@ class VolumesZeroingError(StorageError):
 
     name = "VolumesZeroingError"
     default_message = "Cannot zero out volume"
+
+
+class BlockStorageDomainMasterMountError(StorageError):
+    """The master LV's file system could not be mounted (368)."""
+
+    name = "BlockStorageDomainMasterMountError"
+    default_message = "BlockSD master file system mount error"
