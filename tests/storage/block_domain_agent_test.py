@@ -151,11 +151,12 @@ def test_pool_with_a_block_master_mounts_it_for_the_spm(host, lv_dir):
         ok(proxy.createStorageDomain(ISCSI, sd, "block master", vg_uuid, DATA, 5))
         sp = new_uuid()
         ok(proxy.createStoragePool(0, sp, "block pool", sd, [sd], 1))
+        master = os.path.join(host.config.mount_root, "blockSD", sd, "master")
+        assert not os.path.ismount(master)   # laid out, then released
         ok(proxy.connectStoragePool(sp, 1, "", sd, 1))
         try:
             task = ok(proxy.spmStart(sp, -1, -1, -1, False))["uuid"]
             assert wait_task(proxy, task, 90)["taskResult"] == "success"
-            master = os.path.join(host.config.mount_root, "blockSD", sd, "master")
             assert os.path.isdir(os.path.join(master, "tasks"))
             assert os.path.ismount(master)
             info = ok(proxy.getStorageDomainInfo(sd))["info"]
