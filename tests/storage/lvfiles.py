@@ -105,8 +105,12 @@ class LVFiles:
     """MOUNTPOINT/<lv> for every LV of a VG; ``path(lv)`` names one."""
 
     def __init__(self, devices: Sequence[str], vg: str, mountpoint: str, *,
-                 follow: bool = False, interval: float = 0.2) -> None:
+                 follow: bool = False, interval: float = 0.2,
+                 owner: tuple[int, int] | None = None) -> None:
+        """``owner``: (uid, gid) the LV files show, as udev rules give a
+        real host's LVs to vdsm (default: root)."""
         self.devices = list(devices)
+        self.owner = owner
         self.vg = vg
         self.mountpoint = mountpoint
         self.follow = follow
@@ -136,6 +140,8 @@ class LVFiles:
         write_map(self.mapfile, self.extents)
         # No attribute or entry caching: a grown or new LV shows at once.
         options = "allow_other,attr_timeout=0,entry_timeout=0,negative_timeout=0"
+        if self.owner is not None:
+            options += f",uid={self.owner[0]},gid={self.owner[1]}"
         self.proc = subprocess.Popen(
             [build(), "-f", "-o", options, self.mapfile, self.mountpoint],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
