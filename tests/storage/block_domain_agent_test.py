@@ -9,21 +9,13 @@ createStorageDomain with the VG's UUID.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import pwd
-import shutil
-import tempfile
-from collections.abc import Iterator
-from typing import Any
 
-import pytest
-
-from tests.storage import lvfiles
-from tests.storage.blockdevs_test import guid_of, luns
+from tests.storage import blockagent
+from tests.storage.blockagent import DATA, ISCSI, MiB, domain_vg, root_lvm
+from tests.storage.blockdevs_test import guid_of
 from tests.storage.helpers import (
     BLANK,
-    StorageHost,
     become_spm,
     code,
     loop_ext4,
@@ -32,65 +24,12 @@ from tests.storage.helpers import (
     posix_connection,
     wait_task,
 )
-from tests.storage.lvmhelpers import forget_archives, need_lvm
-from tests.supervdsm.helpers import ensure_vdsm_user
+from tests.storage.lvmhelpers import need_lvm
 from vdsm.common import commands
 from vdsm.storage.domains.block import tags
-from vdsm.storage.lvm import LVM, LocalRunner
 
 pytestmark = need_lvm
-MiB = 1024 * 1024
-LUN_MB = 6 * 1024    # two make createVG's 10 GiB minimum (sparse files)
-ISCSI = 3
-DATA = 1
-
-
-@pytest.fixture(scope="module")
-def lv_dir() -> Iterator[str]:
-    path = tempfile.mkdtemp(prefix="vdsm-lvdir-", dir="/var/tmp")
-    os.chmod(path, 0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def host(lv_dir: str) -> Iterator[StorageHost]:
-    why = lvfiles.unavailable()
-    if why:
-        pytest.skip(f"lvfiles cannot run here: {why}")
-    if shutil.which("sanlock") is None:
-        pytest.skip("needs the sanlock package (scripts/install-deps.sh)")
-    ensure_vdsm_user()
-    h = StorageHost({("irs", "list_loop_devices"): True, ("irs", "lv_dir"): lv_dir,
-                     ("irs", "lv_activation"): False}).start()
-    try:
-        yield h
-    finally:
-        h.stop()
-
-
-@contextlib.contextmanager
-def domain_vg(proxy: Any, lv_dir: str) -> Iterator[tuple[str, str, list[str]]]:
-    """(sdUUID, VG UUID, LUN nodes): a VG made by createVG on two LUNs,
-    its LVs served under lv_dir as they come and go."""
-    sd_uuid = new_uuid()
-    with luns(LUN_MB, LUN_MB) as nodes:
-        try:
-            vg_uuid = ok(proxy.createVG(sd_uuid, [guid_of(n) for n in nodes],
-                                        False))["uuid"]
-            vdsm = pwd.getpwnam("vdsm")
-            with lvfiles.LVFiles(nodes, sd_uuid, os.path.join(lv_dir, sd_uuid),
-                                 follow=True, owner=(vdsm.pw_uid, vdsm.pw_gid)):
-                yield sd_uuid, vg_uuid, nodes
-        finally:
-            forget_archives(sd_uuid)
-
-
-def root_lvm(sd_uuid: str, nodes: list[str]) -> LVM:
-    """LVM in this process (root), as another host or an admin would see it."""
-    lvm = LVM(LocalRunner())
-    lvm.set_devices(sd_uuid, nodes)
-    return lvm
+lv_dir, host = blockagent.lv_dir, blockagent.host     # the shared fixtures
 
 
 def test_create_inspect_list_validate_and_format(host, lv_dir):
