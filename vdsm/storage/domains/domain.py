@@ -84,6 +84,8 @@ class StorageDomain(abc.ABC):
     """One storage domain; methods may block on storage (call them from
     tasks, verbs or monitors, never while holding a global lock)."""
 
+    domain_dir: str      # this host's directory of the domain (pool links)
+
     def __init__(self, sd_uuid: str) -> None:
         self.sd_uuid = sd_uuid
         self._md_lock = threading.Lock()
@@ -229,6 +231,12 @@ class StorageDomain(abc.ABC):
     @abc.abstractmethod
     def image_path(self, img_uuid: str) -> str:
         """Where the image's volumes are, for VMs and qemu-img."""
+
+    def link_image(self, img_uuid: str, vol_uuids: list[str]) -> None:
+        """Make the volumes reachable under image_path() on this host
+        (block domains: links to the LVs, as VMs open them); file volumes
+        are there already."""
+        return None
 
     def extend_volume_lv(self, vol_uuid: str, size: int) -> int:
         """Grow a thin volume's LV to at least ``size`` bytes (the SPM, for a

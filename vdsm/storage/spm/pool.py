@@ -167,8 +167,6 @@ class StoragePool:
             if os.path.islink(path) and name not in wanted:
                 os.unlink(path)
         for name, target in wanted.items():
-            if target is None:
-                continue
             path = os.path.join(self.pool_dir, name)
             if os.path.islink(path) and os.readlink(path) == target:
                 continue
@@ -200,9 +198,8 @@ class StoragePool:
         if mailbox is not None:
             mailbox.stop()
 
-    def _domain_dir(self, sd_uuid: str) -> str | None:
-        dom = self.cache.produce(sd_uuid)
-        return getattr(dom, "domain_dir", None)
+    def _domain_dir(self, sd_uuid: str) -> str:
+        return self.cache.produce(sd_uuid).domain_dir
 
     def run_path(self, sd_uuid: str, img_uuid: str) -> str:
         """An image directory as VMs see it, through the pool's links."""

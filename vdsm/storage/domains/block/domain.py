@@ -71,6 +71,7 @@ class BlockStorageDomain(StorageDomain):
         super().__init__(sd_uuid)
         self.vg = vg
         self.mount_root = mount_root
+        self.domain_dir = host_dir(mount_root, sd_uuid)
         self.privileged = privileged
         self._type: int | None = None
         self._refreshed = time.monotonic()
@@ -298,6 +299,15 @@ class BlockStorageDomain(StorageDomain):
         created = img_uuid not in self.images()
         self.vg.ops.makedirs(self.image_path(img_uuid), DIR_MODE)
         return created
+
+    def link_image(self, img_uuid: str, vol_uuids: list[str]) -> None:
+        """Links ``images/<img>/<vol>`` to the LVs (classic), replaced
+        atomically, so the pool's image path opens each volume."""
+        image_dir = self.image_path(img_uuid)
+        self.vg.ops.makedirs(image_dir, DIR_MODE)
+        for vol_uuid in vol_uuids:
+            self.vg.ops.symlink(self.vg.lv_path(vol_uuid),
+                                os.path.join(image_dir, vol_uuid))
 
     def remove_image_if_empty(self, img_uuid: str) -> None:
         if not self.volumes(img_uuid):
