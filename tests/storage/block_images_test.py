@@ -14,7 +14,15 @@ import os
 
 from tests.storage import blockagent
 from tests.storage.blockagent import MiB, block_pool, root_lvm
-from tests.storage.helpers import merged, new_uuid, ok, wait_task
+from tests.storage.helpers import (
+    BLANK,
+    loop_ext4,
+    merged,
+    new_uuid,
+    ok,
+    posix_connection,
+    wait_task,
+)
 from tests.storage.lvmhelpers import need_lvm
 from vdsm.common import commands
 from vdsm.storage import qemuimg
@@ -118,5 +126,77 @@ def test_volume_lifecycle_on_a_block_domain(host, lv_dir):
         assert not os.path.exists(links)
 
 
-def qemuimg_io(path, command):
-    commands.run(["qemu-io", "-f", "qcow2", "-c", command, path], timeout=60)
+def qemuimg_io(path, command, fmt="qcow2"):
+    commands.run(["qemu-io", "-f", fmt, "-c", command, path], timeout=60)
+
+
+def test_copy_and_move_images_between_file_and_block_domains(host, lv_dir):
+    p = host.proxy()
+    with block_pool(p, lv_dir) as names, loop_ext4(512) as device:
+        bsd, sp, nodes = names["sd"], names["sp"], names["nodes"]
+        lvm = root_lvm(bsd, nodes)
+        con = posix_connection(device)
+        ok(p.connectStorageServer(6, BLANK, [con]))
+        try:
+            fsd = new_uuid()
+            ok(p.createStorageDomain(6, fsd, "file data", device, 1))
+            ok(p.attachStorageDomain(fsd, sp))
+            ok(p.activateStorageDomain(fsd, sp))
+
+            # a file chain with data in both layers
+            img, base, leaf = new_uuid(), new_uuid(), new_uuid()
+            run_task(p, p.createVolume(fsd, sp, img, 128 * MiB, RAW, SPARSE, "DATA",
+                                       base, "base"))
+            qemuimg_io(ok(p.getVolumePath(fsd, sp, img, base))["path"],
+                       "write -P 0x11 0 4M", fmt="raw")
+            run_task(p, p.createVolume(fsd, sp, img, 128 * MiB, COW, SPARSE, "DATA",
+                                       leaf, "leaf", img, base))
+            file_leaf = ok(p.getVolumePath(fsd, sp, img, leaf))["path"]
+            qemuimg_io(file_leaf, "write -P 0x22 2M 4M")
+
+            # file -> block, collapsed into a sparse COW volume
+            bimg, bvol = new_uuid(), new_uuid()
+            run_task(p, p.copyImage(fsd, sp, "", img, leaf, bimg, bvol, "to block",
+                                    bsd, 8, COW, SPARSE))
+            info = ok(p.getVolumeInfo(bsd, sp, bimg, bvol))["info"]
+            assert (info["format"], info["legality"], info["parent"]) == (
+                "COW", "LEGAL", BLANK)
+            assert not lv_tags(lvm, bsd, bvol).initializing
+            compare(p, (fsd, sp, img, leaf), (bsd, sp, bimg, bvol))
+
+            # block -> block (RAW, preallocated) and block -> file (RAW)
+            b2img, b2vol = new_uuid(), new_uuid()
+            run_task(p, p.copyImage(bsd, sp, "", bimg, bvol, b2img, b2vol, "b2b",
+                                    bsd, 8, RAW, PREALLOCATED))
+            lvm.invalidate()
+            assert lvm.lv(bsd, b2vol).size == 128 * MiB
+            compare(p, (bsd, sp, bimg, bvol), (bsd, sp, b2img, b2vol))
+            fimg, fvol = new_uuid(), new_uuid()
+            run_task(p, p.copyImage(bsd, sp, "", b2img, b2vol, fimg, fvol, "b2f",
+                                    fsd, 8, RAW, SPARSE))
+            compare(p, (fsd, sp, img, leaf), (fsd, sp, fimg, fvol))
+
+            # moveImage file -> block keeps the chain (op 1: a copy)
+            run_task(p, p.moveImage(sp, fsd, bsd, img, "", 1))
+            assert lv_tags(lvm, bsd, leaf).parent == base
+            assert ok(p.getVolumeInfo(bsd, sp, img, leaf))["info"]["legality"] == \
+                "LEGAL"
+            compare(p, (fsd, sp, img, leaf), (bsd, sp, img, leaf))
+            for sd, image in ((bsd, img), (bsd, bimg), (bsd, b2img), (fsd, fimg),
+                              (fsd, img)):
+                run_task(p, p.deleteImage(sd, sp, image))
+            ok(p.deactivateStorageDomain(fsd, sp, bsd, 1))
+        finally:
+            p.disconnectStorageServer(6, BLANK, [con])
+
+
+def compare(proxy, first, second):
+    """qemu-img compare of two volumes (each prepared for the read)."""
+    paths = []
+    for sd, sp, img, vol in (first, second):
+        paths.append(merged(ok(proxy.prepareImage(sp, sd, img, vol)))["path"])
+    try:
+        commands.run(["qemu-img", "compare", "-U", *paths], timeout=120)
+    finally:
+        for sd, sp, img, vol in (first, second):
+            ok(proxy.teardownImage(sp, sd, img, vol))

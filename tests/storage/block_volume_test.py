@@ -112,7 +112,9 @@ def test_alloc_size_the_classic_way():
     chunk = 2560 * MIB
     assert block_volume.alloc_size(md, preallocate=False, chunk_size=chunk) == chunk
     assert block_volume.alloc_size(md, preallocate=False, chunk_size=chunk,
-                                   initial_size=GIB) == int(GIB * 1.1)
+                                   initial_size=GIB) == 1127 * MIB  # 1.1 GiB up
+    assert block_volume.alloc_size(md, preallocate=False, chunk_size=chunk,
+                                   initial_size=7281049) == 8 * MIB  # measured
     assert block_volume.alloc_size(md, preallocate=True, chunk_size=chunk) == 10 * GIB
     small = md.updated(capacity=GIB)
     assert block_volume.alloc_size(small, preallocate=False, chunk_size=chunk) == GIB

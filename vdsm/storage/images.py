@@ -8,8 +8,10 @@ byte is copied.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from typing import Callable
 
 from vdsm.storage import constants as sc
@@ -19,7 +21,12 @@ from vdsm.storage.domains import image
 from vdsm.storage.domains.cache import DomainCache
 from vdsm.storage.domains.domain import StorageDomain
 from vdsm.storage.domains.file.volume import qemu_format
-from vdsm.storage.domains.volume import VolumeMetadata, format_name, type_name
+from vdsm.storage.domains.volume import (
+    Volume,
+    VolumeMetadata,
+    format_name,
+    type_name,
+)
 from vdsm.storage.errors import (
     CopyImageError,
     ImageDoesNotExistInSD,
@@ -90,10 +97,12 @@ class ImageOperations:
                 disktype=src_md.disktype, description=description, voltype=role)
             dst.write_metadata(md)
             try:
-                qemuimg.convert(src.path, dst.path,
-                                src_format=qemu_format(src_md.format),
-                                dst_format=qemu_format(fmt),
-                                preallocation=_preallocation(fmt, alloc))
+                with _prepared(src):
+                    _create_target(dst, md, src.path, src_md.format, parent=None)
+                    with _prepared(dst):
+                        qemuimg.convert(src.path, dst.path,
+                                        src_format=qemu_format(src_md.format),
+                                        dst_format=qemu_format(fmt), create=False)
             except qemuimg.QemuImgError as e:
                 raise CopyImageError(f"low level Image copy failed: {e.message}") \
                     from None
@@ -147,29 +156,47 @@ class ImageOperations:
             raise MoveImageError(f"Image {img_uuid} is based on template "
                                  f"{md.image}; move the template first")
         dst = dst_dom.new_volume(img_uuid, vol_uuid)
-        dst.write_metadata(md.updated(domain=dst_dom.sd_uuid,
-                                      legality=sc.ILLEGAL_VOL))
-        backing = backing_format = None
-        if md.has_parent:
-            backing = md.parent
-            backing_format = qemu_format(src_dom.volume(img_uuid, md.parent)
-                                         .metadata().format)
+        dst_md = md.updated(domain=dst_dom.sd_uuid, legality=sc.ILLEGAL_VOL)
+        dst.write_metadata(dst_md)
+        parent = dst_dom.volume(img_uuid, md.parent) if md.has_parent else None
         try:
-            qemuimg.convert(src.path, dst.path, src_format=qemu_format(md.format),
-                            dst_format=qemu_format(md.format), backing=backing,
-                            backing_format=backing_format,
-                            preallocation=_preallocation(md.format, md.type),
-                            cwd=os.path.dirname(dst.path))
+            with _prepared(src):
+                _create_target(dst, dst_md, src.path, md.format, parent=parent)
+                with _prepared(dst):
+                    qemuimg.convert(src.path, dst.path,
+                                    src_format=qemu_format(md.format),
+                                    dst_format=qemu_format(md.format),
+                                    backing=md.parent if md.has_parent else None,
+                                    create=False, cwd=os.path.dirname(src.path))
         except qemuimg.QemuImgError as e:
             raise MoveImageError(f"Error moving image: {e.message}") from None
         dst.create_lease()
         dst.write_metadata(md.updated(domain=dst_dom.sd_uuid))
 
 
-def _preallocation(fmt: str, alloc: str) -> str | None:
-    if alloc != sc.VOL_TYPES[sc.PREALLOCATED_VOL]:
-        return None
-    return "falloc"
+@contextlib.contextmanager
+def _prepared(vol: Volume) -> Iterator[None]:
+    """The volume (and its chain) usable on this host for the copy: a
+    block volume's LVs active, as on any host qemu-img runs on."""
+    vol.prepare()
+    try:
+        yield
+    finally:
+        vol.teardown()
+
+
+def _create_target(dst: Volume, md: VolumeMetadata, src_path: str, src_format: str,
+                   *, parent: Volume | None) -> None:
+    """The destination's data (file or LV, qcow2 header on ``parent``),
+    sized for the copy, before qemu-img writes into it: a block domain's
+    volume has no LV until create_data. Raises QemuImgError (measure) and
+    create_data's errors."""
+    preallocate = md.type == sc.VOL_TYPES[sc.PREALLOCATED_VOL]
+    initial = None
+    if md.format == sc.VOL_FORMATS[sc.COW_FORMAT]:
+        initial = qemuimg.measure(src_path, src_format=qemu_format(src_format),
+                                  dst_format=qemuimg.QCOW2)
+    dst.create_data(md, parent=parent, preallocate=preallocate, initial_size=initial)
 
 
 def image_exists(dom: StorageDomain, img_uuid: str) -> bool:

@@ -105,8 +105,10 @@ def convert(src: str, dst: str, *, src_format: str, dst_format: str,
 
     With ``backing`` the target keeps that backing file and only data that
     differs from it is written (copying one layer of a chain). Without
-    ``create`` the target must exist (-n). ``cache`` "none" bypasses the
-    page cache on both sides, so a large copy does not evict the host's.
+    ``create`` the target must exist (-n; an LV the caller made, whose
+    format and backing are already in its header: qemu-img refuses -o
+    then). ``cache`` "none" bypasses the page cache on both sides, so a
+    large copy does not evict the host's.
     """
     argv = [QEMU_IMG, "convert", "-t", cache, "-T", cache,
             "-f", src_format, "-O", dst_format]
@@ -116,16 +118,33 @@ def convert(src: str, dst: str, *, src_format: str, dst_format: str,
     if preallocation is not None and create:
         options.append(f"preallocation={preallocation}")
     if backing is not None:
-        if backing_format is None:
+        if backing_format is None and create:
             raise ValueError("backing_format is required with a backing file")
         argv += ["-B", backing]
-        options.append(f"backing_fmt={backing_format}")
+        if create:
+            options.append(f"backing_fmt={backing_format}")
     if options:
         argv += ["-o", ",".join(options)]
     if not create:
         argv.append("-n")
     argv += [src, dst]
     _run(argv, timeout=timeout, cwd=cwd)
+
+
+def measure(path: str, *, src_format: str, dst_format: str,
+            timeout: float = DEFAULT_TIMEOUT) -> int:
+    """Bytes a copy of ``path`` (with its chain) needs in ``dst_format``
+    (``qemu-img measure``'s "required"); sizes a destination LV before a
+    copy. Raises QemuImgError."""
+    out = _run([QEMU_IMG, "measure", "--output=json", "-U", "-f", src_format,
+                "-O", dst_format, path], timeout=timeout)
+    try:
+        required = json.loads(out)["required"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise QemuImgError(f"unexpected qemu-img measure output: {e}") from None
+    if not isinstance(required, int):
+        raise QemuImgError(f"unexpected qemu-img measure output: {out[:200]}")
+    return required
 
 
 def resize(path: str, size: int, *, fmt: str,

@@ -156,8 +156,9 @@ class Volume(abc.ABC):
 
     @abc.abstractmethod
     def create_data(self, md: VolumeMetadata, *, parent: Volume | None,
-                    preallocate: bool) -> None:
-        """Create the data file/LV (RAW or qcow2 on top of ``parent``)."""
+                    preallocate: bool, initial_size: int | None = None) -> None:
+        """Create the data file/LV (RAW or qcow2 on top of ``parent``);
+        ``initial_size`` sizes a COW volume's LV (a file grows by itself)."""
 
     @abc.abstractmethod
     def create_lease(self) -> None:

@@ -44,6 +44,7 @@ from vdsm.storage.lvm_errors import LogicalVolumeDoesNotExistError
 
 log = logging.getLogger(__name__)
 
+MIB = 1024 * 1024
 PAGE = 4096                        # direct I/O unit of FileOps.read/write_block
 QCOW_OVERHEAD_FACTOR = 1.1         # classic: an initial size grows by this
 RESERVED_LEASES = 100              # leases LV slots before the volumes' (classic)
@@ -65,14 +66,17 @@ def alloc_size(md: VolumeMetadata, *, preallocate: bool, chunk_size: int,
     """Bytes of a new volume's LV, the classic way: RAW or preallocated
     COW the capacity (a preallocated COW its initial size if given); a
     sparse COW its initial size plus qcow2 overhead, else one chunk (at
-    most the capacity)."""
+    most the capacity). Whole MiB, as lvcreate takes whole sectors only
+    (an initial size from qemu-img measure is any byte count)."""
     if md.format == RAW:
-        return md.capacity
-    if not preallocate and initial_size:
-        return int(initial_size * QCOW_OVERHEAD_FACTOR)
-    if preallocate:
-        return initial_size or md.capacity
-    return min(chunk_size, md.capacity)
+        size = md.capacity
+    elif not preallocate and initial_size:
+        size = int(initial_size * QCOW_OVERHEAD_FACTOR)
+    elif preallocate:
+        size = initial_size or md.capacity
+    else:
+        size = min(chunk_size, md.capacity)
+    return round_up(size, MIB)
 
 
 class BlockVolume(Volume):

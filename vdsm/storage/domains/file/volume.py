@@ -69,7 +69,7 @@ class FileVolume(Volume):
         self.ops.write_atomic(self.meta_path, md.dump(), sc.FILE_VOLUME_PERMISSIONS)
 
     def create_data(self, md: VolumeMetadata, *, parent: Volume | None,
-                    preallocate: bool) -> None:
+                    preallocate: bool, initial_size: int | None = None) -> None:
         mode = sc.FILE_VOLUME_PERMISSIONS
         if md.format == RAW:
             if parent is not None:
