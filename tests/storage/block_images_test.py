@@ -4,8 +4,9 @@ The engine's story on a pool whose master is a block domain (LVs served
 by lvfiles: no device-mapper here): RAW preallocated and COW sparse
 volumes, a snapshot chain, the reading verbs, description and legality,
 extendVolumeSize, prepareImage with data written through the VM's path,
-teardownImage, deleteVolume and deleteImage; copyImage between file and
-block domains; and every changing verb refused (654) off the SPM.
+teardownImage, deleteVolume and deleteImage; copyImage and moveImage
+between file and block domains; every changing verb refused (654) by a
+host that is not the SPM.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 
 from tests.storage import blockagent
 from tests.storage.blockagent import MiB, block_pool, root_lvm
+from tests.storage.blockdevs_test import guid_of
 from tests.storage.helpers import (
     BLANK,
     loop_ext4,
@@ -200,3 +202,35 @@ def compare(proxy, first, second):
     finally:
         for sd, sp, img, vol in (first, second):
             ok(proxy.teardownImage(sp, sd, img, vol))
+
+
+def test_changing_verbs_off_the_spm_answer_654_and_change_nothing(host, lv_dir):
+    p = host.proxy()
+    with block_pool(p, lv_dir, spm=False) as names:
+        sd, sp, nodes = names["sd"], names["sp"], names["nodes"]
+        lvm = root_lvm(sd, nodes)
+        before = sorted(lv.name for lv in lvm.lvs(sd))
+        img, vol, other = new_uuid(), new_uuid(), new_uuid()
+        verbs = {
+            "createVolume": lambda: p.createVolume(sd, sp, img, str(GiB), COW, SPARSE,
+                                                   "DATA", vol, "x"),
+            "deleteVolume": lambda: p.deleteVolume(sd, sp, img, [vol]),
+            "deleteImage": lambda: p.deleteImage(sd, sp, img),
+            "copyImage": lambda: p.copyImage(sd, sp, "", img, vol, other, new_uuid(),
+                                             "x", sd, 8, COW, SPARSE),
+            "moveImage": lambda: p.moveImage(sp, sd, sd, img, "", 1),
+            "extendVolumeSize": lambda: p.extendVolumeSize(sp, sd, img, vol,
+                                                           str(2 * GiB)),
+            "setVolumeDescription": lambda: p.setVolumeDescription(sd, sp, img, vol,
+                                                                   "x"),
+            "setVolumeLegality": lambda: p.setVolumeLegality(sd, sp, img, vol,
+                                                             "ILLEGAL"),
+            "extendStorageDomain": lambda: p.extendStorageDomain(
+                sd, sp, [guid_of(nodes[0])]),
+            "resizePV": lambda: p.resizePV(sd, sp, guid_of(nodes[1])),
+        }
+        answers = {verb: call()["status"]["code"] for verb, call in verbs.items()}
+        assert answers == dict.fromkeys(verbs, 654)
+        lvm.invalidate()
+        assert sorted(lv.name for lv in lvm.lvs(sd)) == before
+        assert ok(p.getImagesList(sd))["imageslist"] == []
