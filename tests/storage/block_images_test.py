@@ -61,15 +61,22 @@ def test_volume_lifecycle_on_a_block_domain(host, lv_dir):
         run_task(p, p.createVolume(sd, sp, cow_img, str(4 * GiB), COW, SPARSE, "DATA",
                                    cow, "cow"))
 
+        sized_img, sized = new_uuid(), new_uuid()    # the engine's initialSize
+        run_task(p, p.createVolume(sd, sp, sized_img, str(4 * GiB), COW, SPARSE,
+                                   "DATA", sized, "sized", BLANK, BLANK,
+                                   str(200 * MiB)))
+
         # LVs: sizes, tags and the chain as the classic agent laid them out
         assert lvm.lv(sd, base).size == 128 * MiB
-        assert lvm.lv(sd, cow).size < 4 * GiB          # one chunk, not capacity
+        assert lvm.lv(sd, cow).size == 2560 * MiB     # one chunk, not capacity
+        assert lvm.lv(sd, sized).size == 256 * MiB    # 220 MiB in extents
         base_tags, snap_tags = lv_tags(lvm, sd, base), lv_tags(lvm, sd, snap)
         assert (base_tags.image, snap_tags.image, snap_tags.parent) == (img, img, base)
         assert not snap_tags.initializing and base_tags.slot != snap_tags.slot
 
         # reading verbs
-        assert sorted(ok(p.getImagesList(sd))["imageslist"]) == sorted([img, cow_img])
+        assert sorted(ok(p.getImagesList(sd))["imageslist"]) == sorted(
+            [img, cow_img, sized_img])
         assert sorted(ok(p.getVolumesList(sd, sp, img))["uuidlist"]) == sorted(
             [base, snap])
         info = ok(p.getVolumeInfo(sd, sp, img, base))["info"]
@@ -122,6 +129,7 @@ def test_volume_lifecycle_on_a_block_domain(host, lv_dir):
         assert snap not in [lv.name for lv in lvm.lvs(sd)]
         run_task(p, p.deleteImage(sd, sp, img))
         run_task(p, p.deleteImage(sd, sp, cow_img))
+        run_task(p, p.deleteImage(sd, sp, sized_img))
         assert ok(p.getImagesList(sd))["imageslist"] == []
         lvm.invalidate()
         assert not {base, snap, cow} & {lv.name for lv in lvm.lvs(sd)}

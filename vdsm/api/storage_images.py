@@ -63,16 +63,17 @@ class VolumeVerbs:
     def create(self, volume_id: str, storagepool_id: str, storagedomain_id: str,
                image_id: str, size: int, vol_format: int, preallocate: int,
                disk_type: Any, desc: str, src_img_uuid: str = BLANK,
-               src_vol_uuid: str = BLANK) -> str:
+               src_vol_uuid: str = BLANK, initial_size: int = 0) -> str:
         ops = self._svc.volume_ops
-        ops.check_create(size=size, vol_format=vol_format, preallocate=preallocate)
+        ops.check_create(size=size, vol_format=vol_format, preallocate=preallocate,
+                         initial_size=initial_size)
         return self._svc.spm_task(
             storagepool_id, "createVolume", lambda ctx: ops.create(
                 ctx, sd_uuid=storagedomain_id, img_uuid=image_id, size=size,
                 vol_format=vol_format, preallocate=preallocate,
                 disk_type=str(disk_type or sc.DATA_DISKTYPE), vol_uuid=volume_id,
                 description=desc, src_img_uuid=src_img_uuid or BLANK,
-                src_vol_uuid=src_vol_uuid or BLANK))
+                src_vol_uuid=src_vol_uuid or BLANK, initial_size=initial_size))
 
     def copy(self, volume_id: str, storagepool_id: str, storagedomain_id: str,
              image_id: str, dst_img_uuid: str, dst_vol_uuid: str, desc: str = "",

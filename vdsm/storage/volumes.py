@@ -50,18 +50,24 @@ class VolumeOperations:
         self.guard = guard
 
     @staticmethod
-    def check_create(*, size: int, vol_format: int, preallocate: int) -> None:
+    def check_create(*, size: int, vol_format: int, preallocate: int,
+                     initial_size: int = 0) -> None:
         """What createVolume can refuse before a task is started."""
         format_name(vol_format)
         type_name(preallocate)
         if size < 1:
             raise CreateVolumeSizeError(f"Requested size {size} is too small")
+        if initial_size < 0:
+            raise CreateVolumeSizeError(f"Initial size {initial_size} is negative")
 
     def create(self, ctx: TaskContext, *, sd_uuid: str, img_uuid: str, size: int,
                vol_format: int, preallocate: int, disk_type: str, vol_uuid: str,
-               description: str, src_img_uuid: str, src_vol_uuid: str) -> None:
-        """createVolume: a RAW/COW volume, or a COW snapshot of a parent."""
-        self.check_create(size=size, vol_format=vol_format, preallocate=preallocate)
+               description: str, src_img_uuid: str, src_vol_uuid: str,
+               initial_size: int = 0) -> None:
+        """createVolume: a RAW/COW volume, or a COW snapshot of a parent;
+        ``initial_size`` (0: none) sizes a block COW volume's LV."""
+        self.check_create(size=size, vol_format=vol_format, preallocate=preallocate,
+                          initial_size=initial_size)
         fmt, alloc = format_name(vol_format), type_name(preallocate)
         same_image = src_img_uuid in (sc.BLANK_UUID, img_uuid)
         locks = [domain_lock(sd_uuid), image_lock(sd_uuid, img_uuid)]
@@ -112,7 +118,8 @@ class VolumeOperations:
             ctx.check_abort()
             self.guard()
             vol.create_data(md, parent=parent,
-                            preallocate=preallocate == sc.PREALLOCATED_VOL)
+                            preallocate=preallocate == sc.PREALLOCATED_VOL,
+                            initial_size=initial_size or None)
             vol.create_lease()
             if parent is not None and template is None:
                 ctx.add_recovery(recovery.RESTORE_VOLTYPE, {
