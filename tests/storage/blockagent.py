@@ -32,9 +32,11 @@ ISCSI = 3
 DATA = 1
 
 
-def block_host(lv_dir: str) -> StorageHost:
-    """A started host whose LUNs are loop devices and LVs lvfiles files;
-    skips where lvfiles or sanlock cannot run."""
+def block_host(lv_dir: str, extra: dict[tuple[str, str], Any] | None = None
+               ) -> StorageHost:
+    """A started host whose LUNs are loop devices and LVs lvfiles files
+    (``extra``: more configuration); skips where lvfiles or sanlock
+    cannot run."""
     why = lvfiles.unavailable()
     if why:
         pytest.skip(f"lvfiles cannot run here: {why}")
@@ -42,7 +44,7 @@ def block_host(lv_dir: str) -> StorageHost:
         pytest.skip("needs the sanlock package (scripts/install-deps.sh)")
     ensure_vdsm_user()
     return StorageHost({("irs", "list_loop_devices"): True, ("irs", "lv_dir"): lv_dir,
-                        ("irs", "lv_activation"): False}).start()
+                        ("irs", "lv_activation"): False, **(extra or {})}).start()
 
 
 @contextlib.contextmanager
