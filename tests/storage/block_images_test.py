@@ -192,7 +192,14 @@ def test_copy_and_move_images_between_file_and_block_domains(host, lv_dir):
             assert ok(p.getVolumeInfo(bsd, sp, img, leaf))["info"]["legality"] == \
                 "LEGAL"
             compare(p, (fsd, sp, img, leaf), (bsd, sp, img, leaf))
-            for sd, image in ((bsd, img), (bsd, bimg), (bsd, b2img), (fsd, fimg),
+
+            # moveImage block -> file (op 2: the block image and its LV go)
+            run_task(p, p.moveImage(sp, bsd, fsd, bimg, "", 2))
+            assert bimg not in ok(p.getImagesList(bsd))["imageslist"]
+            lvm.invalidate()
+            assert bvol not in [lv.name for lv in lvm.lvs(bsd)]
+            compare(p, (fsd, sp, img, leaf), (fsd, sp, bimg, bvol))
+            for sd, image in ((bsd, img), (fsd, bimg), (bsd, b2img), (fsd, fimg),
                               (fsd, img)):
                 run_task(p, p.deleteImage(sd, sp, image))
             ok(p.deactivateStorageDomain(fsd, sp, bsd, 1))
