@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from vdsm.common.errors import VdsmError
 from vdsm.storage.context import StorageContext
@@ -92,6 +92,11 @@ class StorageSubsystem:
         """What the virt subsystem uses for drives given as volume ids."""
         return _DriveResolver(self)
 
+    @property
+    def volume_extender(self) -> _VolumeExtender:
+        """What the virt subsystem uses to grow thin block volumes."""
+        return _VolumeExtender(self)
+
     def domain_stats(self) -> dict[str, Any]:
         """Per-domain health for getVdsStats (``storageDomains``)."""
         return monitor.repo_stats(self.service.monitor.status(), self._error_code)
@@ -108,3 +113,19 @@ class _DriveResolver:
 
     def teardown(self, drive: dict[str, Any]) -> None:
         self._storage.teardown_drive(drive)
+
+
+class _VolumeExtender:
+    """extend(request, callback), as vdsm.virt.thinprov.Extender wants:
+    the storage service's request_volume_extension (mailbox to the SPM,
+    then the LV refreshed here, then ``callback(None)`` or
+    ``callback(error)``)."""
+
+    def __init__(self, storage: StorageSubsystem) -> None:
+        self._storage = storage
+
+    def extend(self, request: Any, callback: Callable[[BaseException | None], None]
+               ) -> None:
+        self._storage.service.request_volume_extension(
+            request.sd_uuid, request.sp_uuid, request.img_uuid,
+            request.vol_uuid, request.size, callback)
