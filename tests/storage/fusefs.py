@@ -7,6 +7,7 @@ as on a dead NFS server; ``thaw()`` lets them go on.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -33,10 +34,15 @@ def unavailable() -> str | None:
 
 
 def build(source: str = SOURCE, name: str = "freezefs") -> str:
-    """A libfuse3 C program of the tests, compiled once into the cache."""
+    """A libfuse3 C program of the tests, compiled once into the cache.
+
+    The binary is named by the source's digest: checkouts of different
+    versions (worktrees, branches) never run each other's build."""
     os.makedirs(CACHE_DIR, exist_ok=True)
-    binary = os.path.join(CACHE_DIR, name)
-    if os.path.exists(binary) and os.path.getmtime(binary) >= os.path.getmtime(source):
+    with open(source, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:12]
+    binary = os.path.join(CACHE_DIR, f"{name}-{digest}")
+    if os.path.exists(binary):
         return binary
     flags = commands.run(["pkg-config", "--cflags", "--libs", "fuse3"]).out.split()
     tmp = f"{binary}.{os.getpid()}"

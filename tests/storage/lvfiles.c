@@ -19,10 +19,12 @@
 #include <fcntl.h>
 #include <fuse.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_LVS 512
@@ -32,8 +34,10 @@
 struct seg { int fd; off_t offset; off_t length; };
 struct lv { char name[NAME_MAX + 1]; off_t size; int nsegs; struct seg segs[MAX_SEGS]; };
 
-static struct lv lvs[MAX_LVS];
-static int nlvs;
+struct table { int nlvs; struct lv lvs[MAX_LVS]; };
+
+static struct table *current;       /* replaced whole under the lock */
+static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
 static char devpaths[MAX_DEVS][PATH_MAX];
 static int devfds[MAX_DEVS];
 static int ndevs;
@@ -55,21 +59,26 @@ static int device_fd(const char *path)
     return fd;
 }
 
-static int load(const char *mapfile)
+/* Parse MAPFILE into a new table; NULL on a bad map (the old one stays). */
+static struct table *load(const char *mapfile)
 {
+    struct table *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
     FILE *f = fopen(mapfile, "r");
     if (!f) {
         perror(mapfile);
-        return -1;
+        free(t);
+        return NULL;
     }
     char line[16384];
     while (fgets(line, sizeof line, f)) {
         char *save, *tok = strtok_r(line, " \t\n", &save);
         if (!tok)
             continue;
-        if (nlvs == MAX_LVS || strlen(tok) > NAME_MAX || strchr(tok, '/'))
+        if (t->nlvs == MAX_LVS || strlen(tok) > NAME_MAX || strchr(tok, '/'))
             goto bad;
-        struct lv *lv = &lvs[nlvs++];
+        struct lv *lv = &t->lvs[t->nlvs++];
         snprintf(lv->name, sizeof lv->name, "%s", tok);
         while ((tok = strtok_r(NULL, " \t\n", &save))) {
             char *off = strtok_r(NULL, " \t\n", &save);
@@ -87,20 +96,50 @@ static int load(const char *mapfile)
         }
     }
     fclose(f);
-    return 0;
+    return t;
 bad:
-    fprintf(stderr, "%s: bad line for LV %d\n", mapfile, nlvs);
+    fprintf(stderr, "%s: bad line for LV %d\n", mapfile, t->nlvs);
     fclose(f);
-    return -1;
+    free(t);
+    return NULL;
 }
 
+/* The LV named by path in the current table; call with the lock held. */
 static struct lv *find(const char *path)
 {
-    if (path[0] != '/')
+    if (!path || path[0] != '/')
         return NULL;
-    for (int i = 0; i < nlvs; i++)
-        if (strcmp(lvs[i].name, path + 1) == 0)
-            return &lvs[i];
+    for (int i = 0; i < current->nlvs; i++)
+        if (strcmp(current->lvs[i].name, path + 1) == 0)
+            return &current->lvs[i];
+    return NULL;
+}
+
+static void *watch(void *arg)
+{
+    const char *mapfile = arg;
+    struct stat last;
+    if (stat(mapfile, &last) == -1)
+        memset(&last, 0, sizeof last);
+    const struct timespec tick = {0, 50 * 1000 * 1000};
+    for (;;) {
+        nanosleep(&tick, NULL);
+        struct stat st;
+        if (stat(mapfile, &st) == -1)
+            continue;
+        if (st.st_ino == last.st_ino && st.st_mtim.tv_sec == last.st_mtim.tv_sec
+                && st.st_mtim.tv_nsec == last.st_mtim.tv_nsec)
+            continue;
+        last = st;
+        struct table *t = load(mapfile);
+        if (!t)
+            continue;
+        pthread_rwlock_wrlock(&lock);
+        struct table *old = current;
+        current = t;
+        pthread_rwlock_unlock(&lock);
+        free(old);
+    }
     return NULL;
 }
 
@@ -112,15 +151,17 @@ static int lf_getattr(const char *path, struct stat *st, struct fuse_file_info *
         st->st_nlink = 2;
         return 0;
     }
+    pthread_rwlock_rdlock(&lock);
     struct lv *lv = find(path);
-    if (!lv)
-        return -ENOENT;
-    st->st_mode = S_IFREG | 0600;
-    st->st_nlink = 1;
-    st->st_size = lv->size;
-    st->st_blksize = 512;
-    st->st_blocks = lv->size / 512;
-    return 0;
+    if (lv) {
+        st->st_mode = S_IFREG | 0600;
+        st->st_nlink = 1;
+        st->st_size = lv->size;
+        st->st_blksize = 512;
+        st->st_blocks = lv->size / 512;
+    }
+    pthread_rwlock_unlock(&lock);
+    return lv ? 0 : -ENOENT;
 }
 
 static int lf_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
@@ -130,17 +171,20 @@ static int lf_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
         return -ENOTDIR;
     fill(buf, ".", NULL, 0, 0);
     fill(buf, "..", NULL, 0, 0);
-    for (int i = 0; i < nlvs; i++)
-        fill(buf, lvs[i].name, NULL, 0, 0);
+    pthread_rwlock_rdlock(&lock);
+    for (int i = 0; i < current->nlvs; i++)
+        fill(buf, current->lvs[i].name, NULL, 0, 0);
+    pthread_rwlock_unlock(&lock);
     return 0;
 }
 
 static int lf_open(const char *path, struct fuse_file_info *fi)
 {
+    pthread_rwlock_rdlock(&lock);
     struct lv *lv = find(path);
+    pthread_rwlock_unlock(&lock);
     if (!lv)
         return -ENOENT;
-    fi->fh = lv - lvs;
     fi->direct_io = 1;
     return 0;
 }
@@ -171,27 +215,34 @@ static int io(struct lv *lv, char *buf, size_t size, off_t off, int writing)
     return done;
 }
 
+/* An LV removed while open reads and writes as a vanished device: EIO. */
 static int lf_read(const char *path, char *buf, size_t size, off_t off,
                    struct fuse_file_info *fi)
 {
-    return io(&lvs[fi->fh], buf, size, off, 0);
+    pthread_rwlock_rdlock(&lock);
+    struct lv *lv = find(path);
+    int r = lv ? io(lv, buf, size, off, 0) : -EIO;
+    pthread_rwlock_unlock(&lock);
+    return r;
 }
 
 static int lf_write(const char *path, const char *buf, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
-    struct lv *lv = &lvs[fi->fh];
-    if (off >= lv->size)
-        return -ENOSPC;
-    return io(lv, (char *)buf, size, off, 1);
+    pthread_rwlock_rdlock(&lock);
+    struct lv *lv = find(path);
+    int r = !lv ? -EIO : off >= lv->size ? -ENOSPC : io(lv, (char *)buf, size, off, 1);
+    pthread_rwlock_unlock(&lock);
+    return r;
 }
 
 static int lf_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
+    pthread_rwlock_rdlock(&lock);
     struct lv *lv = find(path);
-    if (!lv)
-        return -ENOENT;
-    return size == lv->size ? 0 : -EPERM;
+    int r = !lv ? -ENOENT : size == lv->size ? 0 : -EPERM;
+    pthread_rwlock_unlock(&lock);
+    return r;
 }
 
 static int lf_create(const char *path, mode_t mode, struct fuse_file_info *fi)
@@ -219,7 +270,11 @@ int main(int argc, char *argv[])
         fprintf(stderr, "usage: %s [fuse options] MAPFILE MOUNTPOINT\n", argv[0]);
         return 2;
     }
-    if (load(argv[argc - 2]) == -1)
+    const char *mapfile = argv[argc - 2];
+    if (!(current = load(mapfile)))
+        return 2;
+    pthread_t watcher;
+    if (pthread_create(&watcher, NULL, watch, (void *)mapfile) != 0)
         return 2;
     argv[argc - 2] = argv[argc - 1];
     return fuse_main(argc - 1, argv, &ops, NULL);

@@ -7,14 +7,19 @@ extent size) and mounts a FUSE file system that serves MOUNTPOINT/<lv>
 by pread/pwrite at those byte ranges of the PV devices: what a block
 domain reads and writes through its LVs, the test reads and writes
 through these files. The map is taken at ``start()``; after changing the
-VG's LVs call ``refresh()``.
+VG's LVs call ``refresh()`` (a new map, files stay open), or start with
+``follow=True``: a thread then reads the VG every ``interval`` seconds
+and loads the new map itself, so LVs another process (an agent, a second
+"host") creates, removes or extends appear, vanish and grow in place.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
+import threading
 from collections.abc import Sequence
 
 from tests.storage import fusefs
@@ -24,6 +29,8 @@ from vdsm.storage import lvm_cmd
 from vdsm.storage.connections import mounts
 
 SOURCE = os.path.join(HERE, "lvfiles.c")
+
+log = logging.getLogger(__name__)
 
 Extent = tuple[str, int, int]          # (device, byte offset, byte length)
 
@@ -77,15 +84,41 @@ def extent_map(devices: Sequence[str], vg: str) -> dict[str, list[Extent]]:
     return parse_map(lvs, pvs, extent_size)
 
 
+def _lv_rows(devices: Sequence[str], vg: str) -> list[dict]:
+    """One cheap report that changes whenever the LVs' layout does."""
+    rows = _report("lv", devices, "lv_name,seg_start_pe,seg_pe_ranges", vg)
+    return [row for row in rows if row.get("lv_name")]
+
+
+def write_map(path: str, extents: dict[str, list[Extent]]) -> None:
+    """Replace the map file by rename: the daemon sees a whole new map."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        for name, parts in extents.items():
+            triplets = (f"{d} {o} {n}" for d, o, n in parts)
+            f.write(" ".join([name, *triplets]) + "\n")
+    os.replace(tmp, path)
+
+
 class LVFiles:
     """MOUNTPOINT/<lv> for every LV of a VG; ``path(lv)`` names one."""
 
-    def __init__(self, devices: Sequence[str], vg: str, mountpoint: str) -> None:
+    def __init__(self, devices: Sequence[str], vg: str, mountpoint: str, *,
+                 follow: bool = False, interval: float = 0.2) -> None:
         self.devices = list(devices)
         self.vg = vg
         self.mountpoint = mountpoint
+        self.follow = follow
+        self.interval = interval
         self.extents: dict[str, list[Extent]] = {}
         self.proc: subprocess.Popen | None = None
+        self._stop = threading.Event()
+        self._follower: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def mapfile(self) -> str:
+        return self.mountpoint.rstrip("/") + ".map"
 
     def __enter__(self) -> LVFiles:
         return self.start()
@@ -99,27 +132,64 @@ class LVFiles:
     def start(self) -> LVFiles:
         self.extents = extent_map(self.devices, self.vg)
         os.makedirs(self.mountpoint, exist_ok=True)
-        mapfile = self.mountpoint.rstrip("/") + ".map"
-        with open(mapfile, "w") as f:
-            for name, extents in self.extents.items():
-                triplets = (f"{d} {o} {n}" for d, o, n in extents)
-                f.write(" ".join([name, *triplets]) + "\n")
+        write_map(self.mapfile, self.extents)
+        # No attribute or entry caching: a grown or new LV shows at once.
+        options = "allow_other,attr_timeout=0,entry_timeout=0,negative_timeout=0"
         self.proc = subprocess.Popen(
-            [build(), "-f", "-o", "allow_other", mapfile, self.mountpoint],
+            [build(), "-f", "-o", options, self.mapfile, self.mountpoint],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_for(lambda: mounts.find_mount(self.mountpoint) is not None
                  or self.proc.poll() is not None, 10, "the lvfiles mount")
         if self.proc.poll() is not None:
             raise RuntimeError(f"lvfiles failed: {self.proc.stderr.read()!r}")
+        if self.follow:
+            self._stop.clear()
+            self._follower = threading.Thread(
+                target=self._follow, name=f"lvfiles-{self.vg[:8]}", daemon=True)
+            self._follower.start()
         return self
 
     def refresh(self) -> None:
-        """Remount with the VG's current LVs."""
-        self.stop()
-        self.start()
+        """Load the VG's current LVs into the running mount (open files
+        keep working, as after ``lvchange --refresh``)."""
+        with self._lock:
+            extents = extent_map(self.devices, self.vg)
+            if extents != self.extents:
+                self.extents = extents
+                write_map(self.mapfile, extents)
+        self._wait_loaded(extents)
+
+    def _wait_loaded(self, extents: dict[str, list[Extent]]) -> None:
+        """Until the daemon serves the new map (it looks every 50 ms)."""
+        def loaded() -> bool:
+            names = set(os.listdir(self.mountpoint))
+            if names != set(extents):
+                return False
+            return all(os.stat(self.path(name)).st_size == sum(n for _, _, n in parts)
+                       for name, parts in extents.items())
+        wait_for(loaded, 10, "lvfiles to load its new map")
+
+    def _follow(self) -> None:
+        last: list[dict] | None = None
+        while not self._stop.wait(self.interval):
+            try:
+                rows = _lv_rows(self.devices, self.vg)
+                if rows != last:
+                    last = rows
+                    with self._lock:
+                        extents = extent_map(self.devices, self.vg)
+                        if extents != self.extents:
+                            self.extents = extents
+                            write_map(self.mapfile, extents)
+            except Exception as e:  # a VG being changed or gone: next round
+                log.debug("lvfiles follow %s: %s", self.vg, e)
 
     def stop(self) -> None:
-        """Unmount (lazily if busy) and stop the daemon by pid."""
+        """Stop following, unmount (lazily if busy), stop the daemon by pid."""
+        self._stop.set()
+        if self._follower is not None:
+            self._follower.join(10)
+            self._follower = None
         if self.proc is None:
             return
         fusefs.stop_daemon(self.proc, self.mountpoint)

@@ -13,6 +13,7 @@ import os
 import pytest
 
 from tests.storage import lvfiles
+from tests.storage.helpers import wait_for
 from tests.storage.lvmhelpers import loop_devices, need_lvm, vg_names
 from vdsm.storage.lvm import LVM, LocalRunner
 
@@ -110,3 +111,56 @@ def test_files_keep_the_lv_size(lv_files):
         assert os.pread(f.fileno(), 10, EXTENT - 5) == b"\0" * 5    # short at the end
     with pytest.raises(PermissionError):
         open(os.path.join(lv_files.mountpoint, "c"), "wb")
+
+
+@need_lvm
+def test_refresh_grows_an_open_file_and_shows_new_lvs(lv_files):
+    lvm = LVM(LocalRunner())
+    lvm.set_devices(lv_files.vg, lv_files.devices)
+    with open(lv_files.path("b"), "r+b") as f:
+        lvm.lvextend(lv_files.vg, "b", 2 * EXTENT)
+        lvm.lvcreate(lv_files.vg, "c", EXTENT)
+        lv_files.refresh()
+        # The open file now reaches the new extent, as a refreshed dm table.
+        os.pwrite(f.fileno(), b"past the old end", EXTENT + 4096)
+        assert os.pread(f.fileno(), 16, EXTENT + 4096) == b"past the old end"
+    assert os.path.getsize(lv_files.path("b")) == 2 * EXTENT
+    assert os.path.getsize(lv_files.path("c")) == EXTENT
+
+
+@pytest.fixture
+def following(tmp_path):
+    why = lvfiles.unavailable()
+    if why:
+        pytest.skip(f"lvfiles cannot run here: {why}")
+    with loop_devices(1) as devices, vg_names(1) as (vg,):
+        lvm = LVM(LocalRunner())
+        lvm.pvcreate(devices)
+        lvm.vgcreate(vg, devices)
+        files = lvfiles.LVFiles(devices, vg, str(tmp_path / "lvs"), follow=True)
+        try:
+            yield lvm, files.start()
+        finally:
+            files.stop()
+
+
+@need_lvm
+def test_follow_mode_serves_lvs_as_another_process_changes_them(following):
+    lvm, files = following
+    assert os.listdir(files.mountpoint) == []
+    lvm.lvcreate(files.vg, "vol", EXTENT)
+    wait_for(lambda: os.path.exists(files.path("vol")), 10, "the new LV")
+    with open(files.path("vol"), "r+b") as f:
+        with pytest.raises(OSError) as e:
+            os.pwrite(f.fileno(), b"x", EXTENT)
+        assert e.value.errno == errno.ENOSPC          # full, as a real LV
+        lvm.lvextend(files.vg, "vol", 3 * EXTENT)
+        wait_for(lambda: os.lseek(f.fileno(), 0, os.SEEK_END) == 3 * EXTENT, 10,
+                 "the LV to grow under the open file")
+        os.pwrite(f.fileno(), b"after extend", 2 * EXTENT)
+        assert os.pread(f.fileno(), 12, 2 * EXTENT) == b"after extend"
+        lvm.lvremove(files.vg, "vol")
+        wait_for(lambda: not os.path.exists(files.path("vol")), 10, "the LV to vanish")
+        with pytest.raises(OSError) as e:
+            os.pread(f.fileno(), 1, 0)
+        assert e.value.errno == errno.EIO             # a removed device
