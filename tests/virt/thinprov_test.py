@@ -295,7 +295,7 @@ class Watch:
     def _run(self) -> None:
         was_paused = False
         last = time.monotonic()
-        while not self._stop.wait(0.1):
+        while not self._stop.wait(0.02):
             vm = self.agent.virt.ctx.registry.find(self.vm_id)
             now = time.monotonic()
             paused = vm is not None and vm.status == "Paused"
@@ -360,6 +360,9 @@ def test_guest_writes_1g_while_the_lv_grows_in_chunks(thin_agent, thin_vg, guest
         assert all(b - a == CHUNK_MB * MIB for a, b in steps
                    if b < tp.max_size(VIRTUAL))
         assert set(watch.pauses) <= {"ENOSPC"}
+        resumes = thin_agent.virt.volumes.resumes(vm_id)
+        print(f"thin: resumed after ENOSPC {resumes} times")
+        assert resumes >= len(watch.pauses)
         final = wait_status(thin_agent.proxy, vm_id, "Up")
         assert _lv_size(thin_vg, vol) >= GIB
         assert final["disks"]["vda"]["apparentsize"] == str(tp.read_size(path))
@@ -390,6 +393,7 @@ def test_a_failed_slow_extension_pauses_the_guest_until_a_retry_succeeds(
         assert len(extender.requests) == 1          # one in flight per drive
         extender.gate.set()      # the first answer is a failure, then a retry
         wait_status(thin_agent.proxy, vm_id, "Up", timeout=60)
+        assert thin_agent.virt.volumes.resumes(vm_id) >= 1
         thread.join(300)
         assert writer.get("rc") == 0 and "384+0 records out" in writer["out"], writer
         assert len(extender.requests) >= 2

@@ -51,6 +51,7 @@ class VolumeMonitor:
         self._lock = threading.Lock()
         self._drives: dict[str, dict[str, tp.ThinDrive]] = {}
         self._enospc: set[str] = set()   # VMs paused on a thin drive's ENOSPC
+        self._resumes: dict[str, int] = {}  # VMs resumed after ENOSPC, how often
         self._periodic: Periodic | None = None
 
     def start(self) -> None:
@@ -73,6 +74,7 @@ class VolumeMonitor:
             for vm_id in [v for v in self._drives if v not in vms]:
                 del self._drives[vm_id]
                 self._enospc.discard(vm_id)
+                self._resumes.pop(vm_id, None)
         for vm in vms.values():
             try:
                 self.check_vm(vm)
@@ -138,6 +140,11 @@ class VolumeMonitor:
         with self._lock:
             return {name: d.stats() for name, d in
                     self._drives.get(vm_id, {}).items()}
+
+    def resumes(self, vm_id: str) -> int:
+        """How often the VM was resumed after an ENOSPC pause."""
+        with self._lock:
+            return self._resumes.get(vm_id, 0)
 
     def drives(self, vm_id: str) -> dict[str, tp.ThinDrive]:
         """Copies of the VM's thin drive states (for tests and debugging)."""
@@ -255,6 +262,8 @@ class VolumeMonitor:
                  "ENOSPC", vm.id)
         try:
             lifecycle.cont(self.ctx, vm)
+            with self._lock:
+                self._resumes[vm.id] = self._resumes.get(vm.id, 0) + 1
         except (VdsmError, libvirt.libvirtError) as e:
             log.error("vm %s: cannot resume after extension: %s", vm.id, e)
             with self._lock:
