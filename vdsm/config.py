@@ -192,6 +192,11 @@ OPTIONS: tuple[Option, ...] = (
            "Seconds between two reads of the pool's mailbox: the SPM reads "
            "the inbox (extend requests of all hosts), every host its slot "
            "of the outbox (the SPM's answers)."),
+    Option("irs", "mailbox_event_interval", 0.5,
+           "Seconds between the SPM's looks at the inbox's event block, which "
+           "a host writes with each new request (the SPM then reads the inbox "
+           "at once), and between a waiting host's looks for its answer. "
+           "0 turns events off: requests wait for the next poll."),
     Option("irs", "test_pause_file", "",
            "For tests only, never set in production: crash tests pause SPM "
            "jobs at named steps through this file (see vdsm.storage.faults)."),

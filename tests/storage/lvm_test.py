@@ -157,8 +157,13 @@ def test_cache(lvm, runner, luns, vg):
         lvm.lvs(vg)
         lvm.vg(vg)
     assert runner.calls["lvm_report"] == 2            # one vgs, one lvs
+    runner.calls.clear()
+    lvm.invalidate(vg)
+    lvm.lvs(vg)                                       # a VG with LVs: no vgs
+    assert runner.calls["lvm_report"] == 1
     lvm.lvcreate(vg, "b", EXTENT)                     # a change made here
     assert {lv.name for lv in lvm.lvs(vg)} == {"a", "b"}
+    assert "NEW" not in lvm.vg(vg).tags
 
     other_host = LVM(LocalRunner())                   # a change made elsewhere
     other_host.set_devices(vg, luns)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from vdsm.storage.spm import mailbox_format as fmt
@@ -94,3 +96,13 @@ def test_host_mailboxes_are_4k_blocks_by_host_id():
     assert fmt.mailbox_offset(1) == 4096
     assert fmt.mailbox_offset(250) == 250 * 4096
     assert fmt.mailbox_offset(250) + 4096 <= 1024 * 1024  # the dom_md file
+
+
+def test_event_block_classic_layout_and_round_trip():
+    event = uuid.UUID("0123456789abcdef0123456789abcdef")
+    block = fmt.encode_event(event)
+    assert len(block) == fmt.MAILBOX_SIZE
+    assert block[:20] == b"\0evt" + event.bytes and block[20:] == b"\0" * 4076
+    assert fmt.decode_event(block) == event.bytes
+    assert fmt.decode_event(fmt.EMPTY_MAILBOX) is None
+    assert fmt.encode_event() != fmt.encode_event()   # each event is new

@@ -377,3 +377,30 @@ def test_hung_storage_fails_requests_in_bounded_time(frozen_rig):
         spm.stop(timeout=2)
         assert time.monotonic() - start < 6
     assert len(calls) == 1
+
+
+def test_an_event_wakes_the_spm_long_before_its_next_poll(rig):
+    extender = Extender(rig.domain.domain_dir)
+    rig.spm(extender, poll_interval=30, event_interval=0.05)
+    host = rig.host(1, poll_interval=30, event_interval=0.05)
+    time.sleep(0.3)       # both past their first poll: 30 s to the next
+    vol, results = rig.volume(), Results()
+    start = time.monotonic()
+    host.request_extend(rig.domain.sd_uuid, rig.img, vol, 3 * MiB, results)
+    (result,) = results.wait(1, timeout=5)
+    assert result.ok and rig.size(vol) == 3 * MiB
+    assert time.monotonic() - start < 2
+    assert fmt.decode_event(RAW.read_block(rig.inbox, 0, fmt.MAILBOX_SIZE))
+
+
+def test_without_the_event_a_request_waits_for_the_spm_poll(rig):
+    """A lost event (here: a host that sends none) costs latency, not the
+    request: the SPM's poll still finds it."""
+    extender = Extender(rig.domain.domain_dir)
+    rig.spm(extender, poll_interval=1.0, event_interval=0.05)
+    host = rig.host(1, poll_interval=0.05)            # no events
+    time.sleep(0.2)
+    vol, results = rig.volume(), Results()
+    host.request_extend(rig.domain.sd_uuid, rig.img, vol, 2 * MiB, results)
+    (result,) = results.wait(1, timeout=5)
+    assert result.ok and rig.size(vol) == 2 * MiB

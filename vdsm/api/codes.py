@@ -159,6 +159,7 @@ CODES: dict[str, tuple[int, str]] = {
     'StorageDomainActionError': (350, 'Error in storage domain action'),
     'StorageDomainCreationError': (351, 'Error creating a storage domain'),
     'StorageDomainFormatError': (352, 'Error formatting a storage domain'),
+    'StorageDomainNotInPool': (353, 'Storage domain not in pool'),
     'StorageDomainAttachError': (354, 'Error attaching storage domain'),
     'StorageDomainMasterError': (355, 'Error validating master storage domain'),
     'StorageDomainDetachError': (356, 'Error detaching storage domain'),

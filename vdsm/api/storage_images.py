@@ -108,6 +108,10 @@ class VolumeVerbs:
                  image_id: str) -> str:
         return self._svc.volume_path(storagedomain_id, image_id, volume_id)
 
+    def refresh(self, volume_id: str, storagepool_id: str, storagedomain_id: str,
+                image_id: str) -> None:
+        self._svc.refresh_volume(storagedomain_id, image_id, volume_id)
+
     def set_description(self, volume_id: str, storagepool_id: str,
                         storagedomain_id: str, image_id: str, description: str) -> None:
         self._update(storagepool_id, "setVolumeDescription", storagedomain_id,

@@ -64,6 +64,34 @@ class Listing:
         return {pv.name: (pv.uuid, vg_uuid.get(pv.vg_name, ""), pv.size)
                 for pv in self.pvs}
 
+    def check_unused(self, guids: Sequence[str], *, force: bool = False) -> None:
+        """Refuse LUNs a VG may not take (createVG, extendStorageDomain).
+
+        Raises InaccessiblePhysDev (a GUID not listed) and
+        PhysDevInitializationError (mounted, partitioned, held, or a PV of
+        a VG without ``force``)."""
+        unknown = [g for g in guids if g not in self.devices]
+        if unknown:
+            raise InaccessiblePhysDev(f"Multipath cannot access physical device(s): "
+                                      f"{unknown[:10]}")
+        pv_of = {self.guid_of(p): v for p, v in self.pv_map().items()}
+        for guid in guids:
+            dev = self.devices[guid]
+            pv = pv_of.get(guid)
+            if dev.mounted or dev.partitioned or dev.holders:
+                raise lvm_errors.PhysDevInitializationError(
+                    f"device {guid} is in use (mounted, partitioned or held)")
+            if pv is not None and pv[1] and not force:
+                raise lvm_errors.PhysDevInitializationError(
+                    f"device {guid} is a PV of VG {pv[1]} (force to reuse it)")
+
+    def vg_uuid_of(self, guid: str) -> str:
+        """The UUID of the VG whose PV ``guid`` is ("" for none)."""
+        for path, (_, vg_uuid, _) in self.pv_map().items():
+            if self.guid_of(path) == guid:
+                return vg_uuid
+        return ""
+
     def vg_by_uuid(self, vg_uuid: str) -> VG:
         """Raises VolumeGroupDoesNotExist (also for a VG with PVs this host
         does not list: it is not ours to show or change)."""
@@ -125,20 +153,7 @@ class BlockStorage:
         """
         listing = self.listing()
         wanted = list(dict.fromkeys(guids))
-        unknown = [g for g in wanted if g not in listing.devices]
-        if unknown:
-            raise InaccessiblePhysDev(f"Multipath cannot access physical device(s): "
-                                      f"{unknown[:10]}")
-        pv_of = {listing.guid_of(p): v for p, v in listing.pv_map().items()}
-        for guid in wanted:
-            dev = listing.devices[guid]
-            pv = pv_of.get(guid)
-            if dev.mounted or dev.partitioned or dev.holders:
-                raise lvm_errors.PhysDevInitializationError(
-                    f"device {guid} is in use (mounted, partitioned or held)")
-            if pv is not None and pv[1] and not force:
-                raise lvm_errors.PhysDevInitializationError(
-                    f"device {guid} is a PV of VG {pv[1]} (force to reuse it)")
+        listing.check_unused(wanted, force=force)
         size = sum(listing.devices[g].capacity for g in wanted)
         if size < MIN_VG_SIZE:
             raise lvm_errors.VolumeGroupSizeError(

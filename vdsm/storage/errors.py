@@ -112,6 +112,7 @@ StorageDomainActionError = _error("StorageDomainActionError",
                                   "Error in storage domain action")
 StorageDomainCreationError = _error("StorageDomainCreationError",
                                     "Error creating a storage domain")
+StorageDomainNotInPool = _error("StorageDomainNotInPool", "Storage domain not in pool")
 StorageDomainAttachError = _error("StorageDomainAttachError",
                                   "Error attaching storage domain")
 StorageDomainMasterError = _error("StorageDomainMasterError",

@@ -133,6 +133,12 @@ class LVM:
                           metadata_copies=metadata_copies,
                           metadata_ignore=metadata_ignore, force=force)
 
+    def pvremove(self, devices: Sequence[str]) -> None:
+        """Wipe the PV label of devices in no VG (the undo of pvcreate).
+        Raises PhysDevInitializationError."""
+        log.info("pvremove %s", list(devices))
+        self._runner.call("lvm_pvremove", devices=list(devices), pvs=list(devices))
+
     def pvs(self, devices: Sequence[str]) -> list[PV]:
         """The PVs among ``devices`` (not cached: for device listings)."""
         return lvm_report.parse_pvs(self._report("pv", devices))
@@ -174,6 +180,18 @@ class LVM:
         finally:
             self.invalidate(vg)
         self.set_devices(vg, both)
+
+    def vgreduce(self, vg: str, devices: Sequence[str]) -> None:
+        """Take unused PVs out of ``vg`` (the undo of vgextend).
+        Raises VolumeGroupReduceError."""
+        log.info("vgreduce %s by %s", vg, list(devices))
+        known = self.devices(vg)
+        try:
+            self._runner.call("lvm_vgreduce", devices=list(known), vg=vg,
+                              pvs=list(devices))
+        finally:
+            self.invalidate(vg)
+        self.set_devices(vg, [d for d in known if d not in devices])
 
     def vgremove(self, vg: str) -> None:
         """Remove ``vg`` with its LVs. Raises VolumeGroupRemoveError."""
@@ -248,9 +266,12 @@ class LVM:
 
     def lvs(self, vg: str) -> list[LV]:
         """The LVs of ``vg`` (cached). Raises VolumeGroupDoesNotExist."""
-        self.vg(vg)
-        return list(self._cached(vg, "lv", lambda: lvm_report.parse_lvs(
-            self._report("lv", self.devices(vg), [vg]))))
+        def read() -> list[LV]:
+            found = lvm_report.parse_lvs(self._report("lv", self.devices(vg), [vg]))
+            if not found:
+                self.vg(vg)     # lvs is silent about a missing VG: ask once
+            return found
+        return list(self._cached(vg, "lv", read))
 
     def lv(self, vg: str, lv: str) -> LV:
         """One LV (cached). Raises LogicalVolumeDoesNotExistError."""

@@ -156,6 +156,9 @@ def build(op: str, devices: Sequence[str], args: dict[str, Any], *,
     if op == "pvresize":
         return (_lvm("pvresize", devices, *a["pvs"], **meta),
                 errors.CouldNotResizePhysicalVolume)
+    if op == "pvremove":
+        return (_lvm("pvremove", devices, *a["pvs"], **meta),
+                errors.PhysDevInitializationError)
     if op == "vgcreate":
         return (_lvm("vgcreate", devices, *nobackup, "--physicalextentsize",
                      _size(a["extent_size"]), *_tag_args(a.get("tags", ()), ()),
@@ -163,6 +166,9 @@ def build(op: str, devices: Sequence[str], args: dict[str, Any], *,
     if op == "vgextend":
         return (_lvm("vgextend", devices, *nobackup, a["vg"], *a["pvs"], **meta),
                 errors.VolumeGroupExtendError)
+    if op == "vgreduce":
+        return (_lvm("vgreduce", devices, *nobackup, a["vg"], *a["pvs"], **meta),
+                errors.VolumeGroupReduceError)
     if op == "vgremove":
         return (_lvm("vgremove", devices, "-f", a["vg"], **meta),
                 errors.VolumeGroupRemoveError)

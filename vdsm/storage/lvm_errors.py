@@ -39,6 +39,13 @@ VolumeGroupAlreadyExistsError = _error("VolumeGroupAlreadyExistsError",
                                        "Volume Group Already Exists")
 VolumeGroupDoesNotExist = _error("VolumeGroupDoesNotExist",
                                  "Volume Group does not exist")
+VolumeGroupReduceError = _error("VolumeGroupReduceError",
+                                "Cannot reduce the Volume Group")
+VolumeGroupBlockSizeError = _error("VolumeGroupBlockSizeError",
+                                   "All devices in domain must have the same "
+                                   "block size")
+DeviceBlockSizeError = _error("DeviceBlockSizeError",
+                              "Device block size is not supported")
 VolumeGroupRemoveError = _error("VolumeGroupRemoveError", "Volume Group remove error")
 VolumeGroupReplaceTagError = _error("VolumeGroupReplaceTagError",
                                     "Replace Volume Group tag error")

@@ -20,6 +20,8 @@ from vdsm.storage.blockdevs import BlockStorage
 from vdsm.storage.connections.registry import ConnectionRegistry
 from vdsm.storage.context import StorageContext
 from vdsm.storage.domains import image
+from vdsm.storage.domains.block import growth
+from vdsm.storage.domains.block.vgaccess import VGAccess
 from vdsm.storage.domains.cache import DomainCache
 from vdsm.storage.domains.monitor import DomainMonitor, DomainStatus
 from vdsm.storage.domains.operations import DomainService
@@ -28,11 +30,15 @@ from vdsm.storage.errors import (
     IsSpm,
     SpmStatusError,
     StorageDomainIsMemberOfPool,
+    StorageDomainNotInPool,
+    StorageDomainTypeError,
     StoragePoolUnknown,
 )
 from vdsm.storage.images import ImageOperations
 from vdsm.storage.spm import master_migration
 from vdsm.storage.spm import pool as pools
+from vdsm.storage.spm.extension import Extensions
+from vdsm.storage.spm.mailbox import Callback
 from vdsm.storage.spm.pool_operations import PoolOperations
 from vdsm.storage.spm.recovery import Recoveries
 from vdsm.storage.spm.role import Spm
@@ -69,6 +75,7 @@ class StorageService:
         self.pauses = faults.PausePoints(ctx.setting("test_pause_file"))
         Recoveries(self.cache, self._guard).register(self.registry)
         master_migration.register(self.registry, self._migration)
+        self.extensions = Extensions(ctx, self.cache)
         self.volume_ops = VolumeOperations(self.cache, self.resources, self._guard)
         self.image_ops = ImageOperations(self.cache, self.resources, self._guard)
         self._lock = threading.Lock()
@@ -144,14 +151,16 @@ class StorageService:
                     f"Already connected to pool {self.pool.sp_uuid}")
             pool = pools.StoragePool(sp_uuid, host_id=host_id, master_uuid=master_uuid,
                                      cache=self.cache, monitor=self.monitor,
-                                     repository=self.ctx.repository)
+                                     repository=self.ctx.repository,
+                                     mailbox=self.extensions.host_mailbox)
             pool.connect(master_version)
             self.pool = pool
             self.spm = Spm(pool, self.ctx.leases, registry=self.registry,
                            workers=self.workers, error_code=self.error_code,
                            publisher=self.publisher, pauses=self.pauses,
                            host_id_timeout=float(self.ctx.setting("host_id_timeout")),
-                           fence_interval=float(self.ctx.setting("spm_check_interval")))
+                           fence_interval=float(self.ctx.setting("spm_check_interval")),
+                           mailbox=self.extensions.spm_mailbox)
 
     def disconnect_storage_pool(self, sp_uuid: str) -> None:
         with self._lock:
@@ -181,6 +190,13 @@ class StorageService:
         assert self.spm is not None
         st = self.spm.status()
         return pool.info(st["spmId"], st["spmLver"])
+
+    def request_volume_extension(self, sd_uuid: str, sp_uuid: str, img_uuid: str,
+                                 vol_uuid: str, size: int, callback: Callback) -> None:
+        """Thin provisioning: ask the SPM (through the pool mailbox) to grow a
+        volume's LV to ``size`` bytes; ``callback`` runs once this host sees it."""
+        self.extensions.request(self._pool(sp_uuid), sd_uuid, img_uuid, vol_uuid,
+                                size, callback)
 
     def connected_pools(self) -> list[str]:
         return [self.pool.sp_uuid] if self.pool is not None else []
@@ -218,6 +234,51 @@ class StorageService:
             sp_uuid, "deactivateStorageDomain", lambda ctx: ops.migrate_master(
                 ctx, migration, sd_uuid, msd_uuid, int(master_version or 0)))
         spm.master_moved(old_master_dir, lver)
+
+    # --- block domains: growth ---------------------------------------------------
+    def _block_vg(self, sd_uuid: str) -> VGAccess:
+        """The VG of a block domain. Raises StorageDomainDoesNotExist,
+        StorageDomainTypeError (a file domain)."""
+        vg = getattr(self.cache.produce(sd_uuid), "vg", None)
+        if not isinstance(vg, VGAccess):
+            raise StorageDomainTypeError(f"Storage domain {sd_uuid} is not a block "
+                                         "domain")
+        return vg
+
+    def _pool_block_vg(self, sp_uuid: str, sd_uuid: str) -> tuple[Spm, VGAccess]:
+        spm = self._spm(sp_uuid)
+        if sd_uuid not in spm.pool.domains():
+            raise StorageDomainNotInPool(f"Storage domain {sd_uuid} not in pool "
+                                         f"{sp_uuid}")
+        return spm, self._block_vg(sd_uuid)
+
+    def extend_storage_domain(self, sp_uuid: str, sd_uuid: str, guids: list[str],
+                              force: bool = False) -> None:
+        """extendStorageDomain (SPM): add LUNs to a block domain."""
+        spm, vg = self._pool_block_vg(sp_uuid, sd_uuid)
+
+        def job(ctx: Any) -> None:
+            with self.resources.acquire([domain_lock(sd_uuid)]):
+                growth.extend_domain(vg, self.blocks, guids, force=force,
+                                     guard=spm.guard)
+        self.spm_sync(sp_uuid, "extendStorageDomain", job)
+
+    def resize_pv(self, sp_uuid: str, sd_uuid: str, guid: str) -> int:
+        """resizePV (SPM): the PV's size in bytes after growing it."""
+        spm, vg = self._pool_block_vg(sp_uuid, sd_uuid)
+
+        def job(ctx: Any) -> int:
+            with self.resources.acquire([domain_lock(sd_uuid)]):
+                return growth.resize_pv(vg, self.blocks, guid, guard=spm.guard)
+        return self.spm_sync(sp_uuid, "resizePV", job)
+
+    def refresh_volume(self, sd_uuid: str, img_uuid: str, vol_uuid: str) -> None:
+        """refreshVolume (any host): see the size the SPM gave a volume's LV
+        (the domain's refresh_volume: growth.refresh_volume on a block
+        domain, nothing for a file volume, as classic)."""
+        dom = self.cache.produce(sd_uuid)
+        dom.volume(img_uuid, vol_uuid)    # VolumeDoesNotExist, as classic
+        dom.refresh_volume(img_uuid, vol_uuid)
 
     # --- SPM ----------------------------------------------------------------------
     def spm_start(self, sp_uuid: str, host_tasks: TaskManager) -> str:

@@ -60,6 +60,12 @@ def lvm_pvresize(ctx: OpContext, *, devices: list[str], pvs: list[str]) -> None:
 
 
 @operation
+def lvm_pvremove(ctx: OpContext, *, devices: list[str], pvs: list[str]) -> None:
+    """Wipe the PV label of devices in no VG (undo of a pvcreate)."""
+    _run("pvremove", devices, pvs=_pvs(devices, pvs))
+
+
+@operation
 def lvm_vgcreate(ctx: OpContext, *, devices: list[str], vg: str, pvs: list[str],
                  extent_size: int = lvm_cmd.EXTENT_SIZE,
                  tags: list[str] | None = None) -> None:
@@ -73,6 +79,13 @@ def lvm_vgextend(ctx: OpContext, *, devices: list[str], vg: str,
                  pvs: list[str]) -> None:
     """Add PVs to a VG."""
     _run("vgextend", devices, vg=check_name(vg, "VG name"), pvs=_pvs(devices, pvs))
+
+
+@operation
+def lvm_vgreduce(ctx: OpContext, *, devices: list[str], vg: str,
+                 pvs: list[str]) -> None:
+    """Take unused PVs out of a VG (undo of a vgextend)."""
+    _run("vgreduce", devices, vg=check_name(vg, "VG name"), pvs=_pvs(devices, pvs))
 
 
 @operation

@@ -22,6 +22,7 @@ from vdsm.storage.errors import (
     StorageDomainClassError,
     StorageDomainDescriptionTooLongError,
     StorageDomainTypeError,
+    UnsupportedOperation,
 )
 
 if TYPE_CHECKING:
@@ -150,6 +151,20 @@ class StorageDomain(abc.ABC):
     def leases_path(self) -> str:
         """Where the SPM lease lives (at SDM_LEASE_OFFSET)."""
 
+    # Whether a pool with this master runs the mailbox (hosts asking the SPM
+    # to extend LVs): block domains only, as classic.
+    requires_mailbox = False
+
+    @property
+    @abc.abstractmethod
+    def inbox_path(self) -> str:
+        """The pool mailbox's inbox (hosts' requests) on this domain."""
+
+    @property
+    @abc.abstractmethod
+    def outbox_path(self) -> str:
+        """The pool mailbox's outbox (the SPM's answers) on this domain."""
+
     @property
     @abc.abstractmethod
     def master_dir(self) -> str:
@@ -208,6 +223,19 @@ class StorageDomain(abc.ABC):
     @abc.abstractmethod
     def image_path(self, img_uuid: str) -> str:
         """Where the image's volumes are, for VMs and qemu-img."""
+
+    def extend_volume_lv(self, vol_uuid: str, size: int) -> int:
+        """Grow a thin volume's LV to at least ``size`` bytes (the SPM, for a
+        host's mailbox request); return the size reached. Only block
+        domains have LVs: file volumes grow by themselves."""
+        raise UnsupportedOperation(
+            f"Domain {self.sd_uuid} is not a block domain: volume {vol_uuid} "
+            "has no LV to extend")
+
+    def refresh_volume(self, img_uuid: str, vol_uuid: str) -> None:
+        """Make this host see a volume's LV at the size the SPM gave it
+        (nothing to do for file volumes: every host sees the same file)."""
+        return None
 
     def volume_metadata(self, img_uuid: str, vol_uuid: str) -> VolumeMetadata:
         return self.volume(img_uuid, vol_uuid).metadata()

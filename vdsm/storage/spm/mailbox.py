@@ -77,7 +77,10 @@ class HostMailbox:
 
     def __init__(self, host_id: int, inbox: str, outbox: str, ops: FileOps, *,
                  poll_interval: float, reply_timeout: float | None = None,
-                 resend_interval: float | None = None) -> None:
+                 resend_interval: float | None = None,
+                 event_interval: float = 0.0) -> None:
+        """``event_interval`` > 0: wake the SPM with an event for each new
+        request, and look for answers that often while requests wait."""
         if not 1 <= host_id <= MAX_HOST_ID:
             raise ValueError(f"host id {host_id} out of 1..{MAX_HOST_ID}")
         self.host_id = host_id
@@ -87,6 +90,8 @@ class HostMailbox:
         self.poll_interval = poll_interval
         self.reply_timeout = reply_timeout or 30 * poll_interval
         self.resend_interval = resend_interval or poll_interval
+        self.event_interval = min(event_interval, poll_interval)
+        self._wake_spm = False
         self._offset = fmt.mailbox_offset(host_id)
         self._lock = threading.Lock()
         self._queue: list[_Request] = []
@@ -149,7 +154,9 @@ class HostMailbox:
             except Exception:
                 log.error("host mailbox %d: poll failed", self.host_id,
                           exc_info=True)
-            self._wake.wait(self.poll_interval)
+            with self._lock:
+                waiting = bool(self._pending) and self.event_interval > 0
+            self._wake.wait(self.event_interval if waiting else self.poll_interval)
             self._wake.clear()
 
     def _poll(self) -> None:
@@ -163,8 +170,11 @@ class HostMailbox:
             write = self._dirty or (
                 self._pending and now - self._last_write >= self.resend_interval)
             mailbox = fmt.build_mailbox(self._slots)
+            wake_spm, self._wake_spm = self._wake_spm, False
         if write:
             self._write(mailbox, now)
+        if wake_spm and self.event_interval > 0:
+            self._send_event()
 
     def _read_outbox(self) -> list[bytes] | None:
         try:
@@ -227,6 +237,7 @@ class HostMailbox:
                 self._pending[i] = request
                 self._slots[i] = request.message
                 self._dirty = True
+                self._wake_spm = True
                 log.info("host mailbox %d: extend %s to %d bytes (message %d)",
                          self.host_id, request.result.vol_uuid,
                          request.result.requested, i)
@@ -241,6 +252,15 @@ class HostMailbox:
         with self._lock:
             self._last_write = now
             self._dirty = self._dirty and fmt.build_mailbox(self._slots) != mailbox
+
+    def _send_event(self) -> None:
+        """Wake the SPM; if this write is lost it reads the request at its
+        next poll anyway."""
+        try:
+            self.ops.write_block(self.inbox, 0, fmt.encode_event())
+        except (OSError, VdsmError) as e:
+            log.warning("host mailbox %d: cannot write the event block: %s",
+                        self.host_id, e)
 
     def _call_back(self, request: _Request, *, size: int = 0,
                    error: str | None = None) -> None:

@@ -2,8 +2,11 @@
 
 Two files of the master domain, ``dom_md/inbox`` (hosts -> SPM) and
 ``dom_md/outbox`` (SPM -> hosts), each cut into 4 KiB host mailboxes: host
-id N owns the block at ``N * 4096`` (block 0 is unused here; the classic
-agent put a wake-up event there). A mailbox is 64 messages of 64 bytes;
+id N owns the block at ``N * 4096``. Block 0 of the inbox is the event
+block, as in the classic agent: a host that sends a request also writes
+``b"\\0evt"`` and a random UUID there, and the SPM, which looks at that
+one block often, reads the whole inbox at once instead of at its next
+poll. A mailbox is 64 messages of 64 bytes;
 the last message's place is reserved and its last 4 bytes hold the
 checksum of the 4092 bytes before it, so 63 messages per host.
 
@@ -44,6 +47,7 @@ MAX_SIZE_MIB = 0xFFFFFFFF
 EMPTY_MESSAGE = b"\0" * MESSAGE_SIZE
 CLEAN_MESSAGE = b"\1" * MESSAGE_SIZE
 EMPTY_MAILBOX = b"\0" * MAILBOX_SIZE
+EVENT_CODE = b"\0evt"
 
 
 class MalformedMessage(ValueError):
@@ -148,3 +152,17 @@ def _pack_uuid(text: str) -> bytes:
 
 def _unpack_uuid(data: bytes) -> str:
     return str(uuid.UUID(int=int.from_bytes(data, "little")))
+
+
+def encode_event(event: uuid.UUID | None = None) -> bytes:
+    """A whole event block: the code and a UUID (new each time, so that of
+    two hosts writing at once the last one still reads as new)."""
+    event = event or uuid.uuid4()
+    return (EVENT_CODE + event.bytes).ljust(MAILBOX_SIZE, b"\0")
+
+
+def decode_event(block: bytes) -> bytes | None:
+    """The event's identity, or None when the block holds no event."""
+    if len(block) < 20 or block[:4] != EVENT_CODE:
+        return None
+    return bytes(block[4:20])

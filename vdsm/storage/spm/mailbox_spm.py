@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
@@ -35,12 +36,16 @@ Handler = Callable[[int, fmt.ExtendMessage], "int | None"]
 class SpmMailbox:
     def __init__(self, inbox: str, outbox: str, ops: FileOps, handler: Handler, *,
                  poll_interval: float, max_host_id: int = MAX_HOST_ID,
-                 workers: int = 5) -> None:
+                 workers: int = 5, event_interval: float = 0.0) -> None:
+        """``event_interval`` > 0: between polls, look that often at the
+        inbox's event block and poll at once when a host wrote one."""
         self.inbox = inbox
         self.outbox = outbox
         self.ops = ops
         self.handler = handler
         self.poll_interval = poll_interval
+        self.event_interval = min(event_interval, poll_interval)
+        self._last_event: bytes | None = None
         self.max_host_id = max_host_id
         self._size = (max_host_id + 1) * fmt.MAILBOX_SIZE
         self._lock = threading.Lock()
@@ -76,12 +81,39 @@ class SpmMailbox:
 
     # --- the polling thread -------------------------------------------------
     def _run(self) -> None:
+        self._last_event = self._read_event()
         while not self._stop.is_set():
             try:
                 self._poll()
             except Exception:
                 log.error("SPM mailbox: poll failed", exc_info=True)
-            self._stop.wait(self.poll_interval)
+            self._wait_for_event()
+
+    def _wait_for_event(self) -> None:
+        """Until the next poll, or sooner when a host wrote an event."""
+        deadline = time.monotonic() + self.poll_interval
+        while not self._stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            if self.event_interval <= 0 or remaining <= self.event_interval:
+                self._stop.wait(remaining)
+                return
+            self._stop.wait(self.event_interval)
+            event = self._read_event()
+            if event is not None and event != self._last_event:
+                self._last_event = event
+                return
+
+    def _read_event(self) -> bytes | None:
+        if self.event_interval <= 0:
+            return None
+        try:
+            block = self.ops.read_block(self.inbox, 0, fmt.MAILBOX_SIZE)
+            return fmt.decode_event(block)
+        except (OSError, VdsmError) as e:  # the next poll reads the inbox anyway
+            log.warning("SPM mailbox: cannot read the event block: %s", e)
+            return None
 
     def _poll(self) -> None:
         try:

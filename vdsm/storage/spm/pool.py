@@ -32,8 +32,9 @@ from vdsm.storage.spm.mailbox import HostMailbox
 
 log = logging.getLogger(__name__)
 
-# This host's side of the pool mailbox on a master domain (not started yet).
-HostMailboxFactory = Callable[[StorageDomain, int], HostMailbox]
+# This host's side of the pool mailbox on a master domain (not started yet),
+# or None where the master needs none (file masters: no LV to extend).
+HostMailboxFactory = Callable[[StorageDomain, int], "HostMailbox | None"]
 
 MAX_POOL_DESCRIPTION = 50
 
@@ -187,6 +188,8 @@ class StoragePool:
             mailbox = self._mailbox_factory(self.master, self.host_id)
         except ValueError as e:  # a host id the mailbox has no place for
             log.error("no mailbox for pool %s: %s", self.sp_uuid, e)
+            return
+        if mailbox is None:
             return
         mailbox.start()
         self.mailbox, self._mailbox_master = mailbox, self.master_uuid

@@ -50,8 +50,9 @@ FREE = "Free"
 CONTEND = "Contend"
 SPM = "SPM"
 
-# The SPM's mailbox on a master domain (not started yet).
-MailboxFactory = Callable[[StorageDomain], SpmMailbox]
+# The SPM's mailbox on a master domain (not started yet), or None where the
+# master needs none.
+MailboxFactory = Callable[[StorageDomain], "SpmMailbox | None"]
 
 
 class Spm:
@@ -225,6 +226,8 @@ class Spm:
             return
         try:
             mailbox = self._mailbox_factory(self.pool.master)
+            if mailbox is None:
+                return
             mailbox.start()
         except (VdsmError, OSError) as e:
             log.error("SPM mailbox of pool %s not started: %s", self.pool.sp_uuid, e)

@@ -151,6 +151,14 @@ class FileStorageDomain(StorageDomain):
         return os.path.join(self.md_dir, sc.LEASES)
 
     @property
+    def inbox_path(self) -> str:
+        return os.path.join(self.md_dir, sc.INBOX)
+
+    @property
+    def outbox_path(self) -> str:
+        return os.path.join(self.md_dir, sc.OUTBOX)
+
+    @property
     def master_dir(self) -> str:
         return os.path.join(self.domain_dir, sc.MASTER_FS_DIR)
 
