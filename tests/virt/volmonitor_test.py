@@ -10,6 +10,8 @@ events, the largest size, resume after ENOSPC, stats.
 from __future__ import annotations
 
 import os
+import threading
+import time
 import uuid
 from typing import Any
 
@@ -23,7 +25,7 @@ from vdsm.virt.context import VirtContext
 from vdsm.virt.domxml.domain import HostOptions
 from vdsm.virt.registry import VmRegistry
 from vdsm.virt.vm import Vm
-from vdsm.virt.volmonitor import VolumeMonitor, parse_block_record
+from vdsm.virt.volmonitor import VolumeMonitor
 
 MIB = 1 << 20
 CHUNK = 128 * MIB
@@ -55,11 +57,16 @@ class FakeDomain:
 class FakeLibvirt:
     def __init__(self, dom: FakeDomain) -> None:
         self.dom = dom
+        self.stats_gate = threading.Event()     # cleared: the stats call hangs
+        self.stats_gate.set()
+        self.stats_calls = 0
 
     def lookupByUUIDString(self, vm_id: str) -> FakeDomain:
         return self.dom
 
     def domainListGetStats(self, doms: list, stats: int, flags: int) -> list:
+        self.stats_calls += 1
+        assert self.stats_gate.wait(10)
         return [(self.dom, {"block.count": 1, "block.0.name": "vdb",
                             "block.0.allocation": self.dom.allocation,
                             "block.0.capacity": CAPACITY})]
@@ -274,6 +281,34 @@ def test_stats_show_the_lv_size_in_the_classic_keys(rig):
                     "readRate": "0.0"}
 
 
+def test_events_only_queue_the_vm_for_the_monitor_thread(rig):
+    monitor, vm, dom, extender, lv = rig
+    monitor.check_all()
+    dom.allocation = 200 * MIB
+    libvirt_ = monitor.ctx.conn.get()
+    libvirt_.stats_gate.clear()                  # QEMU slow to answer
+    monitor.start()
+    try:
+        start = time.monotonic()
+        monitor.on_threshold(vm, "vdb", 192 * MIB, 8 * MIB)
+        monitor.on_threshold(vm, "vdb", 192 * MIB, 9 * MIB)
+        assert time.monotonic() - start < 0.5    # the event worker goes on
+        libvirt_.stats_gate.set()
+        deadline = time.monotonic() + 5
+        while not extender.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [r.size for r, _ in extender.requests] == [384 * MIB]
+    finally:
+        monitor.stop()
+
+
+def test_an_unresponsive_vm_is_left_out_of_the_periodic_pass(rig):
+    monitor, vm, dom, extender, lv = rig
+    vm.unresponsive_since = time.monotonic()
+    monitor.check_all()
+    assert monitor.ctx.conn.get().stats_calls == 0 and dom.thresholds == []
+
+
 def test_a_vm_gone_is_forgotten(rig):
     monitor, vm, dom, extender, lv = rig
     monitor.check_all()
@@ -288,6 +323,6 @@ def test_parse_block_record_keeps_the_top_layer_per_target():
               "block.0.threshold": 6,
               "block.1.name": "vda", "block.1.allocation": 1,   # backing layer
               "block.2.name": "hdc"}
-    assert parse_block_record(record) == {
+    assert tp.parse_block_record(record) == {
         "vda": {"allocation": 5, "capacity": 10, "physical": 7, "threshold": 6},
         "hdc": {}}

@@ -120,6 +120,20 @@ def read_size(path: str) -> int:
         os.close(fd)
 
 
+def parse_block_record(record: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """``block.N.*`` of one bulk stats record, by disk target name."""
+    disks: dict[str, dict[str, int]] = {}
+    for i in range(int(record.get("block.count", 0))):
+        name = record.get(f"block.{i}.name")
+        if not name or name in disks:
+            continue
+        disks[name] = {key: int(record[f"block.{i}.{key}"])
+                       for key in ("allocation", "capacity", "physical",
+                                   "threshold")
+                       if f"block.{i}.{key}" in record}
+    return disks
+
+
 @dataclass
 class ThinDrive:
     """What the monitor knows of one thin drive. Not thread-safe: the

@@ -12,21 +12,24 @@ that paused on ENOSPC from a thin drive is resumed once its thin drives
 have room again. A failed extension is logged and retried at the next
 check.
 
-Thread-safety: the drive states are guarded by one lock that is never
-held across a libvirt or extender call. Calls come from the periodic
-thread, the virt event worker and the extenders' callback threads.
+Threads: every check runs on the monitor's own thread (events, callbacks
+and the periodic pass only queue the VM), so the virt event worker never
+waits for libvirt here and one VM is never checked twice at once; a VM
+whose QEMU does not answer (the sampler's ``unresponsive_since``) is
+skipped by the periodic pass. The drive states are guarded by one lock,
+never held across a libvirt or extender call.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
-from typing import Any
+import time
 
 import libvirt
 
 from vdsm.common.errors import VdsmError
-from vdsm.common.periodic import Periodic
 from vdsm.virt import lifecycle
 from vdsm.virt import status as st
 from vdsm.virt import thinprov as tp
@@ -50,18 +53,62 @@ class VolumeMonitor:
         self.extender = extender
         self._lock = threading.Lock()
         self._drives: dict[str, dict[str, tp.ThinDrive]] = {}
-        self._enospc: set[str] = set()   # VMs paused on a thin drive's ENOSPC
+        # VMs paused on a thin drive's ENOSPC: since (monotonic)
+        self._enospc: dict[str, float] = {}
         self._resumes: dict[str, int] = {}  # VMs resumed after ENOSPC, how often
-        self._periodic: Periodic | None = None
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._queued: set[str] = set()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._periodic = Periodic("vm-volume-monitor", self.interval,
-                                  self.check_all)
-        self._periodic.start()
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name="vm-volume-monitor")
+        self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self._periodic is not None:
-            self._periodic.stop(timeout)
+        """Bounded: a check stuck in libvirt is left behind after ``timeout``."""
+        self._stopping.set()
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("volume monitor did not stop in %.1f s", timeout)
+
+    def _run(self) -> None:
+        next_pass = time.monotonic() + self.interval
+        while not self._stopping.is_set():
+            try:
+                vm_id = self._queue.get(
+                    timeout=max(0.0, next_pass - time.monotonic()))
+            except queue.Empty:
+                self.check_all()
+                next_pass = time.monotonic() + self.interval
+                continue
+            if vm_id is None:
+                continue
+            with self._lock:
+                self._queued.discard(vm_id)
+            vm = self.ctx.registry.find(vm_id)
+            if vm is None or vm.status not in MONITORED:
+                continue
+            try:
+                self.check_vm(vm)
+            except Exception:
+                log.exception("vm %s: checking thin volumes failed", vm_id)
+
+    def _schedule(self, vm: Vm) -> None:
+        """Check ``vm`` soon on the monitor's thread; at once in the
+        caller's thread when the monitor was not started (tests, tools)."""
+        if self._thread is None or not self._thread.is_alive():
+            self.check_vm(vm)
+            return
+        with self._lock:
+            if vm.id in self._queued:
+                return
+            self._queued.add(vm.id)
+        self._queue.put(vm.id)
 
     # --- entry points -----------------------------------------------------
     def check_all(self) -> None:
@@ -73,9 +120,12 @@ class VolumeMonitor:
         with self._lock:
             for vm_id in [v for v in self._drives if v not in vms]:
                 del self._drives[vm_id]
-                self._enospc.discard(vm_id)
+                self._enospc.pop(vm_id, None)
                 self._resumes.pop(vm_id, None)
         for vm in vms.values():
+            if vm.unresponsive_since is not None:
+                log.debug("vm %s: QEMU does not answer; not checked", vm.id)
+                continue
             try:
                 self.check_vm(vm)
             except Exception:
@@ -98,7 +148,7 @@ class VolumeMonitor:
             return
         log.info("vm %s: drive %s crossed its threshold %d by %d bytes",
                  vm.id, name, threshold, excess)
-        self.check_vm(vm)
+        self._schedule(vm)
 
     def on_io_error(self, vm: Vm, alias: str, reason: str) -> None:
         """An ENOSPC on a thin drive: extend now, resume when done."""
@@ -110,13 +160,13 @@ class VolumeMonitor:
             name = names.get(alias)
             if not drives or (name is not None and name not in drives):
                 return
-            self._enospc.add(vm.id)
+            self._enospc.setdefault(vm.id, time.monotonic())
             for drive in drives.values():
                 if drive.state == tp.SET:
                     drive.state = tp.EXCEEDED
         log.warning("vm %s: drive %s ran out of space; extending", vm.id,
                     name or alias)
-        self.check_vm(vm)
+        self._schedule(vm)
 
     def check_vm(self, vm: Vm) -> None:
         """Refresh every thin drive of ``vm``: sizes, threshold, extension,
@@ -241,11 +291,7 @@ class VolumeMonitor:
             return
         log.info("vm %s: drive %s (volume %s) extended to %d bytes", vm.id,
                  drive.name, request.vol_uuid, request.size)
-        try:
-            self.check_vm(vm)
-        except Exception:
-            log.exception("vm %s: checking drive %s after its extension "
-                          "failed", vm.id, drive.name)
+        self._schedule(vm)
 
     def _maybe_resume(self, vm: Vm) -> None:
         if vm.status != st.PAUSED or vm.pause_code != st.PAUSE_ENOSPC:
@@ -257,9 +303,9 @@ class VolumeMonitor:
                     or self.policy.needs_extension(d.allocation, d.physical)
                     for d in drives):
                 return
-            self._enospc.discard(vm.id)
+            since = self._enospc.pop(vm.id)
         log.info("vm %s: thin drives extended; resuming the VM paused on "
-                 "ENOSPC", vm.id)
+                 "ENOSPC (%.2f s after the error)", vm.id, time.monotonic() - since)
         try:
             lifecycle.cont(self.ctx, vm)
             with self._lock:
@@ -267,7 +313,7 @@ class VolumeMonitor:
         except (VdsmError, libvirt.libvirtError) as e:
             log.error("vm %s: cannot resume after extension: %s", vm.id, e)
             with self._lock:
-                self._enospc.add(vm.id)
+                self._enospc.setdefault(vm.id, since)
 
     # --- helpers ----------------------------------------------------------
     def _drives_locked(self, vm: Vm) -> dict[str, tp.ThinDrive]:
@@ -300,18 +346,4 @@ def block_records(conn: libvirt.virConnect,
                                      STATS_FLAGS)
     if not result:
         return {}
-    return parse_block_record(result[0][1])
-
-
-def parse_block_record(record: dict[str, Any]) -> dict[str, dict[str, int]]:
-    """``block.N.*`` of one bulk stats record, by disk target name."""
-    disks: dict[str, dict[str, int]] = {}
-    for i in range(int(record.get("block.count", 0))):
-        name = record.get(f"block.{i}.name")
-        if not name or name in disks:
-            continue
-        disks[name] = {key: int(record[f"block.{i}.{key}"])
-                       for key in ("allocation", "capacity", "physical",
-                                   "threshold")
-                       if f"block.{i}.{key}" in record}
-    return disks
+    return tp.parse_block_record(result[0][1])
