@@ -250,13 +250,16 @@ class VolumeMonitor:
             if drive.state == tp.EXTENDING:
                 return
             drive.state = tp.EXCEEDED
-            if not drive.capacity:
-                return     # the next stats tell the virtual size
-            size = self.policy.next_size(drive.physical, drive.capacity)
+            capacity = drive.capacity
+            size = self.policy.next_size(drive.physical, capacity) if capacity else 0
             extender = self.extender
             if size > drive.physical and extender is not None:
                 drive.state = tp.EXTENDING
                 drive.extending_to = size
+        if not capacity:
+            self._note_error(vm, drive, "libvirt has not told its virtual size "
+                             "yet; extending at the next check")
+            return
         if size <= drive.physical:
             self._note_error(vm, drive, "volume at its largest size "
                              f"({drive.physical} bytes); not extending")
