@@ -38,6 +38,7 @@ class FakeDomain:
 
     def __init__(self) -> None:
         self.allocation = 0
+        self.capacity: int | None = CAPACITY
         self.thresholds: list[tuple[str, int]] = []
         self.threshold_error: str | None = None
         self.resumed = 0
@@ -67,9 +68,11 @@ class FakeLibvirt:
     def domainListGetStats(self, doms: list, stats: int, flags: int) -> list:
         self.stats_calls += 1
         assert self.stats_gate.wait(10)
-        return [(self.dom, {"block.count": 1, "block.0.name": "vdb",
-                            "block.0.allocation": self.dom.allocation,
-                            "block.0.capacity": CAPACITY})]
+        record = {"block.count": 1, "block.0.name": "vdb",
+                  "block.0.allocation": self.dom.allocation}
+        if self.dom.capacity is not None:
+            record["block.0.capacity"] = self.dom.capacity
+        return [(self.dom, record)]
 
 
 class FakeConnection:
@@ -233,6 +236,19 @@ def test_a_volume_at_its_largest_size_is_not_extended(rig, caplog):
     monitor.check_all()
     assert extender.requests == []
     assert caplog.text.count("at its largest size") == 1   # said once
+
+
+def test_an_unknown_virtual_size_waits_for_the_next_stats(rig, caplog):
+    monitor, vm, dom, extender, lv = rig
+    dom.capacity = None
+    dom.allocation = 200 * MIB
+    monitor.check_all()
+    monitor.check_all()
+    assert extender.requests == []
+    assert caplog.text.count("has not told its virtual size") == 1
+    dom.capacity = CAPACITY
+    monitor.check_all()
+    assert [r.size for r, _ in extender.requests] == [384 * MIB]
 
 
 def test_without_an_extender_the_drive_is_watched(rig, caplog):
