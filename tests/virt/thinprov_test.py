@@ -393,7 +393,10 @@ def test_a_failed_slow_extension_pauses_the_guest_until_a_retry_succeeds(
         assert len(extender.requests) == 1          # one in flight per drive
         extender.gate.set()      # the first answer is a failure, then a retry
         wait_status(thin_agent.proxy, vm_id, "Up", timeout=60)
-        assert thin_agent.virt.volumes.resumes(vm_id) >= 1
+        # the monitor counts after libvirt's resume returns, the RESUMED
+        # event may turn the VM Up first
+        wait_for(lambda: thin_agent.virt.volumes.resumes(vm_id) >= 1, 10,
+                 "the monitor's resume")
         thread.join(300)
         assert writer.get("rc") == 0 and "384+0 records out" in writer["out"], writer
         assert len(extender.requests) >= 2
