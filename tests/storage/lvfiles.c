@@ -240,7 +240,10 @@ static int lf_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
     pthread_rwlock_rdlock(&lock);
     struct lv *lv = find(path);
-    int r = !lv ? -ENOENT : size == lv->size ? 0 : -EPERM;
+    /* Like a block device, the size never changes: qemu-img, which sees a
+     * file and truncates it before writing a qcow2 header, may "shrink" it
+     * (a no-op); growing it is refused. */
+    int r = !lv ? -ENOENT : size <= lv->size ? 0 : -EPERM;
     pthread_rwlock_unlock(&lock);
     return r;
 }

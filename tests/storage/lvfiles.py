@@ -6,7 +6,8 @@ on its PVs (``lvs -o seg_pe_ranges``, ``pvs -o pe_start``, the VG's
 extent size) and mounts a FUSE file system that serves MOUNTPOINT/<lv>
 by pread/pwrite at those byte ranges of the PV devices: what a block
 domain reads and writes through its LVs, the test reads and writes
-through these files. The map is taken at ``start()``; after changing the
+through these files (a truncate never changes their size, as with a
+device). The map is taken at ``start()``; after changing the
 VG's LVs call ``refresh()`` (a new map, files stay open), or start with
 ``follow=True``: a thread then reads the VG every ``interval`` seconds
 and loads the new map itself, so LVs another process (an agent, a second
@@ -104,8 +105,12 @@ class LVFiles:
     """MOUNTPOINT/<lv> for every LV of a VG; ``path(lv)`` names one."""
 
     def __init__(self, devices: Sequence[str], vg: str, mountpoint: str, *,
-                 follow: bool = False, interval: float = 0.2) -> None:
+                 follow: bool = False, interval: float = 0.2,
+                 owner: tuple[int, int] | None = None) -> None:
+        """``owner``: (uid, gid) the LV files show, as udev rules give a
+        real host's LVs to vdsm (default: root)."""
         self.devices = list(devices)
+        self.owner = owner
         self.vg = vg
         self.mountpoint = mountpoint
         self.follow = follow
@@ -135,6 +140,8 @@ class LVFiles:
         write_map(self.mapfile, self.extents)
         # No attribute or entry caching: a grown or new LV shows at once.
         options = "allow_other,attr_timeout=0,entry_timeout=0,negative_timeout=0"
+        if self.owner is not None:
+            options += f",uid={self.owner[0]},gid={self.owner[1]}"
         self.proc = subprocess.Popen(
             [build(), "-f", "-o", options, self.mapfile, self.mountpoint],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

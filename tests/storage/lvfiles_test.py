@@ -106,8 +106,10 @@ def test_files_keep_the_lv_size(lv_files):
             os.pwrite(f.fileno(), b"x", EXTENT)
         assert e.value.errno == errno.ENOSPC
         with pytest.raises(OSError) as e:
-            os.ftruncate(f.fileno(), 1)
+            os.ftruncate(f.fileno(), EXTENT + 1)
         assert e.value.errno == errno.EPERM
+        os.ftruncate(f.fileno(), 0)     # qemu-img create does this: a no-op
+        assert os.fstat(f.fileno()).st_size == EXTENT
         assert os.pread(f.fileno(), 10, EXTENT - 5) == b"\0" * 5    # short at the end
     with pytest.raises(PermissionError):
         open(os.path.join(lv_files.mountpoint, "c"), "wb")

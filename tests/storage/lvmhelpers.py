@@ -51,6 +51,11 @@ def vg_names(count: int = 1) -> Iterator[list[str]]:
         yield names
     finally:
         for name in names:
-            for path in glob.glob(f"/etc/lvm/archive/{name}_*.vg") + \
-                    glob.glob(f"/etc/lvm/backup/{name}"):
-                os.unlink(path)
+            forget_archives(name)
+
+
+def forget_archives(name: str) -> None:
+    """Remove LVM's archive and backup files of VG ``name``."""
+    for path in glob.glob(f"/etc/lvm/archive/{name}_*.vg") + \
+            glob.glob(f"/etc/lvm/backup/{name}"):
+        os.unlink(path)

@@ -12,6 +12,7 @@ import logging
 import threading
 from typing import Any
 
+from vdsm.common.errors import VdsmError
 from vdsm.common.events import NullPublisher, Publisher
 from vdsm.storage import constants as sc
 from vdsm.storage import faults, sendtargets
@@ -59,7 +60,8 @@ class StorageService:
         self.workers = workers
         self.error_code = error_code
         io_timeout = float(ctx.setting("process_pool_timeout"))
-        self.cache = DomainCache(ctx, lookup_timeout=min(io_timeout, 10.0))
+        self.cache = DomainCache(ctx, lookup_timeout=min(io_timeout, 10.0),
+                                 block_domains=True)
         self.connections = ConnectionRegistry(ctx)
         self.domains = DomainService(ctx, self.cache)
         self.lvm = ctx.lvm
@@ -234,6 +236,11 @@ class StorageService:
             sp_uuid, "deactivateStorageDomain", lambda ctx: ops.migrate_master(
                 ctx, migration, sd_uuid, msd_uuid, int(master_version or 0)))
         spm.master_moved(old_master_dir, lver)
+        try:  # its tasks moved: a block master's file system is unmounted
+            self.cache.produce(sd_uuid).release_master_dir()
+        except (VdsmError, OSError) as e:
+            log.error("cannot release the old master file system of %s: %s",
+                      sd_uuid, e)
 
     # --- block domains: growth ---------------------------------------------------
     def _block_vg(self, sd_uuid: str) -> VGAccess:
@@ -337,7 +344,9 @@ class StorageService:
 
     def teardown_image(self, sd_uuid: str, sp_uuid: str, img_uuid: str,
                        vol_uuid: str | None) -> None:
-        image.chain(self.cache.produce(sd_uuid), img_uuid, vol_uuid)
+        dom = self.cache.produce(sd_uuid)
+        vols = image.chain(dom, img_uuid, vol_uuid)
+        dom.volume(img_uuid, vols[-1]).teardown()   # the whole chain
 
     def iso_files(self, sp_uuid: str, pattern: str) -> list[str]:
         pool = self._pool(sp_uuid)

@@ -174,6 +174,12 @@ class StorageDomain(abc.ABC):
     def create_master_dir(self) -> None:
         """Lay out the master file system (``master/tasks``, ``master/vms``)."""
 
+    def release_master_dir(self) -> None:
+        """This host no longer needs the master file system (the SPM stepped
+        down): block domains unmount their master LV; file domains keep
+        nothing mounted for it."""
+        return None
+
     @abc.abstractmethod
     def info(self) -> dict[str, Any]:
         """getStorageDomainInfo."""

@@ -74,7 +74,8 @@ def prepare(dom: StorageDomain, img_uuid: str, leaf_uuid: str | None, *,
             run_path: str | None, allow_illegal: bool = False) -> dict[str, Any]:
     """prepareImage: the leaf's path, its info, and every volume of the chain.
 
-    File volumes need no activation; ``run_path`` is the image directory as
+    The leaf is prepared with its chain (block volumes are activated;
+    teardown() undoes it); ``run_path`` is the image directory as
     VMs see it (through the pool's links) when a pool is given.
     """
     vols = chain(dom, img_uuid, leaf_uuid)
@@ -94,5 +95,6 @@ def prepare(dom: StorageDomain, img_uuid: str, leaf_uuid: str | None, *,
             "leasePath": lease_path, "leaseOffset": lease_offset,
         })
     path = os.path.join(image_dir, leaf)
+    dom.volume(img_uuid, leaf).prepare()    # the whole chain, last
     return {"path": path, "info": {"type": "file", "path": path, "volType": "path"},
             "imgVolumesInfo": volumes_info, "chain": vols}

@@ -13,6 +13,7 @@ from typing import Any
 from vdsm.storage import constants as sc
 from vdsm.storage.connections import mounts
 from vdsm.storage.context import StorageContext
+from vdsm.storage.domains.block import create as block_create
 from vdsm.storage.domains.cache import DomainCache
 from vdsm.storage.domains.file.domain import FileStorageDomain
 from vdsm.storage.errors import (
@@ -41,12 +42,21 @@ class DomainService:
 
     def create(self, *, storage_type: int, sd_uuid: str, name: str,
                type_arg: str, dom_class: int, version: int | None) -> None:
-        """createStorageDomain: lay out a new, unattached domain."""
-        if storage_type not in sc.FILE_DOMAIN_TYPES:
+        """createStorageDomain: lay out a new, unattached domain (for block
+        types ``type_arg`` is the UUID of a VG createVG made)."""
+        if storage_type not in sc.FILE_DOMAIN_TYPES | sc.BLOCK_DOMAIN_TYPES:
             raise StorageDomainTypeError(
-                f"Unsupported Storage Domain type {storage_type} (file types only)")
+                f"Unsupported Storage Domain type {storage_type}")
         if dom_class not in sc.DOMAIN_CLASSES:
             raise StorageDomainClassError(f"Invalid domain class value {dom_class}")
+        if storage_type in sc.BLOCK_DOMAIN_TYPES:
+            dom = block_create.create_domain(
+                self.ctx, sd_uuid=sd_uuid, name=name, dom_type=storage_type,
+                dom_class=dom_class, version=version or sc.DOMAIN_VERSION,
+                vg_uuid=type_arg)
+            self.cache.invalidate(sd_uuid)
+            self.cache.add_domain(dom)
+            return
         mount_dir = self.mount_dir(storage_type, type_arg)
         fresh = not self.ctx.has_file_ops(mount_dir)
         try:

@@ -175,6 +175,16 @@ class Volume(abc.ABC):
     def extend(self, new_capacity: int, md: VolumeMetadata) -> None:
         """Grow the data to ``new_capacity`` bytes (metadata not changed)."""
 
+    @abc.abstractmethod
+    def prepare(self) -> None:
+        """Make the volume and its parents usable on this host (activate a
+        block volume's chain); each prepare needs one teardown. Nothing to
+        do for file volumes."""
+
+    @abc.abstractmethod
+    def teardown(self) -> None:
+        """Undo one prepare (the chain is deactivated at the last one)."""
+
     def info(self, *, children: list[str], pool: str = "") -> dict[str, Any]:
         """getVolumeInfo's ``info`` struct (sizes as strings, as classic)."""
         md = self.metadata()

@@ -71,6 +71,7 @@ def create(cache: DomainCache, *, sp_uuid: str, name: str, master_uuid: str,
         raise StoragePoolCreationError(
             f"Domain {master_uuid} already belongs to pool {master.pools(md)}")
     master.create_master_dir()
+    master.release_master_dir()     # laid out; the SPM mounts a block master
     pauses.reach("create_pool")
     changes: dict[str, Any] = {
         sc.MD_ROLE: sc.MASTER_DOMAIN, sc.MD_POOLS: sp_uuid,

@@ -208,6 +208,7 @@ class Spm:
             manager, self.tasks = self.tasks, None
         if manager is not None:
             manager.shutdown(timeout=30)
+        self._release_master_dir()
         if write:
             try:
                 self.pool.master.update_metadata({sc.PMD_SPM_ID: -1})
@@ -238,6 +239,14 @@ class Spm:
         mailbox, self.mailbox = self.mailbox, None
         if mailbox is not None:
             mailbox.stop(timeout)
+
+    def _release_master_dir(self) -> None:
+        """Unmount a block master's file system (its tasks are stopped)."""
+        try:
+            self.pool.master.release_master_dir()
+        except (VdsmError, OSError) as e:
+            log.error("cannot release the master file system of pool %s: %s",
+                      self.pool.sp_uuid, e)
 
     def _release_lease(self) -> None:
         try:
@@ -356,4 +365,5 @@ class Spm:
         if manager is not None:
             manager.shutdown(timeout=10)
         if was_spm:
+            self._release_master_dir()
             self._release_lease()

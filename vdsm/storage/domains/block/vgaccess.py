@@ -25,6 +25,7 @@ class VGAccess:
     leases: LeaseManager
     version: int            # the domain format version
     activation: bool = True  # [irs] lv_activation
+    chunk_size: int = 2560 * 1024 * 1024  # [irs] volume_utilization_chunk_mb
 
     def lv_path(self, lv: str) -> str:
         return os.path.join(self.lv_dir, self.sd_uuid, lv)

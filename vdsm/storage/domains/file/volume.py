@@ -121,6 +121,12 @@ class FileVolume(Volume):
         except (OSError, qemuimg.QemuImgError) as e:
             raise VolumeExtendingError(f"Cannot extend {self.vol_uuid}: {e}") from None
 
+    def prepare(self) -> None:
+        """Nothing to activate: the file is there for every host."""
+
+    def teardown(self) -> None:
+        """Nothing to deactivate."""
+
     def link_into(self, image_dir: str) -> None:
         """Share this (template) volume with another image by hard links."""
         for suffix in ("", sc.META_FILEEXT, sc.LEASE_FILEEXT):
