@@ -42,6 +42,10 @@ class FakeDomain:
         self.thresholds: list[tuple[str, int]] = []
         self.threshold_error: str | None = None
         self.resumed = 0
+        self.disk_errors: dict[str, int] = {}
+
+    def diskErrors(self) -> dict[str, int]:
+        return dict(self.disk_errors)
 
     def setBlockThreshold(self, dev: str, threshold: int) -> None:
         if self.threshold_error:
@@ -273,6 +277,37 @@ def test_a_vm_paused_on_enospc_is_resumed_once_extended(rig):
     extender.finish(lv)
     assert dom.resumed == 1 and vm.status == st.UP
     assert monitor.resumes(vm.id) == 1
+
+
+def test_a_vm_found_paused_on_a_thin_drives_enospc_is_extended_and_resumed(rig):
+    """An agent restarted while the VM was paused: no event, only what
+    recovery read (pauseCode from the disk errors) and libvirt's disk errors."""
+    monitor, vm, dom, extender, lv = rig
+    dom.allocation = 256 * MIB - 64 * 1024
+    dom.disk_errors = {"vdb": st.DISK_ERROR_NO_SPACE}
+    vm.on_lifecycle(st.EV_SUSPENDED, st.SUSPENDED_IOERROR)
+    vm.pause_code = st.pause_code_from_disk_errors(dom.diskErrors())
+    monitor.check_all()
+    assert [r.size for r, _ in extender.requests] == [384 * MIB]
+    assert dom.resumed == 0
+    extender.finish(lv)
+    assert dom.resumed == 1 and vm.status == st.UP
+
+
+def test_a_vm_found_paused_on_another_drives_enospc_is_left_alone(rig):
+    monitor, vm, dom, extender, lv = rig
+    dom.disk_errors = {"vdc": st.DISK_ERROR_NO_SPACE}
+    vm.on_lifecycle(st.EV_SUSPENDED, st.SUSPENDED_IOERROR)
+    vm.pause_code = st.PAUSE_ENOSPC
+    monitor.check_all()
+    monitor.check_all()
+    assert extender.requests == [] and dom.resumed == 0
+
+
+def test_pause_code_from_disk_errors():
+    assert st.pause_code_from_disk_errors({"vda": 0, "vdb": 2}) == st.PAUSE_ENOSPC
+    assert st.pause_code_from_disk_errors({"vda": 1}) == st.PAUSE_EIO
+    assert st.pause_code_from_disk_errors({}) == st.PAUSE_EOTHER
 
 
 def test_an_enospc_pause_of_another_drive_is_left_alone(rig):

@@ -183,6 +183,7 @@ class VolumeMonitor:
             return
         for drive in drives:
             self._check_drive(vm, dom, drive, records.get(drive.name))
+        self._adopt_enospc(vm, dom)
         self._maybe_resume(vm)
 
     def stats(self, vm_id: str) -> dict[str, dict[str, str]]:
@@ -295,6 +296,28 @@ class VolumeMonitor:
         log.info("vm %s: drive %s (volume %s) extended to %d bytes", vm.id,
                  drive.name, request.vol_uuid, request.size)
         self._schedule(vm)
+
+    def _adopt_enospc(self, vm: Vm, dom: libvirt.virDomain) -> None:
+        """A VM found paused on ENOSPC that no event told this monitor of (an
+        agent restarted while it was paused): if one of its thin drives is
+        the one that ran out of space, it is resumed once they have room."""
+        if vm.status != st.PAUSED or vm.pause_code != st.PAUSE_ENOSPC:
+            return
+        with self._lock:
+            if vm.id in self._enospc:
+                return
+            thin = set(self._drives.get(vm.id, {}))
+        try:
+            errors = dom.diskErrors()
+        except libvirt.libvirtError as e:
+            log.debug("vm %s: cannot read disk errors: %s", vm.id, e)
+            return
+        full = {dev for dev, code in errors.items() if code == st.DISK_ERROR_NO_SPACE}
+        if full & thin:
+            log.warning("vm %s: found paused on ENOSPC of thin drive(s) %s",
+                        vm.id, ", ".join(sorted(full & thin)))
+            with self._lock:
+                self._enospc.setdefault(vm.id, time.monotonic())
 
     def _maybe_resume(self, vm: Vm) -> None:
         if vm.status != st.PAUSED or vm.pause_code != st.PAUSE_ENOSPC:
