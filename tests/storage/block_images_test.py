@@ -13,8 +13,17 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from tests.storage import blockagent
-from tests.storage.blockagent import MiB, block_pool, root_lvm
+from tests.storage.blockagent import (
+    MiB,
+    block_host,
+    block_pool,
+    new_lv_dir,
+    root_lvm,
+    serve_lvs,
+)
 from tests.storage.blockdevs_test import guid_of
 from tests.storage.helpers import (
     BLANK,
@@ -219,14 +228,10 @@ def compare(proxy, first, second):
             ok(proxy.teardownImage(sp, sd, img, vol))
 
 
-def test_changing_verbs_off_the_spm_answer_654_and_change_nothing(host, lv_dir):
-    p = host.proxy()
-    with block_pool(p, lv_dir, spm=False) as names:
-        sd, sp, nodes = names["sd"], names["sp"], names["nodes"]
-        lvm = root_lvm(sd, nodes)
-        before = sorted(lv.name for lv in lvm.lvs(sd))
-        img, vol, other = new_uuid(), new_uuid(), new_uuid()
-        verbs = {
+def changing_verbs(p, sd, sp, nodes, img, vol):
+    """Every verb that changes LVM or volume metadata, as calls."""
+    other = new_uuid()
+    return {
             "createVolume": lambda: p.createVolume(sd, sp, img, str(GiB), COW, SPARSE,
                                                    "DATA", vol, "x"),
             "deleteVolume": lambda: p.deleteVolume(sd, sp, img, [vol]),
@@ -244,8 +249,69 @@ def test_changing_verbs_off_the_spm_answer_654_and_change_nothing(host, lv_dir):
                 sd, sp, [guid_of(nodes[0])]),
             "resizePV": lambda: p.resizePV(sd, sp, guid_of(nodes[1])),
         }
-        answers = {verb: call()["status"]["code"] for verb, call in verbs.items()}
-        assert answers == dict.fromkeys(verbs, 654)
+
+
+def refusals(verbs):
+    return {verb: call()["status"]["code"] for verb, call in verbs.items()}
+
+
+def test_changing_verbs_before_spm_start_answer_654_and_change_nothing(host, lv_dir):
+    p = host.proxy()
+    with block_pool(p, lv_dir, spm=False) as names:
+        sd, sp, nodes = names["sd"], names["sp"], names["nodes"]
+        lvm = root_lvm(sd, nodes)
+        before = sorted(lv.name for lv in lvm.lvs(sd))
+        verbs = changing_verbs(p, sd, sp, nodes, new_uuid(), new_uuid())
+        assert refusals(verbs) == dict.fromkeys(verbs, 654)
         lvm.invalidate()
         assert sorted(lv.name for lv in lvm.lvs(sd)) == before
         assert ok(p.getImagesList(sd))["imageslist"] == []
+
+
+@pytest.fixture
+def second_host():
+    """Another host (own agent, sanlock and lvfiles mount point)."""
+    with new_lv_dir() as path:
+        h = block_host(path)
+        h.lv_dir = path
+        try:
+            yield h
+        finally:
+            h.stop()
+
+
+def test_a_host_that_is_not_the_spm_reads_and_prepares_but_changes_nothing(
+        host, lv_dir, second_host):
+    p, p2 = host.proxy(), second_host.proxy()
+    with block_pool(p, lv_dir) as names:
+        sd, sp, nodes = names["sd"], names["sp"], names["nodes"]
+        img, vol = new_uuid(), new_uuid()
+        run_task(p, p.createVolume(sd, sp, img, 128 * MiB, COW, SPARSE, "DATA", vol,
+                                   "by the SPM"))
+        with serve_lvs(nodes, sd, second_host.lv_dir):
+            ok(p2.connectStoragePool(sp, 2, "", sd, 1))
+            try:
+                lvm = root_lvm(sd, nodes)
+                before = sorted((lv.name, lv.size, lv.tags) for lv in lvm.lvs(sd))
+                verbs = changing_verbs(p2, sd, sp, nodes, img, vol)
+                assert refusals(verbs) == dict.fromkeys(verbs, 654)
+                lvm.invalidate()
+                assert sorted((lv.name, lv.size, lv.tags) for lv in lvm.lvs(sd)) \
+                    == before
+                info = ok(p2.getVolumeInfo(sd, sp, img, vol))["info"]
+                assert (info["description"], info["legality"]) == ("by the SPM",
+                                                                   "LEGAL")
+                # the VM host's path: its own links to its own view of the LV
+                prepared = merged(ok(p2.prepareImage(sp, sd, img, vol)))
+                assert prepared["path"] == os.path.join(
+                    second_host.config.repository, sp, sd, "images", img, vol)
+                assert os.path.realpath(prepared["path"]) == os.path.join(
+                    second_host.lv_dir, sd, vol)
+                qemuimg_io(prepared["path"], "write -P 0x7e 0 1M")
+                ok(p2.teardownImage(sp, sd, img, vol))
+                spm_path = merged(ok(p.prepareImage(sp, sd, img, vol)))["path"]
+                qemuimg_io(spm_path, "read -P 0x7e 0 1M")
+                ok(p.teardownImage(sp, sd, img, vol))
+            finally:
+                p2.disconnectStoragePool(sp, 2, "")
+        run_task(p, p.deleteImage(sd, sp, img))
