@@ -24,6 +24,9 @@ def _vm_id_of(params: Any, vm_id: str | None, what: str) -> str:
     found = vm_id or given
     if not found:
         raise MissingParameter(f"Missing required parameter: {what} needs vmId")
+    if not isinstance(found, str):
+        raise InvalidParameter(f"Invalid parameter: {what}: vmId must be a "
+                               f"string, not {type(found).__name__}")
     return found
 
 
