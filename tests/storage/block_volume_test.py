@@ -9,6 +9,8 @@ qemu-img and the metadata slots work on the LVs' real extents.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import threading
 import uuid
 
@@ -49,7 +51,7 @@ pytestmark = need_lvm
 
 
 @pytest.fixture(scope="module")
-def block_vg(tmp_path_factory):
+def block_vg():
     """A format 5 domain's VG with its special LVs, LVs served as files."""
     why = lvfiles.unavailable()
     if why:
@@ -60,7 +62,10 @@ def block_vg(tmp_path_factory):
         lvm.vgcreate(vg, devices, tags=[tags.DOMAIN_TAG])
         for lv in layout.special_lvs(5):
             lvm.lvcreate(vg, lv.name, lv.size)
-        lv_dir = str(tmp_path_factory.mktemp("bvol") / "dev")
+        # Not under pytest's basetemp: another pytest session on the
+        # machine prunes old basetemps, and with them this module's mount.
+        base = tempfile.mkdtemp(prefix="vdsm-bvol-", dir="/var/tmp")
+        lv_dir = os.path.join(base, "dev")
         files = lvfiles.LVFiles(devices, vg, os.path.join(lv_dir, vg), follow=True)
         files.start()
         try:
@@ -69,6 +74,7 @@ def block_vg(tmp_path_factory):
                            activation=False, chunk_size=EXTENT)
         finally:
             files.stop()
+            shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
