@@ -88,10 +88,11 @@ def device_listing(luns: int, rounds: int = 5) -> dict[str, float]:
                 start = time.monotonic()
                 for i in range(0, luns, lvm_cmd.MAX_DEVICES):
                     chunk = devices[i:i + lvm_cmd.MAX_DEVICES]
-                    commands.run(["lvm", "pvs", "--config",
+                    # -a: every device the filter lets in, PV or not
+                    commands.run(["lvm", "pvs", "-a", "--config",
                                   lvm_cmd.config(chunk, activation=False),
                                   "--reportformat", "json", "-o",
-                                  "pv_name,pv_uuid,vg_name,vg_uuid,pv_size", *chunk],
+                                  "pv_name,pv_uuid,vg_name,vg_uuid,pv_size"],
                                  timeout=120)
                 bare.append(time.monotonic() - start)
         finally:
