@@ -84,6 +84,10 @@ class StorageDomain(abc.ABC):
     """One storage domain; methods may block on storage (call them from
     tasks, verbs or monitors, never while holding a global lock)."""
 
+    # What the pool links to as <pool dir>/<sdUUID>: a file domain's
+    # directory on its mount, a block domain's <mount root>/blockSD/<sdUUID>.
+    domain_dir: str
+
     def __init__(self, sd_uuid: str) -> None:
         self.sd_uuid = sd_uuid
         self._md_lock = threading.Lock()
@@ -96,6 +100,16 @@ class StorageDomain(abc.ABC):
     @abc.abstractmethod
     def write_metadata(self, md: Metadata) -> None:
         """Replace the metadata atomically."""
+
+    def invalidate(self) -> None:  # noqa: B027 (a no-op unless overridden)
+        """Forget what this host cached of the domain, so the next read
+        shows what another host (the SPM) changed. File domains read
+        their storage every time: nothing to forget."""
+
+    def link_image(self, img_uuid: str, vol_uuids: list[str]) -> None:  # noqa: B027
+        """Make the volumes reachable under ``image_path`` on this host
+        before a prepare. A file domain's image directory holds them
+        already; a block domain links its LVs there."""
 
     def update_metadata(self, changes: dict[str, Any]) -> Metadata:
         """Read-modify-write; a None value removes the key. Returns the new

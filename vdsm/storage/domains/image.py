@@ -95,6 +95,7 @@ def prepare(dom: StorageDomain, img_uuid: str, leaf_uuid: str | None, *,
             "leasePath": lease_path, "leaseOffset": lease_offset,
         })
     path = os.path.join(image_dir, leaf)
+    dom.link_image(img_uuid, vols)
     dom.volume(img_uuid, leaf).prepare()    # the whole chain, last
     return {"path": path, "info": {"type": "file", "path": path, "volType": "path"},
             "imgVolumesInfo": volumes_info, "chain": vols}

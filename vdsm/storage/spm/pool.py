@@ -201,8 +201,7 @@ class StoragePool:
             mailbox.stop()
 
     def _domain_dir(self, sd_uuid: str) -> str | None:
-        dom = self.cache.produce(sd_uuid)
-        return getattr(dom, "domain_dir", None)
+        return self.cache.produce(sd_uuid).domain_dir
 
     def run_path(self, sd_uuid: str, img_uuid: str) -> str:
         """An image directory as VMs see it, through the pool's links."""

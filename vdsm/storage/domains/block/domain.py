@@ -158,8 +158,14 @@ class BlockStorageDomain(StorageDomain):
         return self.vg.lv_path(tags.METADATA)
 
     @property
+    def domain_dir(self) -> str:
+        """This host's directory of the domain (links, master mount), the
+        pool's link target, as the classic /rhev/data-center/mnt/blockSD."""
+        return host_dir(self.mount_root, self.sd_uuid)
+
+    @property
     def master_dir(self) -> str:
-        return os.path.join(host_dir(self.mount_root, self.sd_uuid), sc.MASTER_FS_DIR)
+        return os.path.join(self.domain_dir, sc.MASTER_FS_DIR)
 
     def master_mounted(self) -> bool:
         return mounts.find_mount(self.master_dir) is not None
@@ -298,6 +304,16 @@ class BlockStorageDomain(StorageDomain):
         created = img_uuid not in self.images()
         self.vg.ops.makedirs(self.image_path(img_uuid), DIR_MODE)
         return created
+
+    def link_image(self, img_uuid: str, vol_uuids: list[str]) -> None:
+        """``images/<img>/<vol>`` -> the volume's LV on this host, for each
+        volume (the classic linkBCImage): any host, not only the SPM that
+        made the image, may prepare it. Idempotent; raises OSError."""
+        image_dir = self.image_path(img_uuid)
+        self.vg.ops.makedirs(image_dir, DIR_MODE)
+        for vol_uuid in vol_uuids:
+            self.vg.ops.symlink(self.vg.lv_path(vol_uuid),
+                                os.path.join(image_dir, vol_uuid))
 
     def remove_image_if_empty(self, img_uuid: str) -> None:
         if not self.volumes(img_uuid):
