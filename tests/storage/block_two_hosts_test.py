@@ -126,7 +126,8 @@ def lv_size(files: lvfiles.LVFiles, vol: str) -> int:
 def extended_sizes(host: StorageHost, sd: str, vol: str) -> list[int]:
     """The sizes the SPM's "extended <sd>/<vol> to N bytes" lines name."""
     pattern = re.compile(rf"extended {sd}/{vol} to (\d+) bytes")
-    return [int(m.group(1)) for m in pattern.finditer(host.output())]
+    with open(os.path.join(host.root.root, "vdsmd.out")) as f:   # all of it
+        return [int(m.group(1)) for m in pattern.finditer(f.read())]
 
 
 def test_host_b_sees_prepares_and_extends_what_the_spm_made(hosts):
@@ -218,8 +219,9 @@ def test_spm_moves_during_a_stream_of_extensions(hosts):
                 time.sleep(0.1)
             assert len(answers) >= 6, answers
             ok(pa.spmStop(sp))                      # mid-stream
-            moved_at = len(answers)
+            moved_at, stopped = len(answers), time.monotonic()
             become_spm(pb, sp, 90)
+            no_spm = time.monotonic() - stopped
             requester.join(300)
             assert not requester.is_alive()
         finally:
@@ -233,7 +235,8 @@ def test_spm_moves_during_a_stream_of_extensions(hosts):
         applied = by_a + by_b
         assert applied == wanted, (by_a, by_b)          # each once, in order
         seconds = sorted(x["seconds"] for x in answers)
-        print(f"{len(answers)} extensions, SPM moved after {moved_at}, "
+        print(f"{len(answers)} extensions, SPM moved after {moved_at} "
+              f"(no SPM for {no_spm:.2f} s), "
               f"{len(retries)} asked again; by A {len(by_a)}, by B {len(by_b)}; "
               f"round trip p50 {seconds[len(seconds) // 2]:.2f} s, "
               f"max {seconds[-1]:.2f} s")
