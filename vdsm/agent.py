@@ -176,6 +176,7 @@ class Agent:
         virt, storage, network = self._virt(), self._storage(), self._network()
         if virt is not None and storage is not None:
             virt.set_drive_resolver(storage.drive_resolver)
+            virt.set_volume_extender(storage.volume_extender)
         if network is not None and virt is not None:
             network.set_vm_users(virt.network_users)
         for sub in self.subsystems.values():

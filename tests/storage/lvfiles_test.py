@@ -7,8 +7,10 @@ write the metadata LV and volumes on this kernel.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -39,9 +41,9 @@ def test_parse_map_refuses_a_segment_on_an_unknown_pv():
         lvfiles.parse_map(lvs, [{"pv_name": "/dev/loop8", "pe_start": "0"}], MIB)
 
 
-@pytest.fixture
-def lv_files(tmp_path):
-    """VG on one loop device: 'a' of two separate extents with 'b' between."""
+@contextlib.contextmanager
+def empty_vg() -> Iterator[tuple[LVM, list[str], str]]:
+    """A VG on one loop device (skips where lvfiles cannot run)."""
     why = lvfiles.unavailable()
     if why:
         pytest.skip(f"lvfiles cannot run here: {why}")
@@ -49,6 +51,13 @@ def lv_files(tmp_path):
         lvm = LVM(LocalRunner())
         lvm.pvcreate(devices)
         lvm.vgcreate(vg, devices)
+        yield lvm, devices, vg
+
+
+@pytest.fixture
+def lv_files(tmp_path):
+    """VG on one loop device: 'a' of two separate extents with 'b' between."""
+    with empty_vg() as (lvm, devices, vg):
         lvm.lvcreate(vg, "a", EXTENT)
         lvm.lvcreate(vg, "b", EXTENT)
         lvm.lvextend(vg, "a", 2 * EXTENT)
@@ -132,13 +141,7 @@ def test_refresh_grows_an_open_file_and_shows_new_lvs(lv_files):
 
 @pytest.fixture
 def following(tmp_path):
-    why = lvfiles.unavailable()
-    if why:
-        pytest.skip(f"lvfiles cannot run here: {why}")
-    with loop_devices(1) as devices, vg_names(1) as (vg,):
-        lvm = LVM(LocalRunner())
-        lvm.pvcreate(devices)
-        lvm.vgcreate(vg, devices)
+    with empty_vg() as (lvm, devices, vg):
         files = lvfiles.LVFiles(devices, vg, str(tmp_path / "lvs"), follow=True)
         try:
             yield lvm, files.start()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 
+import pytest
 from lxml import etree
 
 from vdsm.virt import vmparams
@@ -159,6 +161,33 @@ def test_disk_block_device_with_errors_propagated():
         'io="native"/><source dev="/dev/vg/lv"/><target dev="sdb" bus="scsi"/>'
         '<serial>S1</serial><boot order="2"/><readonly/><alias name="ua-x"/>'
         '</disk>')
+
+
+def test_disk_type_follows_the_prepared_path_not_the_wire(tmp_path):
+    # a block volume (diskType block) whose LV is served as a file (tests,
+    # lvfiles) is a file disk; a block device node is a block disk
+    image = tmp_path / "lv"
+    image.write_bytes(b"")
+    disk = {"type": "disk", "device": "disk", "iface": "virtio",
+            "path": str(image), "format": "cow", "diskType": "block",
+            "propagateErrors": "off", "name": "vdb", "deviceId": "v"}
+    root = disks.element_for(disk)
+    assert root.get("type") == "file"
+    assert root.find("source").get("file") == str(image)
+    assert root.find("driver").get("io") == "threads"
+    if os.path.isdir("/dev/shm"):         # a file under /dev is no device
+        under_dev = f"/dev/shm/vdsm-domxml-{os.getpid()}"
+        open(under_dev, "wb").close()
+        try:
+            assert disks.element_for(dict(disk, path=under_dev)).get("type") == "file"
+        finally:
+            os.unlink(under_dev)
+    loops = sorted(n for n in os.listdir("/dev") if re.fullmatch(r"loop\d+", n))
+    if not loops:
+        pytest.skip("no loop device node here to stand for a block device")
+    root = disks.element_for(dict(disk, path=f"/dev/{loops[0]}"))
+    assert root.get("type") == "block"
+    assert root.find("source").get("dev") == f"/dev/{loops[0]}"
 
 
 def test_media_change_has_no_boot_order():

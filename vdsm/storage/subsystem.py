@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from vdsm.common.errors import VdsmError
 from vdsm.storage.context import StorageContext
 from vdsm.storage.domains import monitor
+from vdsm.storage.errors import VolumeExtendingError
 from vdsm.storage.io.out_of_process import IOProcessPool
 from vdsm.storage.leases import manager as leases
 from vdsm.storage.service import StorageService
+from vdsm.storage.spm.mailbox import ExtendResult
 from vdsm.storage.spm.tasks import PoolTasks
 
 if TYPE_CHECKING:
@@ -92,6 +94,11 @@ class StorageSubsystem:
         """What the virt subsystem uses for drives given as volume ids."""
         return _DriveResolver(self)
 
+    @property
+    def volume_extender(self) -> _VolumeExtender:
+        """What the virt subsystem uses to grow thin block volumes."""
+        return _VolumeExtender(self)
+
     def domain_stats(self) -> dict[str, Any]:
         """Per-domain health for getVdsStats (``storageDomains``)."""
         return monitor.repo_stats(self.service.monitor.status(), self._error_code)
@@ -108,3 +115,27 @@ class _DriveResolver:
 
     def teardown(self, drive: dict[str, Any]) -> None:
         self._storage.teardown_drive(drive)
+
+
+class _VolumeExtender:
+    """extend(request, callback), as vdsm.virt.thinprov.Extender wants: the
+    storage service's request_volume_extension (mailbox to the SPM, the LV
+    refreshed here), its ExtendResult turned into ``callback(None)`` or
+    ``callback(VolumeExtendingError)``. Raises what the service raises
+    for a request it refuses at once (no connected pool)."""
+
+    def __init__(self, storage: StorageSubsystem) -> None:
+        self._storage = storage
+
+    def extend(self, request: Any, callback: Callable[[BaseException | None], None]
+               ) -> None:
+        def done(result: ExtendResult) -> None:
+            if result.ok:
+                callback(None)
+            else:
+                callback(VolumeExtendingError(
+                    f"Error extending volume {result.vol_uuid} to "
+                    f"{result.requested} bytes: {result.error}"))
+        self._storage.service.request_volume_extension(
+            request.sd_uuid, request.sp_uuid, request.img_uuid,
+            request.vol_uuid, request.size, done)

@@ -21,7 +21,7 @@ from vdsm.virt import events
 log = logging.getLogger(__name__)
 
 # (kind, vm_uuid, args...) with kind in: lifecycle, io_error, agent, removed,
-# job_completed
+# job_completed, block_threshold
 EventHandler = Callable[..., None]
 
 KEEPALIVE_INTERVAL = 5
@@ -115,6 +115,9 @@ class Connection:
             conn.domainEventRegisterAny(
                 None, libvirt.VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
                 self._job_completed, None),
+            conn.domainEventRegisterAny(
+                None, libvirt.VIR_DOMAIN_EVENT_ID_BLOCK_THRESHOLD,
+                self._block_threshold, None),
         ]
         with self._lock:
             self._conn = conn
@@ -171,6 +174,11 @@ class Connection:
     def _job_completed(self, conn: Any, dom: Any, params: dict[str, Any],
                        opaque: Any) -> None:
         self._on_event("job_completed", dom.UUIDString(), params)
+
+    def _block_threshold(self, conn: Any, dom: Any, dev: str, path: str,
+                         threshold: int, excess: int, opaque: Any) -> None:
+        self._on_event("block_threshold", dom.UUIDString(), dev, threshold,
+                       excess)
 
 
 def _ignore(func: Callable[..., Any], *args: Any) -> None:

@@ -68,9 +68,21 @@ def _recover_one(dom: libvirt.virDomain, publisher: Publisher) -> Vm | None:
             start_time=saved["startTime"], conf=saved["conf"],
             publisher=publisher)
     if state == st.DOM_PAUSED and reason == st.PAUSED_IOERROR:
-        vm.pause_code = st.PAUSE_EOTHER
+        vm.pause_code = _pause_code(dom)
     refresh_live(vm, dom)
     return vm
+
+
+def _pause_code(dom: libvirt.virDomain) -> str:
+    """Why a recovered domain is paused on an I/O error: a thin disk that
+    ran out of space (ENOSPC) is resumed by the volume monitor once
+    extended."""
+    try:
+        return st.pause_code_from_disk_errors(dom.diskErrors())
+    except libvirt.libvirtError as e:
+        log.warning("domain %s: cannot read its disk errors: %s", dom.UUIDString(),
+                    e.get_error_message())
+        return st.PAUSE_EOTHER
 
 
 def resync(ctx: VirtContext) -> None:

@@ -73,6 +73,22 @@ def pause_code(io_error_reason: str) -> str:
     return _IO_REASONS.get(io_error_reason.lower(), PAUSE_EOTHER)
 
 
+# virDomainDiskErrorCode (virDomainGetDiskErrors)
+DISK_ERROR_NONE, DISK_ERROR_UNSPEC, DISK_ERROR_NO_SPACE = range(3)
+
+
+def pause_code_from_disk_errors(errors: dict[str, int]) -> str:
+    """The pauseCode of a domain libvirt paused on an I/O error, from its
+    disk errors (what a restarted agent can still ask): ENOSPC if any disk
+    ran out of space, else EIO for an unspecified error."""
+    codes = set(errors.values())
+    if DISK_ERROR_NO_SPACE in codes:
+        return PAUSE_ENOSPC
+    if DISK_ERROR_UNSPEC in codes:
+        return PAUSE_EIO
+    return PAUSE_EOTHER
+
+
 # --- libvirt numbers (libvirt-domain.h; stable ABI) -----------------------
 # virDomainState
 DOM_NOSTATE, DOM_RUNNING, DOM_BLOCKED, DOM_PAUSED, DOM_SHUTDOWN, \

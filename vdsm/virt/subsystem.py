@@ -34,8 +34,10 @@ from vdsm.virt.ovirtagent import OvirtAgents
 from vdsm.virt.registry import VmRegistry
 from vdsm.virt.sampling import Sampler
 from vdsm.virt.service import VirtService
+from vdsm.virt.thinprov import Extender, Policy
 from vdsm.virt.vm import Vm
 from vdsm.virt.vmops import release
+from vdsm.virt.volmonitor import VolumeMonitor
 
 if TYPE_CHECKING:
     from vdsm.agent import Agent
@@ -91,6 +93,9 @@ class VirtSubsystem:
             self.ctx, interval=config.get("vars", "guest_agent_interval"),
             timeout=config.get("vars", "guest_agent_timeout"))
         self.ctx.guest_agent_timeout = config.get("vars", "guest_agent_timeout")
+        self.volumes = VolumeMonitor(
+            self.ctx, policy=Policy.from_config(config),
+            interval=config.get("vars", "vm_watermark_interval"))
         self.ctx.ovirt_agents = OvirtAgents(
             self.ctx, timeout=self.ctx.guest_agent_timeout)
 
@@ -111,6 +116,12 @@ class VirtSubsystem:
         if self.ctx.resolver is None:
             self.ctx.resolver = resolver
 
+    def set_volume_extender(self, extender: Extender) -> None:
+        """Thin block volumes of running VMs grow through ``extender``
+        (storage's); without one they are watched but never extended."""
+        if self.volumes.extender is None:
+            self.volumes.extender = extender
+
     # --- life cycle ------------------------------------------------------
     def start(self) -> None:
         if self.ctx.options.console_log_dir:
@@ -127,6 +138,7 @@ class VirtSubsystem:
         else:
             recovery.recover(self.ctx)
         self.sampler.start()
+        self.volumes.start()
         self.guest_agent.start()
         self.ctx.ovirt_agents.start()
 
@@ -148,6 +160,7 @@ class VirtSubsystem:
         if self.ctx.ovirt_agents is not None:
             self.ctx.ovirt_agents.stop()
         self.sampler.stop()
+        self.volumes.stop()
         self.ctx.conn.close()
         self._events.put(None)
         if self._worker is not None:
@@ -196,6 +209,9 @@ class VirtSubsystem:
             vm.on_lifecycle(*args)
         elif kind == "io_error":
             vm.on_io_error(*args)
+            self.volumes.on_io_error(vm, args[0], args[2])
+        elif kind == "block_threshold":
+            self.volumes.on_threshold(vm, *args)
         elif kind == "agent":
             vm.on_agent(args[0])
         elif kind == "job_completed":

@@ -63,6 +63,7 @@ class Vm:
         self.unresponsive_since: float | None = None
         self.migration: Any = None  # the latest outgoing SourceMigration
         self.completed_job: dict[str, Any] = {}  # libvirt's last job figures
+        self.thin_disks: dict[str, dict[str, str]] = {}  # volmonitor's, by target
         self._io_reason: str | None = None
         self.log = logging.LoggerAdapter(log, {"vm_id": self.id})
 

@@ -31,6 +31,9 @@ def vm_stats(vm: Vm) -> dict[str, Any]:
     }
     stats.update(vm.display_info())
     stats.update(vm.sample)
+    if vm.thin_disks and "disks" in stats:
+        stats["disks"] = {name: dict(d, **vm.thin_disks.get(name, {}))
+                          for name, d in stats["disks"].items()}
     stats.update(vm.guest_info)
     if not vm.is_down:
         merge_ovirt_agent(stats, vm.ovirt_agent_info)

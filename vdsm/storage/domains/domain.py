@@ -91,6 +91,7 @@ class StorageDomain(abc.ABC):
     def __init__(self, sd_uuid: str) -> None:
         self.sd_uuid = sd_uuid
         self._md_lock = threading.Lock()
+        self._type: int | None = None
 
     # --- metadata -------------------------------------------------------
     @abc.abstractmethod
@@ -134,9 +135,11 @@ class StorageDomain(abc.ABC):
 
     # --- identity -------------------------------------------------------
     @property
-    @abc.abstractmethod
     def storage_type(self) -> int:
-        """The type number (NFS, POSIXFS, ...)."""
+        """The type number (NFS, POSIXFS, ISCSI, ...), from the metadata once."""
+        if self._type is None:
+            self._type = type_number(self.field(self.read_metadata(), sc.MD_TYPE))
+        return self._type
 
     def pools(self, md: Metadata | None = None) -> list[str]:
         md = md if md is not None else self.read_metadata()
@@ -197,6 +200,18 @@ class StorageDomain(abc.ABC):
     @abc.abstractmethod
     def info(self) -> dict[str, Any]:
         """getStorageDomainInfo."""
+
+    def common_info(self, md: Metadata) -> dict[str, Any]:
+        """The getStorageDomainInfo keys every backend answers."""
+        return {
+            "uuid": self.sd_uuid, "type": md.get(sc.MD_TYPE, "UNKNOWN"),
+            "class": md.get(sc.MD_CLASS, "Unknown"),
+            "name": md.get(sc.MD_DESCRIPTION, ""),
+            "role": md.get(sc.MD_ROLE, sc.REGULAR_DOMAIN), "pool": self.pools(md),
+            "version": md.get(sc.MD_VERSION, "0"),
+            "block_size": int(md.get(sc.MD_BLOCK_SIZE, sc.BLOCK_SIZE)),
+            "alignment": int(md.get(sc.MD_ALIGNMENT, sc.ALIGNMENT)),
+        }
 
     @abc.abstractmethod
     def stats(self) -> dict[str, Any]:

@@ -31,7 +31,6 @@ from vdsm.storage.domains.domain import (
     Metadata,
     StorageDomain,
     register_backend,
-    type_number,
 )
 from vdsm.storage.errors import (
     ImageDoesNotExistInSD,
@@ -72,7 +71,6 @@ class BlockStorageDomain(StorageDomain):
         self.vg = vg
         self.mount_root = mount_root
         self.privileged = privileged
-        self._type: int | None = None
         self._refreshed = time.monotonic()
 
     def __repr__(self) -> str:
@@ -122,12 +120,6 @@ class BlockStorageDomain(StorageDomain):
         delete, add = tags.tag_changes(self._vg_tags(), md)
         if delete or add:
             self.vg.lvm.change_vg_tags(self.sd_uuid, delete=delete, add=add)
-
-    @property
-    def storage_type(self) -> int:
-        if self._type is None:
-            self._type = type_number(self.field(self.read_metadata(), sc.MD_TYPE))
-        return self._type
 
     # --- layout -----------------------------------------------------------
     @property
@@ -198,18 +190,12 @@ class BlockStorageDomain(StorageDomain):
     def info(self) -> dict[str, Any]:
         md = self.read_metadata()
         vg = self.vg.lvm.vg(self.sd_uuid)
-        info: dict[str, Any] = {
-            "uuid": self.sd_uuid, "type": md.get(sc.MD_TYPE, "UNKNOWN"),
-            "class": md.get(sc.MD_CLASS, "Unknown"),
-            "name": md.get(sc.MD_DESCRIPTION, ""),
-            "role": md.get(sc.MD_ROLE, sc.REGULAR_DOMAIN), "pool": self.pools(md),
-            "version": md.get(sc.MD_VERSION, "0"),
-            "block_size": int(md.get(sc.MD_BLOCK_SIZE, sc.BLOCK_SIZE)),
-            "alignment": int(md.get(sc.MD_ALIGNMENT, sc.ALIGNMENT)),
+        info = self.common_info(md)
+        info.update({
             "vguuid": vg.uuid, "state": "PARTIAL" if vg.partial else "OK",
             "metadataDevice": self.metadata_device(),
             "vgMetadataDevice": self.vg_metadata_device(),
-        }
+        })
         if self.is_master(md):
             info["lver"] = int(md.get(sc.PMD_SPM_LVER, -1))
             info["spm_id"] = int(md.get(sc.PMD_SPM_ID, -1))

@@ -28,7 +28,6 @@ from vdsm.storage.domains.domain import (
     class_name,
     new_metadata,
     register_backend,
-    type_number,
 )
 from vdsm.storage.domains.file.volume import FileVolume
 from vdsm.storage.errors import (
@@ -60,7 +59,6 @@ class FileStorageDomain(StorageDomain):
         self.domain_dir = os.path.join(mount_dir, sd_uuid)
         self.ops = ops
         self.leases = leases
-        self._type: int | None = None
 
     def __repr__(self) -> str:
         return f"<FileStorageDomain {self.sd_uuid} at {self.domain_dir}>"
@@ -135,12 +133,6 @@ class FileStorageDomain(StorageDomain):
     def write_metadata(self, md: Metadata) -> None:
         self.ops.write_atomic(self.md_path, mdformat.dump_domain(md), 0o660)
 
-    @property
-    def storage_type(self) -> int:
-        if self._type is None:
-            self._type = type_number(self.field(self.read_metadata(), sc.MD_TYPE))
-        return self._type
-
     # --- layout -----------------------------------------------------------
     @property
     def ids_path(self) -> str:
@@ -168,16 +160,8 @@ class FileStorageDomain(StorageDomain):
 
     def info(self) -> dict[str, Any]:
         md = self.read_metadata()
-        info: dict[str, Any] = {
-            "uuid": self.sd_uuid, "type": md.get(sc.MD_TYPE, "UNKNOWN"),
-            "class": md.get(sc.MD_CLASS, "Unknown"),
-            "name": md.get(sc.MD_DESCRIPTION, ""),
-            "role": md.get(sc.MD_ROLE, sc.REGULAR_DOMAIN), "pool": self.pools(md),
-            "version": md.get(sc.MD_VERSION, "0"),
-            "remotePath": md.get(sc.MD_REMOTE_PATH, ""),
-            "block_size": int(md.get(sc.MD_BLOCK_SIZE, sc.BLOCK_SIZE)),
-            "alignment": int(md.get(sc.MD_ALIGNMENT, sc.ALIGNMENT)),
-        }
+        info = self.common_info(md)
+        info["remotePath"] = md.get(sc.MD_REMOTE_PATH, "")
         if self.is_master(md):
             info["lver"] = int(md.get(sc.PMD_SPM_LVER, -1))
             info["spm_id"] = int(md.get(sc.PMD_SPM_ID, -1))
