@@ -71,7 +71,8 @@ def hosts() -> Iterator[list[tuple[StorageHost, str]]]:
                                 ("irs", "lv_dir"): lv_dir,
                                 ("irs", "lv_activation"): False,
                                 ("irs", "mailbox_poll_interval"): POLL,
-                                ("irs", "mailbox_event_interval"): 0.1},
+                                ("irs", "mailbox_event_interval"): 0.1,
+                                ("irs", "volume_utilization_chunk_mb"): CHUNK // MiB},
                                vdsmd_module="tests.storage.extension_vdsmd")
             started.append((host, lv_dir))
             host.start()

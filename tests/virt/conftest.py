@@ -76,8 +76,9 @@ def own_libvirtd(netns: str) -> Iterator[PrivateLibvirt]:
     yield from _private_libvirtd(netns)
 
 
-def _private_libvirtd(netns: str) -> Iterator[PrivateLibvirt]:
-    instance = PrivateLibvirt(netns=netns)
+def _private_libvirtd(netns: str, **settings: Any) -> Iterator[PrivateLibvirt]:
+    """``settings``: PrivateLibvirt's (e.g. ``qemu_conf``)."""
+    instance = PrivateLibvirt(netns=netns, **settings)
     try:
         instance.start()
     except (RuntimeError, OSError, commands.CommandError) as e:

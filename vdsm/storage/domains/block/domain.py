@@ -84,10 +84,9 @@ class BlockStorageDomain(StorageDomain):
         """
         md = tags.parse_domain_tags(ctx.lvm.vg(sd_uuid).tags,
                                     source=f"VG {sd_uuid} tags")
-        vg = VGAccess(sd_uuid=sd_uuid, lvm=ctx.lvm, lv_dir=ctx.lv_dir,
-                      ops=ctx.file_ops(sd_uuid), leases=ctx.leases,
-                      version=int(md.get(sc.MD_VERSION, sc.DOMAIN_VERSION)),
-                      activation=bool(ctx.setting("lv_activation")))
+        vg = VGAccess.from_context(
+            ctx, sd_uuid, lvm=ctx.lvm,
+            version=int(md.get(sc.MD_VERSION, sc.DOMAIN_VERSION)))
         return cls(sd_uuid, vg=vg, mount_root=ctx.mount_root,
                    privileged=ctx.supervdsm)
 
