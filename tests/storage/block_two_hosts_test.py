@@ -53,14 +53,11 @@ CHUNK = 128 * MiB            # one extent of the VG: each request one more
 POLL = 0.5                   # [irs] mailbox_poll_interval: reply timeout 15 s
 
 
-@pytest.fixture
-def hosts() -> Iterator[list[tuple[StorageHost, str]]]:
-    """[(host, its lv_dir)] for host ids 1 and 2."""
-    why = lvfiles.unavailable()
-    if why:
-        pytest.skip(f"lvfiles cannot run here: {why}")
-    if shutil.which("sanlock") is None:
-        pytest.skip("needs the sanlock package (scripts/install-deps.sh)")
+@contextlib.contextmanager
+def block_hosts(overrides: dict[tuple[str, str], Any] | None = None
+                ) -> Iterator[list[tuple[StorageHost, str]]]:
+    """[(host, its lv_dir)] for host ids 1 and 2 (``overrides`` on top of
+    this module's settings); stopped afterwards."""
     ensure_vdsm_user()
     started: list[tuple[StorageHost, str]] = []
     try:
@@ -72,7 +69,8 @@ def hosts() -> Iterator[list[tuple[StorageHost, str]]]:
                                 ("irs", "lv_activation"): False,
                                 ("irs", "mailbox_poll_interval"): POLL,
                                 ("irs", "mailbox_event_interval"): 0.1,
-                                ("irs", "volume_utilization_chunk_mb"): CHUNK // MiB},
+                                ("irs", "volume_utilization_chunk_mb"): CHUNK // MiB,
+                                **(overrides or {})},
                                vdsmd_module="tests.storage.extension_vdsmd")
             started.append((host, lv_dir))
             host.start()
@@ -81,6 +79,17 @@ def hosts() -> Iterator[list[tuple[StorageHost, str]]]:
         for host, lv_dir in started:
             host.stop()
             shutil.rmtree(lv_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def hosts() -> Iterator[list[tuple[StorageHost, str]]]:
+    why = lvfiles.unavailable()
+    if why:
+        pytest.skip(f"lvfiles cannot run here: {why}")
+    if shutil.which("sanlock") is None:
+        pytest.skip("needs the sanlock package (scripts/install-deps.sh)")
+    with block_hosts() as started:
+        yield started
 
 
 @contextlib.contextmanager
