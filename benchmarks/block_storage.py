@@ -1,6 +1,6 @@
-"""Block storage benchmark (issue 11): the mailbox, LVM and device listing.
+"""Block storage benchmark (issue 11): the mailbox, LVM, device listing, thin.
 
-Sections (``--sections``, default all):
+Sections (``--sections``, default all but ``thin``):
 
 - ``mailbox``: the pool mailbox's round trip, a host's extend request to
   the moment the host sees its LV bigger (SPM poll, its lvextend on a real
@@ -16,10 +16,15 @@ Sections (``--sections``, default all):
 - ``devices``: getDeviceList through a real agent with ``--luns`` loop
   devices standing in for LUNs (some of them PVs of two VGs), beside bare
   ``pvs`` over the same devices (what any listing must at least ask).
+- ``thin``: a TCG guest on host B writes 1 GiB to a thin COW disk (its LV
+  grown through B's mailbox by host A, the SPM) and to a preallocated COW
+  disk on the same domain (:mod:`benchmarks.block_storage_thin`); the thin
+  rate over the preallocated one, per ``--thin-chunks`` (MiB) at the
+  ``--thin-poll``/``--events`` mailbox. Goal: >= 0.9 with no pause.
 
-    .venv/bin/python benchmarks/block_storage.py [--sections mailbox,lvm,devices]
+    .venv/bin/python benchmarks/block_storage.py [--sections mailbox,lvm,devices,thin]
         [--polls 2,0.5,0.1] [--events 0.5] [--requests 20] [--lvm-ops 20]
-        [--luns 200] [--json]
+        [--luns 200] [--thin-chunks 128,1024] [--thin-poll 2] [--json]
 
 Needs root, lvm2 and libfuse3 (tests/storage/lvfiles.py serves the LVs
 as files: this kernel has no device-mapper).
@@ -111,6 +116,8 @@ def main() -> int:
     parser.add_argument("--events", type=float, default=0.5)
     parser.add_argument("--lvm-ops", type=int, default=20)
     parser.add_argument("--luns", type=int, default=200)
+    parser.add_argument("--thin-chunks", default="128,1024")
+    parser.add_argument("--thin-poll", type=float, default=2.0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     sections = args.sections.split(",")
@@ -142,6 +149,21 @@ def main() -> int:
             print(f"getDeviceList, {row['luns']} LUNs: p50 {row['agent_p50_s']:.3f} s; "
                   f"bare pvs {row['bare_pvs_p50_s']:.3f} s (ratio {row['ratio']:.2f})",
                   flush=True)
+    if "thin" in sections:
+        from benchmarks import block_storage_thin
+        rows = []
+        for chunk in args.thin_chunks.split(","):
+            row = block_storage_thin.thin_vs_preallocated(
+                chunk_mb=int(chunk), poll=args.thin_poll, events=args.events)
+            rows.append(row)
+            if not args.json:
+                print(f"thin, chunk {row['chunk_mb']} MiB, poll {row['poll_s']:g} s: "
+                      f"{row['thin_mib_s']:.0f} MiB/s vs preallocated "
+                      f"{row['preallocated_mib_s']:.0f} MiB/s (ratio "
+                      f"{row['ratio']:.2f}); {row['extensions']} extensions, "
+                      f"{row['pauses']} pauses ({row['paused_s']:.1f} s), "
+                      f"round trip max {row['round_trip_max_s']:.2f} s", flush=True)
+        results["thin"] = rows
     if args.json:
         print(json.dumps(results, indent=2))
     return 0

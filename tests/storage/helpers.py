@@ -188,11 +188,13 @@ class StorageAgentRoot(AgentRoot):
     given sanlock daemon."""
 
     def __init__(self, overrides: dict[tuple[str, str], Any] | None = None, *,
-                 sanlock: SanlockDaemon | None = None) -> None:
+                 sanlock: SanlockDaemon | None = None,
+                 vdsmd_module: str = "tests.storage.storage_vdsmd") -> None:
         values = dict(STORAGE_OVERRIDES)
         values.update(overrides or {})
         super().__init__(values)
         self.sanlock = sanlock
+        self.vdsmd_module = vdsmd_module
         self.extra_env: dict[str, str] = {}
 
     def env(self) -> dict[str, str]:
@@ -203,7 +205,7 @@ class StorageAgentRoot(AgentRoot):
         return env
 
     def start_vdsmd(self, timeout: float = 30) -> subprocess.Popen:
-        proc = self.start("vdsmd", "tests.storage.storage_vdsmd")
+        proc = self.start("vdsmd", self.vdsmd_module)
         self.wait_for_api(proc, timeout)
         return proc
 
@@ -241,8 +243,10 @@ class StorageHost:
     """One simulated host: its sanlock daemon, supervdsmd and vdsmd (as the
     vdsm user), all under one temporary root, stopped by pid."""
 
-    def __init__(self, overrides: dict[tuple[str, str], Any] | None = None) -> None:
-        self.root = StorageAgentRoot(overrides)
+    def __init__(self, overrides: dict[tuple[str, str], Any] | None = None, *,
+                 vdsmd_module: str = "tests.storage.storage_vdsmd") -> None:
+        """``vdsmd_module``: what runs as vdsmd (``python -m``)."""
+        self.root = StorageAgentRoot(overrides, vdsmd_module=vdsmd_module)
         self.sanlock = SanlockDaemon(os.path.join(self.root.root, "run", "sanlock"),
                                      group="vdsm")
         self.root.sanlock = self.sanlock

@@ -7,6 +7,7 @@ destroyed by the tests that create them (and by the agent fixture).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import uuid
@@ -33,6 +34,13 @@ def guest() -> dict[str, Any]:
 def netns() -> Iterator[str]:
     if os.geteuid() != 0:
         pytest.skip("network namespaces need root")
+    with network_namespace() as name:
+        yield name
+
+
+@contextlib.contextmanager
+def network_namespace() -> Iterator[str]:
+    """A namespace with lo up and the test bridge, for a private libvirtd."""
     name = f"vdsmvirt-{uuid.uuid4().hex[:8]}"
     commands.run(["ip", "netns", "add", name], timeout=10)
     try:
@@ -76,8 +84,9 @@ def own_libvirtd(netns: str) -> Iterator[PrivateLibvirt]:
     yield from _private_libvirtd(netns)
 
 
-def _private_libvirtd(netns: str) -> Iterator[PrivateLibvirt]:
-    instance = PrivateLibvirt(netns=netns)
+def _private_libvirtd(netns: str, **settings: Any) -> Iterator[PrivateLibvirt]:
+    """``settings``: PrivateLibvirt's (e.g. ``qemu_conf``)."""
+    instance = PrivateLibvirt(netns=netns, **settings)
     try:
         instance.start()
     except (RuntimeError, OSError, commands.CommandError) as e:

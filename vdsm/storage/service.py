@@ -63,6 +63,7 @@ class StorageService:
         self.cache = DomainCache(ctx, lookup_timeout=min(io_timeout, 10.0),
                                  block_domains=True)
         self.connections = ConnectionRegistry(ctx)
+        self.cache.is_writer = self._is_spm
         self.domains = DomainService(ctx, self.cache)
         self.lvm = ctx.lvm
         self.blocks = BlockStorage(self.lvm,
@@ -85,6 +86,12 @@ class StorageService:
         self.spm: Spm | None = None
 
     # --- pool and SPM plumbing ---------------------------------------------
+    def _is_spm(self) -> bool:
+        """This host changes the pool's storage (the domain cache trusts
+        what it cached only then)."""
+        spm = self.spm
+        return spm is not None and spm.role == "SPM"
+
     def _guard(self) -> None:
         spm = self.spm
         if spm is None:
@@ -315,18 +322,18 @@ class StorageService:
     # --- reading volumes and images -------------------------------------------
     def volume_info(self, sd_uuid: str, sp_uuid: str, img_uuid: str,
                     vol_uuid: str) -> dict[str, Any]:
-        dom = self.cache.produce(sd_uuid)
+        dom = self.cache.current(sd_uuid)
         vol = dom.volume(img_uuid, vol_uuid)
         mds = image.volumes_metadata(dom, img_uuid)
         pool = sp_uuid if sp_uuid != sc.BLANK_UUID else ""
         return vol.info(children=image.children(mds, vol_uuid), pool=pool)
 
     def volume_size(self, sd_uuid: str, img_uuid: str, vol_uuid: str) -> dict[str, str]:
-        sizes = self.cache.produce(sd_uuid).volume(img_uuid, vol_uuid).size()
+        sizes = self.cache.current(sd_uuid).volume(img_uuid, vol_uuid).size()
         return {k: str(v) for k, v in sizes.items()}
 
     def volume_path(self, sd_uuid: str, img_uuid: str, vol_uuid: str) -> str:
-        return self.cache.produce(sd_uuid).volume(img_uuid, vol_uuid).path
+        return self.cache.current(sd_uuid).volume(img_uuid, vol_uuid).path
 
     def prepare_image(self, sd_uuid: str, sp_uuid: str, img_uuid: str,
                       vol_uuid: str | None, *, allow_illegal: bool = False
@@ -338,13 +345,13 @@ class StorageService:
             run_path = self._pool(sp_uuid).run_path(sd_uuid, img_uuid)
         with self.resources.acquire([domain_lock(sd_uuid),
                                      image_lock(sd_uuid, img_uuid, rm.SHARED)]):
-            dom = self.cache.produce(sd_uuid)
+            dom = self.cache.current(sd_uuid)
             return image.prepare(dom, img_uuid, vol_uuid, run_path=run_path,
                                   allow_illegal=allow_illegal)
 
     def teardown_image(self, sd_uuid: str, sp_uuid: str, img_uuid: str,
                        vol_uuid: str | None) -> None:
-        dom = self.cache.produce(sd_uuid)
+        dom = self.cache.current(sd_uuid)
         vols = image.chain(dom, img_uuid, vol_uuid)
         dom.volume(img_uuid, vols[-1]).teardown()   # the whole chain
 

@@ -45,9 +45,22 @@ class DomainCache:
         self.block_domains = block_domains
         self._lock = threading.Lock()
         self._domains: dict[str, StorageDomain] = {}
+        # Whether this host is the one changing shared storage (the SPM):
+        # only then is what it cached of a domain known to be current.
+        self.is_writer: Callable[[], bool] = lambda: False
+        self._was_writer = False
 
     def produce(self, sd_uuid: str) -> StorageDomain:
-        """The domain (found on first use); raises StorageDomainDoesNotExist."""
+        """The domain (found on first use); raises StorageDomainDoesNotExist.
+
+        When this host has just become the writer, every known domain's
+        cache is dropped first: it was filled while another host changed
+        the storage."""
+        writer = self.is_writer()
+        if writer and not self._was_writer:
+            for known in self.known():
+                known.invalidate()
+        self._was_writer = writer
         with self._lock:
             dom = self._domains.get(sd_uuid)
         if dom is not None:
@@ -64,6 +77,15 @@ class DomainCache:
             log.warning("domain %s found on several mounts: %s", sd_uuid,
                         [m for _, m in found])
         return self.add(sd_uuid, found[0][1])
+
+    def current(self, sd_uuid: str) -> StorageDomain:
+        """The domain, for a verb that reads it: on a host that is not the
+        writer its cache is dropped first, so what the SPM changed shows
+        at once (on block domains, one LVM report more per such verb)."""
+        dom = self.produce(sd_uuid)
+        if not self.is_writer():
+            dom.invalidate()
+        return dom
 
     def add(self, sd_uuid: str, mount_dir: str) -> StorageDomain:
         dom = FileStorageDomain(

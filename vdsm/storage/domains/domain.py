@@ -84,7 +84,9 @@ class StorageDomain(abc.ABC):
     """One storage domain; methods may block on storage (call them from
     tasks, verbs or monitors, never while holding a global lock)."""
 
-    domain_dir: str      # this host's directory of the domain (pool links)
+    # What the pool links to as <pool dir>/<sdUUID>: a file domain's
+    # directory on its mount, a block domain's <mount root>/blockSD/<sdUUID>.
+    domain_dir: str
 
     def __init__(self, sd_uuid: str) -> None:
         self.sd_uuid = sd_uuid
@@ -99,6 +101,16 @@ class StorageDomain(abc.ABC):
     @abc.abstractmethod
     def write_metadata(self, md: Metadata) -> None:
         """Replace the metadata atomically."""
+
+    def invalidate(self) -> None:  # noqa: B027 (a no-op unless overridden)
+        """Forget what this host cached of the domain, so the next read
+        shows what another host (the SPM) changed. File domains read
+        their storage every time: nothing to forget."""
+
+    def link_image(self, img_uuid: str, vol_uuids: list[str]) -> None:  # noqa: B027
+        """Make the volumes reachable under ``image_path`` on this host
+        before a prepare. A file domain's image directory holds them
+        already; a block domain links its LVs there."""
 
     def update_metadata(self, changes: dict[str, Any]) -> Metadata:
         """Read-modify-write; a None value removes the key. Returns the new
@@ -246,12 +258,6 @@ class StorageDomain(abc.ABC):
     @abc.abstractmethod
     def image_path(self, img_uuid: str) -> str:
         """Where the image's volumes are, for VMs and qemu-img."""
-
-    def link_image(self, img_uuid: str, vol_uuids: list[str]) -> None:
-        """Make the volumes reachable under image_path() on this host
-        (block domains: links to the LVs, as VMs open them); file volumes
-        are there already."""
-        return None
 
     def extend_volume_lv(self, vol_uuid: str, size: int) -> int:
         """Grow a thin volume's LV to at least ``size`` bytes (the SPM, for a

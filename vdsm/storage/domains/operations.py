@@ -128,10 +128,10 @@ class DomainService:
         return result
 
     def images(self, sd_uuid: str) -> list[str]:
-        return self.cache.produce(sd_uuid).images()
+        return self.cache.current(sd_uuid).images()
 
     def volumes(self, sd_uuid: str, img_uuid: str | None) -> list[str]:
         if img_uuid == sc.BLANK_UUID:
             img_uuid = None
-        return self.cache.produce(sd_uuid).volumes(img_uuid)
+        return self.cache.current(sd_uuid).volumes(img_uuid)
 

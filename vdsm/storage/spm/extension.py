@@ -59,12 +59,14 @@ class Extensions:
 
     # --- the SPM's side -------------------------------------------------------
     def handle(self, host_id: int, request: fmt.ExtendMessage) -> int:
-        """Grow the LV to the size asked (or more); the size reached."""
+        """Grow the LV to the size asked (or more); the size reached. The
+        LV layer logs "extended" only when it did (a request delivered
+        again finds the size reached and changes nothing)."""
         start = time.monotonic()
         dom = self.cache.produce(request.sd_uuid)
         size = dom.extend_volume_lv(request.vol_uuid, request.size)
-        log.info("extended %s/%s to %d bytes for host %d in %.2f s",
-                 request.sd_uuid, request.vol_uuid, size, host_id,
+        log.info("host %d asked %d bytes for %s/%s: the LV has %d (%.2f s)",
+                 host_id, request.size, request.sd_uuid, request.vol_uuid, size,
                  time.monotonic() - start)
         return size
 

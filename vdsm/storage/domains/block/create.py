@@ -97,9 +97,7 @@ def create_domain(ctx: StorageContext, *, sd_uuid: str, name: str, dom_type: int
         raise VolumeGroupSizeError(f"VG {sd_uuid} has {vg.free_count} free extents, "
                                    f"a domain needs {needed}")
     fresh = not ctx.has_file_ops(sd_uuid)
-    access = VGAccess(sd_uuid=sd_uuid, lvm=lvm, lv_dir=ctx.lv_dir,
-                      ops=ctx.file_ops(sd_uuid), leases=ctx.leases, version=version,
-                      activation=bool(ctx.setting("lv_activation")))
+    access = VGAccess.from_context(ctx, sd_uuid, lvm=lvm, version=version)
     reverter = Reverter()
     if fresh:   # no domain object holds this I/O helper yet
         reverter.add("I/O helper", lambda: ctx.release_file_ops(sd_uuid))

@@ -70,6 +70,8 @@ class BlockStorageDomain(StorageDomain):
         super().__init__(sd_uuid)
         self.vg = vg
         self.mount_root = mount_root
+        # This host's directory of the domain (links, master mount), the
+        # pool's link target, as the classic /rhev/data-center/mnt/blockSD.
         self.domain_dir = host_dir(mount_root, sd_uuid)
         self.privileged = privileged
         self._refreshed = time.monotonic()
@@ -85,10 +87,9 @@ class BlockStorageDomain(StorageDomain):
         """
         md = tags.parse_domain_tags(ctx.lvm.vg(sd_uuid).tags,
                                     source=f"VG {sd_uuid} tags")
-        vg = VGAccess(sd_uuid=sd_uuid, lvm=ctx.lvm, lv_dir=ctx.lv_dir,
-                      ops=ctx.file_ops(sd_uuid), leases=ctx.leases,
-                      version=int(md.get(sc.MD_VERSION, sc.DOMAIN_VERSION)),
-                      activation=bool(ctx.setting("lv_activation")))
+        vg = VGAccess.from_context(
+            ctx, sd_uuid, lvm=ctx.lvm,
+            version=int(md.get(sc.MD_VERSION, sc.DOMAIN_VERSION)))
         return cls(sd_uuid, vg=vg, mount_root=ctx.mount_root,
                    privileged=ctx.supervdsm)
 
@@ -152,7 +153,7 @@ class BlockStorageDomain(StorageDomain):
 
     @property
     def master_dir(self) -> str:
-        return os.path.join(host_dir(self.mount_root, self.sd_uuid), sc.MASTER_FS_DIR)
+        return os.path.join(self.domain_dir, sc.MASTER_FS_DIR)
 
     def master_mounted(self) -> bool:
         return mounts.find_mount(self.master_dir) is not None
@@ -287,8 +288,9 @@ class BlockStorageDomain(StorageDomain):
         return created
 
     def link_image(self, img_uuid: str, vol_uuids: list[str]) -> None:
-        """Links ``images/<img>/<vol>`` to the LVs (classic), replaced
-        atomically, so the pool's image path opens each volume."""
+        """``images/<img>/<vol>`` -> the volume's LV on this host, for each
+        volume (the classic linkBCImage): any host, not only the SPM that
+        made the image, may prepare it. Idempotent; raises OSError."""
         image_dir = self.image_path(img_uuid)
         self.vg.ops.makedirs(image_dir, DIR_MODE)
         for vol_uuid in vol_uuids:

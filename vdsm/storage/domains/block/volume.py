@@ -280,6 +280,7 @@ class BlockVolume(Volume):
                      self.sd_uuid, self.vol_uuid, current, size)
             return current
         self.vg.lvm.lvextend(self.sd_uuid, self.vol_uuid, wanted)
+        log.info("extended %s/%s to %d bytes", self.sd_uuid, self.vol_uuid, wanted)
         return wanted
 
     # Use on this host.
