@@ -43,6 +43,7 @@ class FakeDomain:
         self.threshold_error: str | None = None
         self.resumed = 0
         self.disk_errors: dict[str, int] = {}
+        self.others: list[tuple[str, int, int]] = []   # more drives' records
 
     def diskErrors(self) -> dict[str, int]:
         return dict(self.disk_errors)
@@ -76,6 +77,10 @@ class FakeLibvirt:
                   "block.0.allocation": self.dom.allocation}
         if self.dom.capacity is not None:
             record["block.0.capacity"] = self.dom.capacity
+        for i, (name, allocation, capacity) in enumerate(self.dom.others, 1):
+            record.update({"block.count": i + 1, f"block.{i}.name": name,
+                           f"block.{i}.allocation": allocation,
+                           f"block.{i}.capacity": capacity})
         return [(self.dom, record)]
 
 
@@ -302,6 +307,31 @@ def test_a_vm_found_paused_on_another_drives_enospc_is_left_alone(rig):
     monitor.check_all()
     monitor.check_all()
     assert extender.requests == [] and dom.resumed == 0
+
+
+def test_a_thin_drive_at_its_largest_size_does_not_hold_the_resume(rig, tmp_path):
+    """Two qcow2 block drives, one preallocated to its whole virtual size:
+    an ENOSPC on the thin one is extended and the VM resumed (it stayed
+    paused: the full drive was marked for an extension it can never get)."""
+    monitor, vm, dom, extender, lv = rig
+    full = str(tmp_path / "full")
+    with open(full, "wb") as f:
+        f.truncate(tp.max_size(CAPACITY))
+    vm.devices.insert(1, {"type": "disk", "device": "disk", "iface": "virtio",
+                          "path": full, "format": "cow", "diskType": "block",
+                          "domainID": "sd", "poolID": "sp", "imageID": "img2",
+                          "volumeID": "vol2", "name": "vdc"})
+    vm.live["disks"].append({"name": "vdc", "alias": "ua-d2"})
+    dom.others = [("vdc", tp.max_size(CAPACITY) - 1024, CAPACITY)]
+    monitor.check_all()
+    dom.allocation = 256 * MIB - 64 * 1024
+    vm.on_io_error("ua-d1", 1, "enospc")
+    monitor.on_io_error(vm, "ua-d1", "enospc")
+    vm.on_lifecycle(st.EV_SUSPENDED, st.SUSPENDED_IOERROR)
+    monitor.check_all()
+    assert [r.vol_uuid for r, _ in extender.requests] == ["vol"]
+    extender.finish(lv)
+    assert dom.resumed == 1 and vm.status == st.UP
 
 
 def test_pause_code_from_disk_errors():

@@ -161,7 +161,10 @@ class VolumeMonitor:
             if not drives or (name is not None and name not in drives):
                 return
             self._enospc.setdefault(vm.id, time.monotonic())
-            for drive in drives.values():
+            # The drive libvirt named; every thin drive only when it named
+            # none we know (one that cannot grow must not hold the resume).
+            full = [drives[name]] if name in drives else list(drives.values())
+            for drive in full:
                 if drive.state == tp.SET:
                     drive.state = tp.EXCEEDED
         log.warning("vm %s: drive %s ran out of space; extending", vm.id,
@@ -262,6 +265,8 @@ class VolumeMonitor:
                              "yet; extending at the next check")
             return
         if size <= drive.physical:
+            with self._lock:       # nothing to wait for: watched as before
+                drive.state = tp.UNSET
             self._note_error(vm, drive, "volume at its largest size "
                              f"({drive.physical} bytes); not extending")
             return
@@ -326,7 +331,8 @@ class VolumeMonitor:
             drives = self._drives.get(vm.id, {}).values()
             if vm.id not in self._enospc or any(
                     d.state in (tp.EXTENDING, tp.EXCEEDED)
-                    or self.policy.needs_extension(d.allocation, d.physical)
+                    or (self.policy.needs_extension(d.allocation, d.physical)
+                        and not _at_largest(d))
                     for d in drives):
                 return
             since = self._enospc.pop(vm.id)
@@ -363,6 +369,12 @@ class VolumeMonitor:
             drive.last_error = message
         if not repeated:
             log.warning("vm %s: drive %s: %s", vm.id, drive.name, message)
+
+
+def _at_largest(drive: tp.ThinDrive) -> bool:
+    """A drive that cannot grow (already room for its whole virtual size):
+    its watermark says nothing about whether the VM may run."""
+    return bool(drive.capacity) and drive.physical >= tp.max_size(drive.capacity)
 
 
 def block_records(conn: libvirt.virConnect,
