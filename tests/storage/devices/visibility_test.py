@@ -42,10 +42,17 @@ def test_unreadable_device_is_not_visible():
     """The agent runs as vdsm: a node only root may read is not visible to it."""
     user = ensure_vdsm_user()
     with loop_device(32) as node:
+        st = os.stat(node)
+        # root's alone, whatever an earlier user of this loop node left
+        os.chown(node, 0, 0)
         os.chmod(node, 0o600)
         code = ("from vdsm.storage.devices import visibility as v; "
                 f"print(v.devices_visibility(['x'], resolve=lambda g: {node!r}))")
         result = commands.run(["runuser", "-u", user, "--", sys.executable, "-c", code],
                               env={**os.environ, "PYTHONPATH": REPO}, timeout=60)
-        assert result.out.strip() == "{'x': False}"
-        assert visibility.is_visible(node)  # root reads it
+        try:
+            assert result.out.strip() == "{'x': False}"
+            assert visibility.is_visible(node)  # root reads it
+        finally:
+            os.chown(node, st.st_uid, st.st_gid)
+            os.chmod(node, st.st_mode & 0o7777)
