@@ -11,11 +11,12 @@ extensions, the ENOSPC pauses and the time paused.
 
 No figure yet. The first runs (chunk 128 MiB, poll 2 s and 0.5 s) stalled
 while writing to vda: the guest paused on ENOSPC and stayed paused. The
-cause was the volume monitor: the ENOSPC marked every thin drive as
-needing an extension, and vdb (already at its largest size) could never
-get one, so the resume waited for ever. Fixed (only the drive libvirt
-names is marked; a drive at its largest size never holds the resume,
-tests/virt/volmonitor_test.py); the benchmark has not been run since.
+likely cause was in the volume monitor: the ENOSPC marked every thin
+drive as needing an extension, so the resume also waited on vdb, which
+the guest was not writing (and a drive at its largest size could never
+satisfy that wait). Fixed (only the drive libvirt names is marked; a
+drive at its largest size never holds the resume; tests/virt/
+volmonitor_test.py); the benchmark has not been run since.
 """
 
 from __future__ import annotations
