@@ -154,3 +154,7 @@ def image_namespace(sd_uuid: str) -> str:
 
 def volume_namespace(sd_uuid: str) -> str:
     return f"{VOLUME_NAMESPACE}_{sd_uuid}"
+
+# Under the mount root: block domains' links and master mounts (classic
+# /rhev/data-center/mnt/blockSD), never a mount of its own.
+BLOCK_SD_DIR = "blockSD"

@@ -18,6 +18,7 @@ import stat
 
 from vdsm.common import commands
 from vdsm.common.errors import InvalidParameter
+from vdsm.storage import constants as sc
 from vdsm.storage.domains.block.errors import StorageDomainCreationError
 from vdsm.supervdsm import confine, ops_mount
 from vdsm.supervdsm.errors import MountError
@@ -26,7 +27,6 @@ from vdsm.supervdsm.ops import OpContext, operation
 log = logging.getLogger(__name__)
 
 MASTER_LV = "master"
-BLOCK_SD_DIR = "blockSD"
 MAX_TIMEOUT = 600.0
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -41,7 +41,7 @@ def master_path(ctx: OpContext, vg: str) -> str:
 
 def master_target(ctx: OpContext, vg: str) -> str:
     """Where domain ``vg``'s master file system is mounted."""
-    return os.path.join(ctx.config.mount_root, BLOCK_SD_DIR, vg, MASTER_LV)
+    return os.path.join(ctx.config.mount_root, sc.BLOCK_SD_DIR, vg, MASTER_LV)
 
 
 def _master_device(ctx: OpContext, vg: str, timeout: float) -> str:

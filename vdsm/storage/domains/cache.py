@@ -29,7 +29,6 @@ from vdsm.storage.errors import StorageDomainDoesNotExist
 
 log = logging.getLogger(__name__)
 
-BLOCK_SD_DIR = "blockSD"   # block domains' links and master mounts, not a mount
 
 
 class DomainCache:
@@ -153,7 +152,7 @@ class DomainCache:
         except FileNotFoundError:
             return []
         return [os.path.join(root, n) for n in sorted(names)
-                if not n.startswith(".") and n != BLOCK_SD_DIR]
+                if not n.startswith(".") and n != sc.BLOCK_SD_DIR]
 
     def _has_domain(self, mount_dir: str, sd_uuid: str) -> bool:
         path = os.path.join(mount_dir, sd_uuid, sc.DOMAIN_META_DATA, sc.METADATA)

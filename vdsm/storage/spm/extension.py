@@ -13,6 +13,7 @@ that big.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from typing import Callable
@@ -90,8 +91,7 @@ class Extensions:
                 except Exception as e:  # the caller hears it and retries
                     log.error("refreshing %s after its extension failed: %s",
                               result.vol_uuid, e)
-                    result = ExtendResult(result.sd_uuid, result.img_uuid,
-                                          result.vol_uuid, result.requested,
-                                          error=f"refresh failed: {e}")
+                    result = dataclasses.replace(result, size=0,
+                                                 error=f"refresh failed: {e}")
             callback(result)
         return done

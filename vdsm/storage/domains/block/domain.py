@@ -45,7 +45,6 @@ from vdsm.supervdsm.errors import MountError
 
 log = logging.getLogger(__name__)
 
-BLOCK_SD_DIR = "blockSD"
 DIR_MODE = 0o755
 CHECK_SIZE = 4096
 VG_METADATA_SIZE = 128 * sc.MiB     # what createVG gives a PV's metadata area
@@ -56,7 +55,7 @@ REFRESH_INTERVAL = 60.0             # seconds a monitored VG's reports are trust
 
 def host_dir(mount_root: str, sd_uuid: str) -> str:
     """``<mount root>/blockSD/<sdUUID>``: this host's links and master mount."""
-    return os.path.join(mount_root, BLOCK_SD_DIR, sd_uuid)
+    return os.path.join(mount_root, sc.BLOCK_SD_DIR, sd_uuid)
 
 
 class BlockStorageDomain(StorageDomain):
@@ -69,7 +68,6 @@ class BlockStorageDomain(StorageDomain):
                  privileged: Privileged) -> None:
         super().__init__(sd_uuid)
         self.vg = vg
-        self.mount_root = mount_root
         # This host's directory of the domain (links, master mount), the
         # pool's link target, as the classic /rhev/data-center/mnt/blockSD.
         self.domain_dir = host_dir(mount_root, sd_uuid)
@@ -245,7 +243,7 @@ class BlockStorageDomain(StorageDomain):
 
     def _remove_host_dir(self) -> None:
         try:
-            self.vg.ops.rmtree(host_dir(self.mount_root, self.sd_uuid))
+            self.vg.ops.rmtree(self.domain_dir)
         except FileNotFoundError:
             pass
 
@@ -277,8 +275,7 @@ class BlockStorageDomain(StorageDomain):
         return BlockVolume(self.sd_uuid, img_uuid, vol_uuid, vg=self.vg)
 
     def image_path(self, img_uuid: str) -> str:
-        return os.path.join(host_dir(self.mount_root, self.sd_uuid),
-                            sc.DOMAIN_IMAGES, img_uuid)
+        return os.path.join(self.domain_dir, sc.DOMAIN_IMAGES, img_uuid)
 
     def create_image(self, img_uuid: str) -> bool:
         """The image's directory of links; an image exists through its
