@@ -73,7 +73,7 @@ def mailbox_round_trips(poll: float, count: int,
 
     One volume, extended ``count`` times by one extent, one request at a
     time (a VM's drive has one extension in flight)."""
-    with vg_with_files() as (lvm, vg, files):
+    with vg_with_files(max(8192, (count + 8) * EXTENT // MiB)) as (lvm, vg, files):
         vol = str(uuid.uuid4())
         lvm.lvcreate(vg, vol, EXTENT)
         deadline = time.monotonic() + 10
