@@ -237,16 +237,31 @@ class Agent:
             self.metrics.start()
 
     def stop(self) -> None:
+        """Stop serving, then each subsystem; a step that takes long is
+        logged by name (an operator waiting on a restart sees what)."""
         if self.metrics is not None:
-            self.metrics.stop()
+            _timed("metrics", self.metrics.stop)
         if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+            server = self.server
+            _timed("API server", lambda: (server.shutdown(), server.server_close()))
         for sub in reversed(list(self.subsystems.values())):
             try:
-                sub.stop()
+                _timed(f"subsystem {sub.name}", sub.stop)
             except Exception:
                 log.exception("subsystem %s failed to stop", sub.name)
-        self.tasks.shutdown(timeout=10)
-        self.host_stats.stop(timeout=10)
+        _timed("tasks", lambda: self.tasks.shutdown(timeout=10))
+        _timed("host stats", lambda: self.host_stats.stop(timeout=10))
         self.supervdsm.close()
+
+
+SLOW_STOP = 1.0  # seconds: a stop step taking longer is logged
+
+
+def _timed(what: str, stop: Callable[[], Any]) -> None:
+    start = time.monotonic()
+    stop()
+    took = time.monotonic() - start
+    if took >= SLOW_STOP:
+        log.info("stopping %s took %.1f s", what, took)
+    else:
+        log.debug("stopped %s in %.3f s", what, took)

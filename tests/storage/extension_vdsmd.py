@@ -72,6 +72,11 @@ class ExtensionProbe:
 
     def stop(self) -> None:
         if self._sock is not None:
+            # close() alone does not wake a thread blocked in accept()
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass        # never connected: nothing to wake
             self._sock.close()
         if self._thread is not None:
             self._thread.join(5)
