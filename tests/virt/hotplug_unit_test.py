@@ -117,6 +117,12 @@ def test_updated_nic_refused(params, why):
         hotplug.updated_nic(NIC, params)
 
 
-def test_update_device_unknown_type_refused():
-    with pytest.raises(UpdateDeviceFailed, match="deviceType 'tpm'"):
-        hotplug.update_device(None, None, {"deviceType": "tpm"})
+@pytest.mark.parametrize("params, why", [
+    ({"deviceType": "tpm"}, "deviceType 'tpm'"),
+    ({"deviceType": "graphics", "ttl": "soon"}, "ttl must be seconds"),
+    ({"deviceType": "cdrom"}, "needs path or drive"),
+    ("interface", "params must be a map"),
+])
+def test_update_device_refused_before_the_vm_is_looked_at(params, why):
+    with pytest.raises(UpdateDeviceFailed, match=why):
+        hotplug.update_device(None, None, params)

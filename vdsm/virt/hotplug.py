@@ -134,11 +134,15 @@ def update_device(ctx: VirtContext, vm: Vm, params: Any) -> None:
     if kind == "interface":
         _update_nic(ctx, vm, params)
     elif kind == "graphics":
-        vmgraphics.set_ticket(ctx, vm, str(params.get("password") or ""),
-                              int(params.get("ttl") or 0),
+        try:
+            ttl = int(params.get("ttl") or 0)
+        except (TypeError, ValueError):
+            raise UpdateDeviceFailed(f"Failed to update device: ttl must be "
+                                     f"seconds, got {params.get('ttl')!r}") from None
+        extra = params.get("params") if isinstance(params.get("params"), dict) else {}
+        vmgraphics.set_ticket(ctx, vm, str(params.get("password") or ""), ttl,
                               str(params.get("existingConnAction") or "disconnect"),
-                              {"graphicsType": params.get("graphicsType"),
-                               **(params.get("params") or {})})
+                              {**extra, "graphicsType": params.get("graphicsType")})
     elif kind in ("disk", "cdrom"):
         spec = params.get("drive", params.get("path"))
         if spec is None:
