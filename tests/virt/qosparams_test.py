@@ -108,3 +108,10 @@ def test_stats_classic_keys():
         "ioTune": [{"name": "vdb", "path": "/images/b.img",
                     "ioTune": dict(ZERO, total_bytes_sec=7)}]}
     assert qp.stats({}, DRIVES) == {}
+
+
+def test_disk_drives_leave_cdroms_out():
+    live = [{"name": "vda", "path": "a", "device": "disk"},
+            {"name": "hdc", "path": "", "device": "cdrom"},
+            {"name": "vdb", "path": "b"}]      # hand-made: no device key
+    assert [d["name"] for d in qp.disk_drives(live)] == ["vda", "vdb"]

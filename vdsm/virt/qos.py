@@ -30,7 +30,7 @@ LIVE = libvirt.VIR_DOMAIN_AFFECT_LIVE
 
 def drives(vm: Vm) -> list[dict[str, Any]]:
     """The VM's disks (not CD-ROMs) as the live XML names them."""
-    return [d for d in vm.live.get("disks", []) if d["device"] == "disk"]
+    return qosparams.disk_drives(vm.live.get("disks", []))
 
 
 def state(vm: Vm) -> dict[str, Any]:

@@ -136,6 +136,11 @@ def limit_quota(limit: Any, *, period: int, host_cpus: int, vcpus: int,
     return min(max(quota, QUOTA_RANGE[0]), QUOTA_RANGE[1])
 
 
+def disk_drives(live_disks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The disks (not CD-ROMs) among the live XML's drives."""
+    return [d for d in live_disks if d.get("device", "disk") == "disk"]
+
+
 def drive_entries(drives: list[dict[str, Any]],
                   by_name: dict[str, Any]) -> list[dict[str, Any]]:
     """``[{name, path, **value}]`` for the drives that have a value."""

@@ -32,8 +32,7 @@ def vm_stats(vm: Vm) -> dict[str, Any]:
     }
     stats.update(vm.display_info())
     stats.update(qosparams.stats(vm.conf.get("qos") or {},
-                                 [d for d in vm.live.get("disks", [])
-                                  if d["device"] == "disk"]))
+                                 qosparams.disk_drives(vm.live.get("disks", []))))
     stats.update(vm.sample)
     if vm.thin_disks and "disks" in stats:
         stats["disks"] = {name: dict(d, **vm.thin_disks.get(name, {}))
