@@ -50,13 +50,27 @@ def stop_pid(pid: int, timeout: float = 10.0) -> None:
             time.sleep(0.05)
 
 
+def _with_cgroups(controllers: tuple[str, ...], argv: list[str]) -> list[str]:
+    """``argv`` run after mounting these cgroup v1 controllers: ``ip netns
+    exec`` mounts a fresh /sys, which hides the host's cgroup mounts, and
+    libvirt then says "cgroup CPU controller is not mounted". The mounts
+    live in that command's own mount namespace only."""
+    if not controllers:
+        return argv
+    script = "mount -t tmpfs cgroup /sys/fs/cgroup && " + " && ".join(
+        f"mkdir -p /sys/fs/cgroup/{c} && mount -t cgroup -o {c} cgroup "
+        f"/sys/fs/cgroup/{c}" for c in controllers) + ' && exec "$@"'
+    return ["sh", "-c", script, "sh"] + argv
+
+
 class PrivateLibvirt:
     """One private libvirt instance under a temporary directory."""
 
     def __init__(self, *, netns: str | None = None,
                  libvirtd_conf: dict[str, str | int] | None = None,
                  qemu_conf: dict[str, str | int] | None = None,
-                 libvirtd_args: tuple[str, ...] = ()) -> None:
+                 libvirtd_args: tuple[str, ...] = (),
+                 cgroups: tuple[str, ...] = ()) -> None:
         self.base = tempfile.mkdtemp(prefix="vdsm-virt-libvirt-", dir="/tmp")
         os.chmod(self.base, 0o755)
         self.layout = libvirt_setup.private_layout(self.base)
@@ -68,6 +82,8 @@ class PrivateLibvirt:
                               **(libvirtd_conf or {})}
         self.qemu_conf = qemu_conf or {}
         self.libvirtd_args = libvirtd_args
+        # cgroup v1 controllers libvirtd sees (CPU/blkio tuning of guests)
+        self.cgroups = cgroups
 
     @property
     def uri(self) -> str:
@@ -103,7 +119,8 @@ class PrivateLibvirt:
             if daemon == "libvirtd":
                 argv += list(self.libvirtd_args)
             if daemon == "libvirtd" and self.netns:
-                argv = ["ip", "netns", "exec", self.netns] + argv
+                argv = ["ip", "netns", "exec", self.netns] + _with_cgroups(
+                    self.cgroups, argv)
             commands.run(argv, timeout=30)
         self._read_pids()
 

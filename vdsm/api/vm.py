@@ -148,6 +148,40 @@ class VmVerbs:
         self._svc.desktop_send_hc_command(vm_id, message)
 
 
+    # --- QoS and CPU/memory hotplug (issue 12) ------------------------------
+    def set_io_tune(self, vm_id: str, tunables: list[Any]) -> None:
+        self._svc.set_io_tune(vm_id, tunables)
+
+    def get_io_tune(self, vm_id: str) -> list[dict[str, Any]]:
+        return self._svc.get_io_tune(vm_id)
+
+    def get_io_tune_policy(self, vm_id: str) -> list[dict[str, Any]]:
+        return self._svc.get_io_tune_policy(vm_id)
+
+    def set_cpu_tune_quota(self, vm_id: str, quota: int) -> None:
+        self._svc.set_cpu_tune(vm_id, "vcpu_quota", quota)
+
+    def set_cpu_tune_period(self, vm_id: str, period: int) -> None:
+        self._svc.set_cpu_tune(vm_id, "vcpu_period", period)
+
+    def update_vm_policy(self, params: dict[str, Any],
+                         vm_id: str | None = None) -> None:
+        self._svc.update_vm_policy(_vm_id_of(params, vm_id, "updateVmPolicy"),
+                                   params)
+
+    def set_number_of_cpus(self, vm_id: str, number_of_cpus: Any,
+                           cpusets: Any = None) -> dict[str, Any]:
+        return self._svc.set_number_of_cpus(vm_id, number_of_cpus)
+
+    def hotplug_memory(self, params: dict[str, Any],
+                       vm_id: str | None = None) -> dict[str, Any]:
+        vm_id = _vm_id_of(params, vm_id, "hotplugMemory")
+        return self._svc.hotplug_memory(vm_id, params)
+
+    def update_device(self, vm_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        return self._svc.update_device(vm_id, params)
+
+
 def _part(params: dict[str, Any], key: str) -> Any:
     if key not in params:
         raise MissingParameter(f"Missing required parameter: params needs "
@@ -175,3 +209,6 @@ class VirtHostVerbs:
 
     def get_all_vm_stats(self) -> list[dict[str, Any]]:
         return self._svc.all_stats()
+
+    def get_all_vm_io_tune_policies(self) -> dict[str, dict[str, Any]]:
+        return self._svc.all_io_tune_policies()

@@ -160,6 +160,8 @@ def normalize_nic(spec: Any) -> dict[str, Any]:
     for key in ("alias", "name"):
         if spec.get(key):
             nic[key] = str(spec[key])
+    if spec.get("linkActive") not in (None, ""):
+        nic["linkActive"] = str(spec["linkActive"]).lower() in ("true", "1")
     _custom(nic, spec)
     return nic
 

@@ -97,3 +97,34 @@ class FreezeGuestFSFailed(VdsmError):
 class ThawGuestFSFailed(VdsmError):
     name = "ThawGuestFSFailed"
     default_message = "Unable to thaw guest filesystems"
+
+
+# --- QoS and CPU/memory hotplug (issue 12) ----------------------------------
+class UpdateIOTuneError(VdsmError):
+    name = "UpdateIOTuneError"
+    default_message = "Failed to update ioTune values"
+
+
+class CpuTuneError(VdsmError):
+    name = "CpuTuneError"
+    default_message = "CpuTune operation is not available"
+
+
+class UpdateVMPolicyFailed(VdsmError):
+    name = "UpdateVMPolicyFailed"
+    default_message = "Failed to update VM SLA policy"
+
+
+class SetNumberOfCpusFailed(VdsmError):
+    name = "SetNumberOfCpusFailed"
+    default_message = "Failed to set the number of cpus"
+
+
+class HotplugMemFailed(VdsmError):
+    name = "HotplugMemFailed"
+    default_message = "Failed to hotplug memory"
+
+
+class UpdateDeviceFailed(VdsmError):
+    name = "UpdateDeviceFailed"
+    default_message = "Failed to update device"

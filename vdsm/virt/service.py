@@ -9,7 +9,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from vdsm.virt import guestops, hibernation, lifecycle, vmdevices, vmgraphics, vmparams
+from vdsm.virt import (
+    guestops,
+    hibernation,
+    hotplug,
+    lifecycle,
+    qos,
+    vmdevices,
+    vmgraphics,
+    vmparams,
+)
 from vdsm.virt.context import VirtContext
 from vdsm.virt.migration import control as migration
 from vdsm.virt.migration import destination
@@ -100,6 +109,40 @@ class VirtService:
 
     def send_keys(self, vm_id: str, keys: list[str]) -> None:
         vmgraphics.send_keys(self.ctx, self.vm(vm_id), keys)
+
+    # --- QoS and CPU/memory hotplug (issue 12) ------------------------------
+    def set_io_tune(self, vm_id: str, tunables: Any) -> None:
+        qos.set_io_tune(self.ctx, self.vm(vm_id), tunables)
+
+    def get_io_tune(self, vm_id: str) -> list[dict[str, Any]]:
+        return qos.get_io_tune(self.ctx, self.vm(vm_id))
+
+    def get_io_tune_policy(self, vm_id: str) -> list[dict[str, Any]]:
+        return qos.io_tune_policy(self.vm(vm_id))
+
+    def all_io_tune_policies(self) -> dict[str, dict[str, Any]]:
+        return qos.all_io_tune_policies(self.ctx.registry.all())
+
+    def set_cpu_tune(self, vm_id: str, key: str, value: Any) -> None:
+        qos.set_cpu_tune(self.ctx, self.vm(vm_id), key, value)
+
+    def update_vm_policy(self, vm_id: str, params: Any) -> None:
+        qos.update_vm_policy(self.ctx, self.vm(vm_id), params)
+
+    def set_number_of_cpus(self, vm_id: str, count: Any) -> dict[str, Any]:
+        vm = self.vm(vm_id)
+        hotplug.set_number_of_cpus(self.ctx, vm, count)
+        return vm.definition()
+
+    def hotplug_memory(self, vm_id: str, params: Any) -> dict[str, Any]:
+        vm = self.vm(vm_id)
+        hotplug.hotplug_memory(self.ctx, vm, params)
+        return vm.definition()
+
+    def update_device(self, vm_id: str, params: Any) -> dict[str, Any]:
+        vm = self.vm(vm_id)
+        hotplug.update_device(self.ctx, vm, params)
+        return vm.definition()
 
     # --- views -----------------------------------------------------------
     def stats(self, vm_id: str) -> list[dict[str, Any]]:

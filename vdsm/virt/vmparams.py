@@ -36,7 +36,11 @@ KNOWN_KEYS = frozenset({
     "timeOffset", "balloon", "custom", "devices", "restoreState",
     "launchPaused", "acpiEnable", "vmType", "macAddr", "bridge", "nicModel",
     "network", "guestAgent", "spiceSecureChannels", "nice", "tdf",
+    # hotplug limits, and the QoS/hotplug state kept for recovery
+    "maxVCpus", "maxMemSize", "maxMemSlots", "memGuaranteedSize", "qos",
+    "memoryDevices",
 })
+DEFAULT_MEM_SLOTS = 16
 
 
 @dataclass
@@ -62,6 +66,9 @@ class VmDef:
     devices: list[dict[str, Any]] = field(default_factory=list)
     restore_state: Any = None
     launch_paused: bool = False
+    max_vcpus: int | None = None      # vCPUs hotpluggable up to this
+    max_mem_mib: int | None = None    # DIMMs hotpluggable up to this
+    max_mem_slots: int = DEFAULT_MEM_SLOTS
     params: dict[str, Any] = field(default_factory=dict)
 
     def conf(self) -> dict[str, Any]:
@@ -114,7 +121,16 @@ def parse(params: dict[str, Any]) -> VmDef:
         raise InvalidParameter(
             f"Invalid parameter: smp={smp} is not a multiple of "
             f"smpCoresPerSocket*smpThreadsPerCore={cores * threads}")
+    max_vcpus = integer(params, "maxVCpus", minimum=smp, maximum=MAX_VCPUS)
+    if max_vcpus is not None and max_vcpus % (cores * threads):
+        raise InvalidParameter(
+            f"Invalid parameter: maxVCpus={max_vcpus} is not a multiple of "
+            f"smpCoresPerSocket*smpThreadsPerCore={cores * threads}")
+    max_mem = integer(params, "maxMemSize", minimum=mem, maximum=MAX_MEM_MIB)
     vmdef = VmDef(
+        max_vcpus=max_vcpus, max_mem_mib=max_mem,
+        max_mem_slots=integer(params, "maxMemSlots", default=DEFAULT_MEM_SLOTS,
+                              minimum=1, maximum=256),
         vm_id=vm_id, name=name, mem_mib=mem, smp=smp, cores_per_socket=cores,
         threads_per_core=threads,
         cpu_type=_optional_str(params, "cpuType"),

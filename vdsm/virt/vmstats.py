@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from vdsm.virt import qosparams
 from vdsm.virt.vm import Vm
 
 
@@ -30,6 +31,8 @@ def vm_stats(vm: Vm) -> dict[str, Any]:
         "vcpuCount": str(vmdef.smp),
     }
     stats.update(vm.display_info())
+    stats.update(qosparams.stats(vm.conf.get("qos") or {},
+                                 qosparams.disk_drives(vm.live.get("disks", []))))
     stats.update(vm.sample)
     if vm.thin_disks and "disks" in stats:
         stats["disks"] = {name: dict(d, **vm.thin_disks.get(name, {}))

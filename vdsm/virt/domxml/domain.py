@@ -39,9 +39,14 @@ def build(vmdef: VmDef, options: HostOptions, *, start_time: float,
     meta = sub(root, "metadata")
     meta.append(metadata.element_for(conf if conf is not None else vmdef.conf(),
                                      start_time=start_time))
+    if vmdef.max_mem_mib:
+        sub(root, "maxMemory", vmdef.max_mem_mib * 1024,
+            slots=vmdef.max_mem_slots, unit="KiB")
     sub(root, "memory", vmdef.mem_mib * 1024, unit="KiB")
     sub(root, "currentMemory", vmdef.mem_mib * 1024, unit="KiB")
-    sub(root, "vcpu", vmdef.smp, placement="static")
+    vcpu = sub(root, "vcpu", vmdef.max_vcpus or vmdef.smp, placement="static")
+    if vmdef.max_vcpus:
+        vcpu.set("current", str(vmdef.smp))
     root.append(_os(vmdef, options))
     features = sub(root, "features")
     if vmdef.acpi:
@@ -104,8 +109,9 @@ def _os(vmdef: VmDef, options: HostOptions) -> Element:
 
 
 def _cpu(root: Element, vmdef: VmDef) -> None:
-    topology = vmdef.cores_per_socket > 1 or vmdef.threads_per_core > 1
-    if not vmdef.cpu_type and not topology:
+    topology = (vmdef.cores_per_socket > 1 or vmdef.threads_per_core > 1
+                or bool(vmdef.max_vcpus))
+    if not vmdef.cpu_type and not topology and not vmdef.max_mem_mib:
         return
     cpu = sub(root, "cpu")
     if vmdef.cpu_type:
@@ -120,9 +126,16 @@ def _cpu(root: Element, vmdef: VmDef) -> None:
             if flag[:1] in "+-" and flag[1:]:
                 sub(cpu, "feature", name=flag[1:],
                     policy="require" if flag[0] == "+" else "disable")
-    per_socket = vmdef.cores_per_socket * vmdef.threads_per_core
-    sub(cpu, "topology", sockets=vmdef.smp // per_socket,
-        cores=vmdef.cores_per_socket, threads=vmdef.threads_per_core)
+    vcpus = vmdef.max_vcpus or vmdef.smp
+    if topology:
+        per_socket = vmdef.cores_per_socket * vmdef.threads_per_core
+        sub(cpu, "topology", sockets=vcpus // per_socket,
+            cores=vmdef.cores_per_socket, threads=vmdef.threads_per_core)
+    if vmdef.max_mem_mib:
+        # memory hotplug (DIMMs) needs a guest NUMA topology: one cell
+        numa = sub(cpu, "numa")
+        sub(numa, "cell", id=0, cpus=f"0-{vcpus - 1}" if vcpus > 1 else "0",
+            memory=vmdef.mem_mib * 1024, unit="KiB")
 
 
 def _channel_path(vmdef: VmDef, channel: dict[str, Any],

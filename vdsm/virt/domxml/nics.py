@@ -16,6 +16,8 @@ def element_for(nic: dict[str, Any]) -> Element:
     else:
         sub(root, "source", bridge=nic["network"])
     sub(root, "model", type=nic["nicModel"])
+    if "linkActive" in nic:
+        sub(root, "link", state="up" if nic["linkActive"] else "down")
     if nic.get("bootOrder"):
         sub(root, "boot", order=nic["bootOrder"])
     add_alias(root, nic)
