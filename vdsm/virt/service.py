@@ -9,7 +9,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from vdsm.virt import guestops, hibernation, lifecycle, vmdevices, vmgraphics, vmparams
+from vdsm.virt import (
+    guestops,
+    hibernation,
+    lifecycle,
+    snapshot,
+    vmdevices,
+    vmgraphics,
+    vmparams,
+)
 from vdsm.virt.context import VirtContext
 from vdsm.virt.migration import control as migration
 from vdsm.virt.migration import destination
@@ -49,6 +57,14 @@ class VirtService:
 
     def hibernate(self, vm_id: str, handle: Any) -> None:
         hibernation.hibernate(self.ctx, self.vm(vm_id), handle)
+
+    # --- live snapshot (issue 12) ----------------------------------------
+    def snapshot(self, vm_id: str, snap_drives: Any, *, memory: Any = None,
+                 frozen: bool = False, timeout: Any = None,
+                 freeze_timeout: Any = None) -> None:
+        snapshot.check_timeouts(timeout, freeze_timeout)
+        snapshot.snapshot(self.ctx, self.vm(vm_id), snap_drives, memory=memory,
+                          frozen=frozen)
 
     # --- migration -------------------------------------------------------
     def migrate(self, vm_id: str, params: dict[str, Any]) -> dict[str, Any]:
