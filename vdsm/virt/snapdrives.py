@@ -3,7 +3,11 @@ records after the snapshot. Pure: no libvirt, no storage.
 
 An entry is ``{domainID, imageID, volumeID, baseVolumeID[, name]}``:
 ``volumeID`` is the new leaf the SPM created as a child of
-``baseVolumeID``, which must be the drive's current volume.
+``baseVolumeID``, which must be the drive's current volume. A malformed
+list or entry is an InvalidParameter; an entry naming no drive of the VM
+(or not its current volume) is SnapshotFailed, as the classic agent
+answers; an entry whose new volume the drive already runs on is skipped
+(a retried snapshot).
 
 The drive model after a snapshot (what merge reads): ``volumeID`` and
 ``path`` name the active layer; ``volumeChain`` lists every layer base
@@ -17,6 +21,7 @@ from typing import Any
 
 from vdsm.common.errors import InvalidParameter
 from vdsm.virt import drives
+from vdsm.virt.errors import SnapshotFailed
 
 _REQUIRED = ("domainID", "imageID", "volumeID", "baseVolumeID")
 
@@ -36,8 +41,8 @@ class Target:
 
 def plan(devices: list[dict[str, Any]], snap_drives: Any) -> list[Target]:
     """The drive of each entry; raises InvalidParameter for a malformed
-    entry, a drive the VM lacks, a base that is not the drive's current
-    volume, or a drive named twice."""
+    entry or a drive named twice, SnapshotFailed for a drive the VM lacks
+    or a base that is not the drive's current volume."""
     if not isinstance(snap_drives, list) or not snap_drives:
         raise InvalidParameter("Invalid parameter: snapDrives must be a "
                                "non-empty list of drive structs")
@@ -51,17 +56,16 @@ def plan(devices: list[dict[str, Any]], snap_drives: Any) -> list[Target]:
             raise InvalidParameter(f"Invalid parameter: snapDrives entry "
                                    f"lacks {', '.join(missing)}")
         drive = _find(devices, entry)
-        if drive["volumeID"] != entry["baseVolumeID"]:
-            raise InvalidParameter(
-                f"Invalid parameter: drive {drive['name']} runs on volume "
-                f"{drive['volumeID']}, not on baseVolumeID "
-                f"{entry['baseVolumeID']}")
-        if entry["volumeID"] == drive["volumeID"]:
-            raise InvalidParameter(f"Invalid parameter: the new volume of "
-                                   f"drive {drive['name']} is its current one")
         if any(t.drive is drive for t in targets):
             raise InvalidParameter(f"Invalid parameter: drive {drive['name']} "
                                    "is named twice in snapDrives")
+        if entry["volumeID"] == drive["volumeID"]:
+            continue        # already taken (a retry): nothing to do
+        if drive["volumeID"] != entry["baseVolumeID"]:
+            raise SnapshotFailed(
+                f"Snapshot failed: drive {drive['name']} runs on volume "
+                f"{drive['volumeID']}, not on baseVolumeID "
+                f"{entry['baseVolumeID']}")
         targets.append(Target(drive, entry["volumeID"]))
     return targets
 
@@ -75,7 +79,7 @@ def _find(devices: list[dict[str, Any]], entry: dict[str, Any]) -> dict[str, Any
         if (dev["domainID"], dev["imageID"]) == (entry["domainID"],
                                                  entry["imageID"]):
             return dev
-    raise InvalidParameter(f"Invalid parameter: the VM has no drive on image "
+    raise SnapshotFailed(f"Snapshot failed: the VM has no drive on image "
                            f"{entry['imageID']} of domain {entry['domainID']}"
                            + (f" named {entry['name']}" if entry.get("name")
                               else ""))

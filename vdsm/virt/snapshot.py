@@ -59,9 +59,9 @@ def check_timeouts(timeout: Any, freeze_timeout: Any) -> None:
 
 def snapshot(ctx: VirtContext, vm: Vm, snap_drives: Any, *,
              memory: Any = None, frozen: bool = False) -> None:
-    """Take the live snapshot; raises InvalidParameter (bad snapDrives or
-    memory handle), the resolver's storage errors (a new volume missing
-    or not preparable), SnapshotFailed (libvirt refused), VMIsDown."""
+    """Take the live snapshot; raises InvalidParameter (malformed
+    snapDrives or memory handle), SnapshotFailed (a drive not found, a new
+    volume missing or not preparable, libvirt refused), VMIsDown."""
     with vm.lock:
         dom = running_domain(ctx, vm)
         targets = snapdrives.plan(vm.devices, snap_drives)
@@ -69,15 +69,17 @@ def snapshot(ctx: VirtContext, vm: Vm, snap_drives: Any, *,
         if ctx.resolver is None:
             raise SnapshotFailed("Snapshot failed: volume drives need the "
                                  "storage subsystem")
+        if not targets:
+            log.info("vm %s: snapshot already taken on every drive", vm.id)
+            return
         prepared: list[snapdrives.Target] = []
         memory_path = memory_volume = None
         try:
             for target in targets:
-                target.path = ctx.resolver.prepare(target.new_drive())
+                target.path = _prepare(ctx, target)
                 prepared.append(target)
             if memory_spec is not None:
-                memory_path, memory_volume = drives.resolve_spec(
-                    memory_spec, resolver=ctx.resolver, must_exist=False)
+                memory_path, memory_volume = _prepare_memory(ctx, memory_spec)
             _take(ctx, vm, dom, targets, memory_path, frozen=frozen)
         except BaseException:
             _undo(ctx, prepared, memory_volume)
@@ -94,6 +96,27 @@ def snapshot(ctx: VirtContext, vm: Vm, snap_drives: Any, *,
         drives.teardown([dict(memory_volume, type="disk")], resolver=ctx.resolver)
     log.info("vm %s: snapshot taken: %s", vm.id, ", ".join(
         f"{t.drive['name']} -> {t.new_volume}" for t in targets))
+
+
+def _prepare(ctx: VirtContext, target: snapdrives.Target) -> str:
+    assert ctx.resolver is not None
+    try:
+        return ctx.resolver.prepare(target.new_drive())
+    except VdsmError as e:
+        log.error("snapshot: cannot prepare the new volume %s of drive %s: %s",
+                  target.new_volume, target.drive["name"], e.message)
+        raise SnapshotFailed(f"Snapshot failed: cannot prepare volume "
+                             f"{target.new_volume} of drive "
+                             f"{target.drive['name']}: {e.message}") from None
+
+
+def _prepare_memory(ctx: VirtContext, spec: Any
+                    ) -> tuple[str, dict[str, Any] | None]:
+    try:
+        return drives.resolve_spec(spec, resolver=ctx.resolver, must_exist=False)
+    except VdsmError as e:
+        raise SnapshotFailed(f"Snapshot failed: cannot prepare the memory "
+                             f"volume: {e.message}") from None
 
 
 def _take(ctx: VirtContext, vm: Vm, dom: libvirt.virDomain,
