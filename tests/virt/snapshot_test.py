@@ -21,6 +21,7 @@ from collections import Counter
 from typing import Any, Iterator
 
 import libvirt
+import libvirt_qemu
 import pytest
 
 from tests.storage.helpers import (
@@ -55,7 +56,7 @@ from vdsm.virt.domxml import parse
 pytestmark = [need_root, need_sanlock]
 MiB = 1 << 20
 COW, RAW, SPARSE = 4, 5, 2
-SNAPSHOT_FAILED = 48
+SNAPSHOT_FAILED, INVALID_PARAMETER = 48, 91
 DISKS = ("vda", "vdb")
 MARK1, MARK2 = "SNAP-MARKER-ONE", "SNAP-MARKER-TWO"
 OFF1, OFF2 = 1 * MiB, 2 * MiB
@@ -261,6 +262,23 @@ def test_a_bad_new_volume_on_the_second_disk_changes_neither_disk(rig):
     rig.spare["vda"] = leaf_a       # the next test takes it: still usable
 
 
+def test_bad_requests_are_refused_before_anything_is_prepared(rig):
+    good = [rig.entry("vda", new_uuid())]
+    for args, wanted in (
+            (([],), INVALID_PARAMETER),
+            (([{"domainID": rig.sd, "imageID": rig.images["vda"]}],),
+             INVALID_PARAMETER),
+            ((good * 2,), INVALID_PARAMETER),
+            ((good, None, False, None, 0), INVALID_PARAMETER),
+            ((good, None, False, None, 30, 0), INVALID_PARAMETER),
+            ((good, "not-a-volume-handle"), INVALID_PARAMETER),
+            (([dict(good[0], imageID=new_uuid())],), SNAPSHOT_FAILED),
+            (([dict(good[0], baseVolumeID=new_uuid())],), SNAPSHOT_FAILED)):
+        answer = rig.agent.proxy.snapshot(rig.vm_id, *args)
+        assert answer["status"]["code"] == wanted, (args, answer)
+    assert rig.resolver.prepared() == {rig.drive(d)["volumeID"] for d in DISKS}
+
+
 def test_snapshot_of_both_disks_moves_writes_to_the_new_leaves(rig, caplog):
     """Marker 1 written, snapshot of both disks (guest frozen and thawed
     around it), marker 2 written: QEMU, the drive records and stats use
@@ -297,6 +315,9 @@ def test_snapshot_of_both_disks_moves_writes_to_the_new_leaves(rig, caplog):
         assert read_marker(rig, disk, OFF1) == MARK1
         assert read_marker(rig, disk, OFF2) == MARK2
     assert rig.resolver.prepared() == set(leaves.values())
+    wait_for(lambda: all(stats(rig.agent.proxy, rig.vm_id).get("disks", {})
+                         .get(d, {}).get("volumeID") == leaves[d] for d in DISKS),
+             10, "the disk stats to name the new leaves")
     assert stats(rig.agent.proxy, rig.vm_id)["status"] == "Up"
     # a retried snapshot of volumes already taken changes nothing
     answer = rig.agent.proxy.snapshot(
@@ -362,3 +383,28 @@ def test_memory_snapshot_then_a_vm_restored_from_it_runs(rig):
         assert chain_of(sources[disk])[:2] == [previews[disk], bases[disk]]
     for disk in DISKS:        # marker 2 lives in the middle layer
         assert read_marker(rig, disk, OFF2) == MARK2
+
+
+def test_a_guest_whose_agent_is_gone_is_snapshotted_unfrozen(rig, caplog):
+    """qemu-ga stopped in the guest: the snapshot is taken all the same,
+    unfrozen, and the log says so. (Last: the guest keeps no agent.)"""
+    conn = libvirt.open(rig.uri)
+    try:                # started, never waited for: the agent goes with it
+        libvirt_qemu.qemuAgentCommand(
+            conn.lookupByUUIDString(rig.vm_id),
+            json.dumps({"execute": "guest-exec", "arguments": {
+                "path": "/bin/sh", "arg": ["-c", "killall qemu-ga"]}}), 10, 0)
+    finally:
+        conn.close()
+    wait_for(lambda: not stats(rig.agent.proxy, rig.vm_id)["guestAgentConnected"],
+             15, "qemu-ga gone")
+    leaves = {d: rig.create_volume(rig.images[d], parent=rig.drive(d)["volumeID"])
+              for d in DISKS}
+    with caplog.at_level(logging.WARNING, logger="vdsm.virt.snapshot"):
+        answer = rig.agent.proxy.snapshot(
+            rig.vm_id, [rig.entry(d, leaves[d]) for d in DISKS])
+    assert answer["status"]["code"] == 0, answer
+    assert any("without freezing" in r.getMessage() for r in caplog.records)
+    assert all(rig.drive(d)["volumeID"] == leaves[d] for d in DISKS)
+    sources = rig.live_sources()
+    assert all(chain_of(sources[d])[0] == leaves[d] for d in DISKS)

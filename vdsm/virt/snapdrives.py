@@ -106,3 +106,12 @@ def advance(target: Target) -> None:
 def _layer(drive: dict[str, Any], volume: str, path: str) -> dict[str, Any]:
     return {"domainID": drive["domainID"], "imageID": drive["imageID"],
             "volumeID": volume, "path": path}
+
+
+def stats_ids(devices: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """Per disk name, the volume ids the disk stats carry (classic
+    ``imageID``; ``domainID`` and ``volumeID`` of the active layer)."""
+    return {d["name"]: {"domainID": d["domainID"], "imageID": d["imageID"],
+                        "volumeID": d["volumeID"]}
+            for d in devices
+            if d["type"] == "disk" and d.get("name") and drives.is_volume(d)}
