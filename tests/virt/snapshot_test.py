@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import shutil
 from collections import Counter
 from typing import Any, Iterator
 
@@ -29,8 +30,6 @@ from tests.storage.helpers import (
     create_pool,
     loop_ext4,
     merged,
-    need_root,
-    need_sanlock,
     new_uuid,
     ok,
     wait_task,
@@ -49,11 +48,11 @@ from tests.virt.harness import (
 )
 from tests.virt.thinprov_test import guest_exec
 from vdsm.common import commands
-from vdsm.common.errors import VdsmError
+from vdsm.common.errors import InvalidParameter, VdsmError
 from vdsm.storage import qemuimg
+from vdsm.virt import snapshot
 from vdsm.virt.domxml import parse
 
-pytestmark = [need_root, need_sanlock]
 MiB = 1 << 20
 COW, RAW, SPARSE = 4, 5, 2
 SNAPSHOT_FAILED, INVALID_PARAMETER = 48, 91
@@ -152,10 +151,32 @@ class Rig:
         return self.agent
 
 
+def test_flags_are_disk_only_unless_memory_is_saved():
+    both = (libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_REUSE_EXT
+            | libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA
+            | libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC)
+    assert snapshot.flags(memory=True) == both
+    assert snapshot.flags(memory=False) == \
+        both | libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY
+    assert not snapshot.flags(memory=False) & \
+        libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE
+
+
+@pytest.mark.parametrize("timeout, freeze_timeout", [
+    (0, 8), (30, 0), (-1, None), ("30", 8), (True, 8)])
+def test_timeouts_must_be_positive_minutes(timeout, freeze_timeout):
+    with pytest.raises(InvalidParameter):
+        snapshot.check_timeouts(timeout, freeze_timeout)
+    snapshot.check_timeouts(30, 8)
+    snapshot.check_timeouts(None, None)
+
+
 @pytest.fixture(scope="module")
 def rig(netns: str, guest: dict[str, Any]) -> Iterator[Rig]:
     if not guest.get("agent"):
         pytest.skip("the test guest was built without qemu-guest-agent")
+    if os.geteuid() != 0 or shutil.which("sanlock") is None:
+        pytest.skip("a storage pool needs root and the sanlock package")
     ensure_vdsm_user()
     host = StorageHost().start()
     stopped: list[bool] = []
