@@ -14,7 +14,10 @@ private libvirtd (started and stopped here, by pid):
    one 128 MiB DIMM (hotplugMemory) beside ``virsh attach-device --live``;
 4. how close the guest's O_DIRECT read rate comes to 2, 4 and 8 MiB/s caps.
 
-    .venv/bin/python benchmarks/vm_disks.py [--section qos_hotplug] [--rounds 10]
+Section ``snapshot`` (part 1): benchmarks/vm_disks_snapshot.py.
+
+    .venv/bin/python benchmarks/vm_disks.py [--section qos_hotplug|snapshot]
+        [--rounds 10]
 """
 
 from __future__ import annotations
@@ -149,8 +152,14 @@ def _measure(rig: Rig, uri: str, tmp: str, rounds: int) -> dict[str, Any]:
     return report
 
 
+def snapshot(guest: dict[str, Any], rounds: int) -> dict[str, Any]:
+    from benchmarks.vm_disks_snapshot import snapshot as run
+    return run(guest, rounds)
+
+
 SECTIONS: dict[str, Callable[[dict[str, Any], int], dict[str, Any]]] = {
     "qos_hotplug": qos_hotplug,
+    "snapshot": snapshot,
 }
 
 

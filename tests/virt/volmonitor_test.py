@@ -359,7 +359,8 @@ def test_stats_show_the_lv_size_in_the_classic_keys(rig):
                                    "readRate": "0.0"}}}
     disk = vmstats.vm_stats(vm)["disks"]["vdb"]
     assert disk == {"truesize": str(256 * MIB), "apparentsize": str(256 * MIB),
-                    "readRate": "0.0"}
+                    "readRate": "0.0",  # and the active layer's ids
+                    "domainID": "sd", "imageID": "img", "volumeID": "vol"}
 
 
 def test_events_only_queue_the_vm_for_the_monitor_thread(rig):

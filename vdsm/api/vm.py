@@ -63,6 +63,15 @@ class VmVerbs:
     def hibernate(self, vm_id: str, hibernation_vol_handle: Any) -> None:
         self._svc.hibernate(vm_id, hibernation_vol_handle)
 
+    # --- live snapshot (issue 12) ----------------------------------------
+    def snapshot(self, vm_id: str, snap_drives: list[dict[str, Any]],
+                 snap_memory: str | None = None, frozen: bool = False,
+                 job_uuid: str | None = None, timeout: int | None = None,
+                 freeze_timeout: int | None = None) -> None:
+        self._svc.snapshot(vm_id, snap_drives, memory=snap_memory or None,
+                           frozen=bool(frozen), timeout=timeout,
+                           freeze_timeout=freeze_timeout)
+
     def set_ticket(self, vm_id: str, password: str, ttl: int,
                    existing_conn_action: str = "disconnect",
                    params: dict[str, Any] | None = None) -> None:

@@ -128,3 +128,6 @@ class HotplugMemFailed(VdsmError):
 class UpdateDeviceFailed(VdsmError):
     name = "UpdateDeviceFailed"
     default_message = "Failed to update device"
+class SnapshotFailed(VdsmError):
+    name = "SnapshotFailed"
+    default_message = "Snapshot failed"

@@ -21,7 +21,7 @@ from vdsm.common.errors import InvalidParameter, VdsmError
 from vdsm.virt import drives
 from vdsm.virt import status as st
 from vdsm.virt.context import VirtContext
-from vdsm.virt.domxml import metadata
+from vdsm.virt.domxml import metadata, restored
 from vdsm.virt.domxml.base import from_string
 from vdsm.virt.errors import ImageFileNotFound
 from vdsm.virt.vm import Vm
@@ -106,9 +106,11 @@ def restore(ctx: VirtContext, vm: Vm) -> libvirt.virDomain:
     saved = metadata.read(xml)
     if saved is not None and saved["startTime"]:
         vm.start_time = saved["startTime"]
+    saved_xml = xml
+    xml = restored.for_vm(xml, vm.devices, vm.conf, start_time=vm.start_time)
     edited = run_hook(ctx, vm, "before_vm_dehibernate", xml)
     vm.set_status(st.RESTORING_STATE, only_from=(st.WAIT_FOR_LAUNCH,))
-    conn.restoreFlags(path, edited if edited != xml else None, 0)
+    conn.restoreFlags(path, edited if edited != saved_xml else None, 0)
     dom = vm.domain(conn)
     refresh_live(vm, dom)
     if dom.state()[0] == st.DOM_RUNNING:

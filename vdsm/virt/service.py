@@ -15,6 +15,7 @@ from vdsm.virt import (
     hotplug,
     lifecycle,
     qos,
+    snapshot,
     vmdevices,
     vmgraphics,
     vmparams,
@@ -58,6 +59,14 @@ class VirtService:
 
     def hibernate(self, vm_id: str, handle: Any) -> None:
         hibernation.hibernate(self.ctx, self.vm(vm_id), handle)
+
+    # --- live snapshot (issue 12) ----------------------------------------
+    def snapshot(self, vm_id: str, snap_drives: Any, *, memory: Any = None,
+                 frozen: bool = False, timeout: Any = None,
+                 freeze_timeout: Any = None) -> None:
+        snapshot.check_timeouts(timeout, freeze_timeout)
+        snapshot.snapshot(self.ctx, self.vm(vm_id), snap_drives, memory=memory,
+                          frozen=frozen)
 
     # --- migration -------------------------------------------------------
     def migrate(self, vm_id: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from vdsm.virt import qosparams
+from vdsm.virt.snapdrives import stats_ids
 from vdsm.virt.vm import Vm
 
 
@@ -36,6 +37,10 @@ def vm_stats(vm: Vm) -> dict[str, Any]:
     stats.update(vm.sample)
     if vm.thin_disks and "disks" in stats:
         stats["disks"] = {name: dict(d, **vm.thin_disks.get(name, {}))
+                          for name, d in stats["disks"].items()}
+    if "disks" in stats:    # the active layer's ids (they move on snapshot)
+        ids = stats_ids(vm.devices)
+        stats["disks"] = {name: dict(d, **ids.get(name, {}))
                           for name, d in stats["disks"].items()}
     stats.update(vm.guest_info)
     if not vm.is_down:
