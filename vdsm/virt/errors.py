@@ -128,6 +128,9 @@ class HotplugMemFailed(VdsmError):
 class UpdateDeviceFailed(VdsmError):
     name = "UpdateDeviceFailed"
     default_message = "Failed to update device"
+
+
+# --- live snapshot (issue 12) -----------------------------------------------
 class SnapshotFailed(VdsmError):
     name = "SnapshotFailed"
     default_message = "Snapshot failed"
