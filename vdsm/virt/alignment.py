@@ -8,7 +8,7 @@ virt-alignment-scan answers "ok". Partitions are named as that tool names
 them in its appliance (``/dev/sda1``...; logical ones from 5), the keys
 of the classic answer.
 
-A qcow2 volume is read through ``qemu-img dd`` (its guest view); a raw
+A qcow2 volume is read through ``qemu-img convert`` (its guest view); a raw
 one directly. The parsing functions are pure and take the disk's first
 sectors as bytes.
 """
@@ -129,14 +129,14 @@ def file_reader(f: BinaryIO) -> Reader:
 
 
 def _qcow2_reader(src: str, scratch: str, timeout: float) -> Reader:
-    """The guest's view of a qcow2 through ``qemu-img dd`` (offsets and
-    lengths in whole sectors, as partition tables have them)."""
+    """The guest's view of a qcow2: qemu-img copies the wanted bytes
+    through a raw node with offset and size over the qcow2 one."""
+    source = src.replace(",", ",,")    # image-opts escaping
     def read(offset: int, length: int) -> bytes:
-        count = (length + SECTOR - 1) // SECTOR
-        commands.run(["qemu-img", "dd", "-f", "qcow2", "-O", "raw",
-                      f"bs={SECTOR}", f"skip={offset // SECTOR}",
-                      f"count={count}", f"if={src}", f"of={scratch}"],
-                     timeout=timeout)
+        commands.run(["qemu-img", "convert", "-O", "raw", "--image-opts",
+                      f"driver=raw,offset={offset},size={length},"
+                      f"file.driver=qcow2,file.file.filename={source}",
+                      scratch], timeout=timeout)
         try:
             with open(scratch, "rb") as f:
                 return file_reader(f)(0, length)
