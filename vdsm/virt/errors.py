@@ -44,6 +44,11 @@ class ReplicationNotInProgress(VdsmError):
     default_message = "Replication not in progress."
 
 
+class DestinationVolumeTooSmall(VdsmError):
+    name = "DestinationVolumeTooSmall"
+    default_message = "Destination volume is too small"
+
+
 class BadDiskResizeParameter(VdsmError):
     name = "BadDiskResizeParameter"
     default_message = "Wrong resize disk parameter"

@@ -20,6 +20,8 @@ Thread-safe: every step runs under the VM's lock.
 from __future__ import annotations
 
 import logging
+import os
+import struct
 from typing import Any
 
 import libvirt
@@ -30,7 +32,12 @@ from vdsm.virt import drives
 from vdsm.virt.context import VirtContext
 from vdsm.virt.devices import VOLUME_KEYS
 from vdsm.virt.domxml import replica as replica_xml
-from vdsm.virt.errors import ImageFileNotFound, ReplicaError, ReplicationNotInProgress
+from vdsm.virt.errors import (
+    DestinationVolumeTooSmall,
+    ImageFileNotFound,
+    ReplicaError,
+    ReplicationNotInProgress,
+)
 from vdsm.virt.vm import Vm
 from vdsm.virt.vmops import persist_conf, refresh_live, running_domain
 
@@ -84,6 +91,7 @@ def start(ctx: VirtContext, vm: Vm, src: Any, dst: Any) -> None:
         if ctx.resolver is None:
             raise ReplicaError("Drive replication error: no storage subsystem")
         path = ctx.resolver.prepare(dst)
+        _check_size(ctx, dom, drive, dst, path)
         drive[REPLICA] = {**{k: dst[k] for k in VOLUME_KEYS}, "path": path,
                           "format": drive["format"],
                           "diskType": dst.get("diskType", drive.get("diskType"))}
@@ -97,6 +105,36 @@ def start(ctx: VirtContext, vm: Vm, src: Any, dst: Any) -> None:
             raise ReplicaError(f"Drive replication error: {drive['name']}: "
                                f"{e.get_error_message()}") from None
         vm.log.info("vm %s: %s replicating to %s", vm.id, drive["name"], path)
+
+
+def virtual_size(path: str, fmt: str) -> int:
+    """The guest-visible size of a volume: a qcow2 header's size field, a
+    raw volume's length. Raises OSError, ValueError for a bad header."""
+    with open(path, "rb") as f:
+        if fmt != "cow":
+            return f.seek(0, os.SEEK_END)
+        header = f.read(32)
+    if len(header) < 32 or header[:4] != b"QFI\xfb":
+        raise ValueError(f"{path}: not a qcow2 image")
+    return struct.unpack_from(">Q", header, 24)[0]
+
+
+def _check_size(ctx: VirtContext, dom: libvirt.virDomain, drive: dict[str, Any],
+                dst: dict[str, Any], path: str) -> None:
+    """QEMU would grow a smaller destination itself, behind the volume's
+    metadata: refuse it (DestinationVolumeTooSmall), undoing prepare."""
+    try:
+        need = int(dom.blockInfo(drive["name"], 0)[0])
+        have = virtual_size(path, drive["format"])
+    except (OSError, ValueError, libvirt.libvirtError) as e:
+        _teardown(ctx, vm_id=None, volume=dst)
+        raise ReplicaError(f"Drive replication error: sizes of {drive['name']} "
+                           f"and {path}: {e}") from None
+    if have < need:
+        _teardown(ctx, vm_id=None, volume=dst)
+        raise DestinationVolumeTooSmall(
+            f"Destination volume is too small: {dst['volumeID']} has {have} "
+            f"bytes, {drive['name']} {need}")
 
 
 def is_ready(dom: libvirt.virDomain, name: str) -> bool:
@@ -158,10 +196,15 @@ def _forget(ctx: VirtContext, vm: Vm, dom: libvirt.virDomain,
     drive.pop(REPLICA, None)
     refresh_live(vm, dom)
     persist_conf(vm, dom)
+    _teardown(ctx, vm_id=vm.id, volume=teardown)
+
+
+def _teardown(ctx: VirtContext, *, vm_id: str | None,
+              volume: dict[str, Any]) -> None:
     if ctx.resolver is None:
         return
     try:
-        ctx.resolver.teardown(teardown)
+        ctx.resolver.teardown(volume)
     except Exception:
-        log.exception("vm %s: teardown of volume %s failed", vm.id,
-                      teardown.get("volumeID"))
+        log.exception("vm %s: teardown of volume %s failed", vm_id,
+                      volume.get("volumeID"))
