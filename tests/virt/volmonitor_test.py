@@ -407,24 +407,3 @@ def test_parse_block_record_keeps_the_top_layer_per_target():
     assert tp.parse_block_record(record) == {
         "vda": {"allocation": 5, "capacity": 10, "physical": 7, "threshold": 6},
         "hdc": {}}
-
-
-def test_a_drive_whose_volume_changed_is_monitored_afresh(rig, tmp_path):
-    # a replication's pivot moves vdb to another domain's volume: the
-    # monitor must watch and extend the new one, never the old one
-    monitor, vm, dom, extender, lv = rig
-    monitor.check_all()
-    assert drive(monitor, vm).vol_uuid == "vol"
-    new_lv = str(tmp_path / "lv2")
-    with open(new_lv, "wb") as f:
-        f.truncate(512 * MIB)
-    vm.devices[0].update(domainID="sd2", volumeID="vol2", path=new_lv)
-    monitor.check_all()
-    d = drive(monitor, vm)
-    assert (d.sd_uuid, d.vol_uuid, d.path, d.physical) == ("sd2", "vol2", new_lv,
-                                                           512 * MIB)
-    assert dom.thresholds[-1] == ("vdb", 448 * MIB)
-    dom.allocation = 450 * MIB
-    monitor.on_threshold(vm, "vdb", 448 * MIB, 2 * MIB)
-    assert extender.requests[-1][0] == tp.ExtendRequest("sd2", "sp", "img", "vol2",
-                                                        640 * MIB)

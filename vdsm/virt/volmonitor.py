@@ -349,23 +349,17 @@ class VolumeMonitor:
 
     # --- helpers ----------------------------------------------------------
     def _drives_locked(self, vm: Vm) -> dict[str, tp.ThinDrive]:
-        """The VM's thin drives, following its devices: a drive whose
-        volume changed (a replication's pivot, a hotplug) starts afresh,
-        the others keep their state."""
-        wanted = {dev["name"]: dev for dev in vm.devices
-                  if dev.get("name") and dev.get("path")
-                  and tp.is_thin(dev, dev.get("path"))}
-        known = self._drives.get(vm.id, {})
-        drives = {}
-        for name, dev in wanted.items():
-            drive = known.get(name)
-            if drive is None or (drive.path, drive.sd_uuid, drive.vol_uuid) != \
-                    (dev["path"], dev["domainID"], dev["volumeID"]):
-                drive = tp.ThinDrive.from_device(dev)
+        """The VM's thin drives, found in its devices once."""
+        drives = self._drives.get(vm.id)
+        if drives is None:
+            drives = {dev["name"]: tp.ThinDrive.from_device(dev)
+                      for dev in vm.devices
+                      if dev.get("name") and dev.get("path")
+                      and tp.is_thin(dev, dev.get("path"))}
+            self._drives[vm.id] = drives
+            for name, d in drives.items():
                 log.info("vm %s: monitoring thin drive %s (volume %s at %s)",
-                         vm.id, name, drive.vol_uuid, drive.path)
-            drives[name] = drive
-        self._drives[vm.id] = drives
+                         vm.id, name, d.vol_uuid, d.path)
         return drives
 
     def _note_error(self, vm: Vm, drive: tp.ThinDrive, message: str) -> None:
