@@ -407,3 +407,37 @@ def test_parse_block_record_keeps_the_top_layer_per_target():
     assert tp.parse_block_record(record) == {
         "vda": {"allocation": 5, "capacity": 10, "physical": 7, "threshold": 6},
         "hdc": {}}
+
+
+def test_a_new_active_volume_is_watched_afresh_and_the_old_state_dropped(rig, tmp_path):
+    # a snapshot or a pivot changes the drive's volume while the VM runs
+    monitor, vm, dom, extender, lv = rig
+    dom.allocation = 200 * MIB
+    monitor.check_vm(vm)
+    assert drive(monitor, vm).extending_to        # an extension in flight
+    leaf = str(tmp_path / "leaf")
+    with open(leaf, "wb") as f:
+        f.truncate(128 * MIB)
+    vm.devices[0].update(volumeID="leaf", path=leaf)
+    dom.allocation = 0
+    monitor.check_vm(vm)
+    fresh = drive(monitor, vm)
+    assert (fresh.vol_uuid, fresh.path, fresh.extending_to) == ("leaf", leaf, 0)
+    assert dom.thresholds[-1] == ("vdb", POLICY.threshold(128 * MIB))
+
+
+def test_an_unchanged_drive_keeps_its_state_when_another_disk_comes(rig, tmp_path):
+    monitor, vm, dom, extender, lv = rig
+    monitor.check_vm(vm)
+    other = str(tmp_path / "other")
+    with open(other, "wb") as f:
+        f.truncate(128 * MIB)
+    vm.devices.append({**vm.devices[0], "name": "vdc", "volumeID": "v2",
+                       "path": other, "deviceId": "d2"})
+    monitor.check_vm(vm)
+    # vdb's threshold stands: set once; only the new drive gets one
+    assert [dev for dev, _ in dom.thresholds] == ["vdb", "vdc"]
+    assert set(monitor.drives(vm.id)) == {"vdb", "vdc"}
+    vm.devices.pop()                               # unplugged
+    monitor.check_vm(vm)
+    assert set(monitor.drives(vm.id)) == {"vdb"}

@@ -349,17 +349,31 @@ class VolumeMonitor:
 
     # --- helpers ----------------------------------------------------------
     def _drives_locked(self, vm: Vm) -> dict[str, tp.ThinDrive]:
-        """The VM's thin drives, found in its devices once."""
-        drives = self._drives.get(vm.id)
-        if drives is None:
-            drives = {dev["name"]: tp.ThinDrive.from_device(dev)
-                      for dev in vm.devices
-                      if dev.get("name") and dev.get("path")
-                      and tp.is_thin(dev, dev.get("path"))}
-            self._drives[vm.id] = drives
-            for name, d in drives.items():
-                log.info("vm %s: monitoring thin drive %s (volume %s at %s)",
-                         vm.id, name, d.vol_uuid, d.path)
+        """The VM's thin drives as its devices are now.
+
+        Devices change while a VM runs (a disk hotplugged or unplugged, a
+        snapshot or a pivot making another volume the active layer): a
+        drive whose volume or path changed is watched afresh, one that did
+        not keeps its state (threshold, extension in flight)."""
+        old = self._drives.get(vm.id, {})
+        drives: dict[str, tp.ThinDrive] = {}
+        for dev in vm.devices:
+            if not (dev.get("name") and dev.get("path")
+                    and tp.is_thin(dev, dev.get("path"))):
+                continue
+            drive = tp.ThinDrive.from_device(dev)
+            known = old.get(drive.name)
+            if known is not None and (known.vol_uuid, known.path) == (
+                    drive.vol_uuid, drive.path):
+                drives[drive.name] = known
+                continue
+            drives[drive.name] = drive
+            log.info("vm %s: monitoring thin drive %s (volume %s at %s)",
+                     vm.id, drive.name, drive.vol_uuid, drive.path)
+        for name in old.keys() - drives.keys():
+            log.info("vm %s: drive %s no longer monitored (volume %s)",
+                     vm.id, name, old[name].vol_uuid)
+        self._drives[vm.id] = drives
         return drives
 
     def _note_error(self, vm: Vm, drive: tp.ThinDrive, message: str) -> None:
