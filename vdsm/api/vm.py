@@ -127,8 +127,8 @@ class VmVerbs:
     # --- running VMs' disks: replication, resize, alignment -------------
     def disk_replicate_start(self, vm_id: str, src_disk: Any, dst_disk: Any,
                              need_extend: bool = True) -> None:
-        # file volumes need no extension and block ones are extended by
-        # the volume monitor while mirrored: need_extend changes nothing
+        # accepted for the classic signature; file volumes need no
+        # extension and extending block replicas is not implemented yet
         self._svc.disk_replicate_start(vm_id, src_disk, dst_disk)
 
     def disk_replicate_finish(self, vm_id: str, src_disk: Any,
