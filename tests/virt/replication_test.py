@@ -17,6 +17,7 @@ across an agent restart, grow the disk.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from typing import Any, Iterator
@@ -128,16 +129,17 @@ def _need_storage() -> None:
         pytest.skip("needs root, sanlock and qemu-img")
 
 
-@pytest.fixture(scope="module")
-def pool() -> Iterator[dict[str, Any]]:
-    """Two file domains of one pool (this host SPM); an image whose RAW
-    base holds BASE_MARK, with a COW leaf, on domain 1, copied (chain and
-    all) to domain 2 as the engine does before a live storage migration."""
-    _need_storage()
+@contextlib.contextmanager
+def two_domain_pool(*, size: int = SIZE, fs_mb: int = 512
+                    ) -> Iterator[dict[str, Any]]:
+    """Two file domains of one pool (this host SPM); an image of ``size``
+    bytes whose RAW base holds BASE_MARK, with a COW leaf, on domain 1,
+    copied (chain and all) to domain 2 as the engine does before a live
+    storage migration. Everything is stopped and detached on exit."""
     ensure_vdsm_user()
     host = StorageHost().start()
     try:
-        with loop_ext4(512) as device:
+        with loop_ext4(fs_mb) as device:
             p = host.proxy()
             names = create_pool(p, device)
             sd1, sp = names["sd"], names["sp"]
@@ -146,11 +148,11 @@ def pool() -> Iterator[dict[str, Any]]:
             ok(p.attachStorageDomain(sd2, sp))
             ok(p.activateStorageDomain(sd2, sp))
             img, base, leaf = new_uuid(), new_uuid(), new_uuid()
-            run_task(p, p.createVolume(sd1, sp, img, SIZE, RAW, SPARSE, "DATA",
+            run_task(p, p.createVolume(sd1, sp, img, size, RAW, SPARSE, "DATA",
                                        base, "base"))
             with open(ok(p.getVolumePath(sd1, sp, img, base))["path"], "r+b") as f:
                 f.write(BASE_MARK)
-            run_task(p, p.createVolume(sd1, sp, img, SIZE, COW, SPARSE, "DATA",
+            run_task(p, p.createVolume(sd1, sp, img, size, COW, SPARSE, "DATA",
                                        leaf, "leaf", img, base))
             run_task(p, p.moveImage(sp, sd1, sd2, img, "", 1))   # copy
             mnt = os.path.join(host.config.mount_root,
@@ -159,6 +161,13 @@ def pool() -> Iterator[dict[str, Any]]:
                    "base": base, "leaf": leaf, "mnt": mnt}
     finally:
         host.stop()
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[dict[str, Any]]:
+    _need_storage()
+    with two_domain_pool() as names:
+        yield names
 
 
 class Rig:
@@ -250,8 +259,10 @@ class Rig:
         return next(d for d in saved["conf"]["devices"] if d.get("volumeID"))
 
 
-@pytest.fixture(scope="module")
-def rig(pool, netns, guest) -> Iterator[Rig]:
+@contextlib.contextmanager
+def running_rig(pool: dict[str, Any], netns: str, guest: dict[str, Any]
+                ) -> Iterator[Rig]:
+    """A private libvirtd, the agent and the guest on domain 1's leaf."""
     # after the pool's mount: the private libvirtd sees only older mounts;
     # no chown of the vdsm user's volumes
     libvirtd_gen = _private_libvirtd(netns, qemu_conf={"dynamic_ownership": 0})
@@ -272,6 +283,12 @@ def rig(pool, netns, guest) -> Iterator[Rig]:
             destroy_quietly(libvirtd.uri, [rig.vm_id] if rig.vm_id else [])
             rig.root.cleanup()
         libvirtd_gen.close()
+
+
+@pytest.fixture(scope="module")
+def rig(pool, netns, guest) -> Iterator[Rig]:
+    with running_rig(pool, netns, guest) as r:
+        yield r
 
 
 # The guest writes a counter marker at 2 MiB and random 64 KiB blocks over
