@@ -401,6 +401,33 @@ def test_abort_across_an_agent_restart_keeps_the_source(rig):
     assert rig.proxy.diskReplicateFinish(rig.vm_id, src, back)["status"][
         "code"] == 88
 
+    # libvirt pivoted but the agent never recorded it (as when it dies in
+    # between): Finish sees QEMU on the replica and completes the pivot
+    assert rig.proxy.diskReplicateStart(rig.vm_id, src, back)["status"][
+        "code"] == 0
+    rig.wait_mirror_ready()
+    conn = libvirt.open(rig.uri)
+    try:
+        conn.lookupByUUIDString(rig.vm_id).blockJobAbort(
+            "vda", libvirt.VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT)
+    finally:
+        conn.close()
+    assert rig.metadata_drive()["domainID"] == rig.pool["sd2"]   # not recorded
+    assert rig.proxy.diskReplicateFinish(rig.vm_id, src, back)["status"][
+        "code"] == 0
+    drive = rig.drive()
+    assert drive["domainID"] == rig.pool["sd1"] and "diskReplicate" not in drive
+    assert rig.metadata_drive()["domainID"] == rig.pool["sd1"]
+    wait_for(lambda: rig.open_domains() == {"sd1"}, 10,
+             "QEMU on domain 1 only")
+    # and back to domain 2 through the agent, for the next test
+    assert rig.proxy.diskReplicateStart(rig.vm_id, back, src)["status"][
+        "code"] == 0
+    rig.wait_mirror_ready()
+    assert rig.proxy.diskReplicateFinish(rig.vm_id, back, src)["status"][
+        "code"] == 0
+    assert rig.open_domains() == {"sd2"}
+
 
 def test_disk_size_extend_is_seen_by_the_guest(rig):
     spec = rig.spec("sd2")

@@ -91,7 +91,7 @@ def start(ctx: VirtContext, vm: Vm, src: Any, dst: Any) -> None:
         if ctx.resolver is None:
             raise ReplicaError("Drive replication error: no storage subsystem")
         path = ctx.resolver.prepare(dst)
-        _check_size(ctx, dom, drive, dst, path)
+        _check_size(ctx, vm, dom, drive, dst, path)
         drive[REPLICA] = {**{k: dst[k] for k in VOLUME_KEYS}, "path": path,
                           "format": drive["format"],
                           "diskType": dst.get("diskType", drive.get("diskType"))}
@@ -119,19 +119,19 @@ def virtual_size(path: str, fmt: str) -> int:
     return struct.unpack_from(">Q", header, 24)[0]
 
 
-def _check_size(ctx: VirtContext, dom: libvirt.virDomain, drive: dict[str, Any],
-                dst: dict[str, Any], path: str) -> None:
+def _check_size(ctx: VirtContext, vm: Vm, dom: libvirt.virDomain,
+                drive: dict[str, Any], dst: dict[str, Any], path: str) -> None:
     """QEMU would grow a smaller destination itself, behind the volume's
     metadata: refuse it (DestinationVolumeTooSmall), undoing prepare."""
     try:
         need = int(dom.blockInfo(drive["name"], 0)[0])
         have = virtual_size(path, drive["format"])
     except (OSError, ValueError, libvirt.libvirtError) as e:
-        _teardown(ctx, vm_id=None, volume=dst)
+        _teardown(ctx, vm_id=vm.id, volume=dst)
         raise ReplicaError(f"Drive replication error: sizes of {drive['name']} "
                            f"and {path}: {e}") from None
     if have < need:
-        _teardown(ctx, vm_id=None, volume=dst)
+        _teardown(ctx, vm_id=vm.id, volume=dst)
         raise DestinationVolumeTooSmall(
             f"Destination volume is too small: {dst['volumeID']} has {have} "
             f"bytes, {drive['name']} {need}")
@@ -149,8 +149,9 @@ def finish(ctx: VirtContext, vm: Vm, src: Any, dst: Any) -> None:
 
     Raises ReplicationNotInProgress when ``src`` does not replicate,
     ResourceUnavailable while the mirror is not ready yet (ask again),
-    ReplicaError when the job vanished (the state is dropped) or libvirt
-    fails to end it (the state is kept: ask again)."""
+    ReplicaError when the job vanished with QEMU still on the source (the
+    state is dropped; a job gone after libvirt's pivot completes the
+    pivot) or libvirt fails to end it (the state is kept: ask again)."""
     with vm.lock:
         dom = running_domain(ctx, vm)
         drive = find_drive(vm, src)
@@ -164,9 +165,8 @@ def finish(ctx: VirtContext, vm: Vm, src: Any, dst: Any) -> None:
                                f"the source nor the replica of {drive['name']}")
         name = drive["name"]
         if not dom.blockJobInfo(name, 0):
-            _forget(ctx, vm, dom, drive, teardown=replica)
-            raise ReplicaError(f"Drive replication error: no block job on "
-                               f"{name}; replication state dropped")
+            _job_gone(ctx, vm, dom, drive, pivot=pivot)
+            return
         if pivot and not is_ready(dom, name):
             raise ResourceUnavailable(f"Resource unavailable: the mirror of "
                                       f"{name} is not ready yet")
@@ -177,16 +177,44 @@ def finish(ctx: VirtContext, vm: Vm, src: Any, dst: Any) -> None:
             raise ReplicaError(f"Drive replication error: ending the job of "
                                f"{name}: {e.get_error_message()}") from None
         if pivot:
-            old = {k: drive[k] for k in VOLUME_KEYS}
-            drive.update({k: replica[k] for k in VOLUME_KEYS}, path=replica["path"])
-            if replica.get("diskType"):
-                drive["diskType"] = replica["diskType"]
-            _forget(ctx, vm, dom, drive, teardown=old)
-            vm.log.info("vm %s: %s pivoted to %s", vm.id, name, replica["path"])
+            _pivoted(ctx, vm, dom, drive)
         else:
             _forget(ctx, vm, dom, drive, teardown=replica)
             vm.log.info("vm %s: %s replication aborted", vm.id, name)
 
+
+def _pivoted(ctx: VirtContext, vm: Vm, dom: libvirt.virDomain,
+             drive: dict[str, Any]) -> None:
+    """QEMU runs on the replica: the drive names it, the source goes."""
+    replica = drive[REPLICA]
+    old = {k: drive[k] for k in VOLUME_KEYS}
+    drive.update({k: replica[k] for k in VOLUME_KEYS}, path=replica["path"])
+    if replica.get("diskType"):
+        drive["diskType"] = replica["diskType"]
+    _forget(ctx, vm, dom, drive, teardown=old)
+    vm.log.info("vm %s: %s pivoted to %s", vm.id, drive["name"], replica["path"])
+
+
+def _job_gone(ctx: VirtContext, vm: Vm, dom: libvirt.virDomain,
+              drive: dict[str, Any], *, pivot: bool) -> None:
+    """The block job ended without this agent (it died between libvirt's
+    pivot and the metadata update, or someone ended the job): the live XML
+    says where QEMU is. On the replica, the pivot is completed (success
+    for a Finish that asked for it); on the source, the state is dropped.
+    Raises ReplicaError unless the outcome is what the caller asked."""
+    name, replica = drive["name"], drive[REPLICA]
+    refresh_live(vm, dom)
+    live = next((d["path"] for d in vm.live.get("disks", [])
+                 if d["name"] == name), None)
+    if live == replica["path"]:
+        _pivoted(ctx, vm, dom, drive)
+        if pivot:
+            return
+        raise ReplicaError(f"Drive replication error: {name} had pivoted to "
+                           f"the replica already; it stays there")
+    _forget(ctx, vm, dom, drive, teardown=replica)
+    raise ReplicaError(f"Drive replication error: no block job on {name}; "
+                       "replication state dropped")
 
 def _forget(ctx: VirtContext, vm: Vm, dom: libvirt.virDomain,
             drive: dict[str, Any], *, teardown: dict[str, Any]) -> None:
@@ -199,7 +227,7 @@ def _forget(ctx: VirtContext, vm: Vm, dom: libvirt.virDomain,
     _teardown(ctx, vm_id=vm.id, volume=teardown)
 
 
-def _teardown(ctx: VirtContext, *, vm_id: str | None,
+def _teardown(ctx: VirtContext, *, vm_id: str,
               volume: dict[str, Any]) -> None:
     if ctx.resolver is None:
         return
