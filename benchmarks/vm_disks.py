@@ -15,8 +15,10 @@ private libvirtd (started and stopped here, by pid):
 4. how close the guest's O_DIRECT read rate comes to 2, 4 and 8 MiB/s caps.
 
 Section ``snapshot`` (part 1): benchmarks/vm_disks_snapshot.py.
+Section ``replication`` (part 4, live storage migration):
+benchmarks/vm_disks_replication.py.
 
-    .venv/bin/python benchmarks/vm_disks.py [--section qos_hotplug|snapshot]
+    .venv/bin/python benchmarks/vm_disks.py [--section qos_hotplug|snapshot|replication]
         [--rounds 10]
 """
 
@@ -157,8 +159,14 @@ def snapshot(guest: dict[str, Any], rounds: int) -> dict[str, Any]:
     return run(guest, rounds)
 
 
+def replication(guest: dict[str, Any], rounds: int) -> dict[str, Any]:
+    from benchmarks.vm_disks_replication import replication as run
+    return run(guest, rounds)
+
+
 SECTIONS: dict[str, Callable[[dict[str, Any], int], dict[str, Any]]] = {
     "qos_hotplug": qos_hotplug,
+    "replication": replication,
     "snapshot": snapshot,
 }
 

@@ -133,6 +133,24 @@ class VmVerbs:
     def get_info(self, vm_id: str) -> dict[str, Any]:
         return self._svc.info(vm_id)
 
+    # --- running VMs' disks: replication, resize, alignment -------------
+    def disk_replicate_start(self, vm_id: str, src_disk: Any, dst_disk: Any,
+                             need_extend: bool = True) -> None:
+        # accepted for the classic signature; file volumes need no
+        # extension and extending block replicas is not implemented yet
+        self._svc.disk_replicate_start(vm_id, src_disk, dst_disk)
+
+    def disk_replicate_finish(self, vm_id: str, src_disk: Any,
+                              dst_disk: Any) -> None:
+        self._svc.disk_replicate_finish(vm_id, src_disk, dst_disk)
+
+    def disk_size_extend(self, vm_id: str, drive_specs: Any,
+                         new_size: Any) -> str:
+        return self._svc.disk_size_extend(vm_id, drive_specs, new_size)
+
+    def get_disk_alignment(self, vm_id: str, disk: Any) -> dict[str, bool]:
+        return self._svc.disk_alignment(vm_id, disk)
+
     # --- inside the guest ------------------------------------------------
     def freeze(self, vm_id: str) -> None:
         self._svc.freeze(vm_id)
@@ -221,3 +239,10 @@ class VirtHostVerbs:
 
     def get_all_vm_io_tune_policies(self) -> dict[str, dict[str, Any]]:
         return self._svc.all_io_tune_policies()
+
+    # --- libvirt secrets for network disks -------------------------------
+    def register_secrets(self, secrets: list[Any], clear: bool = False) -> None:
+        self._svc.register_secrets(secrets, clear=bool(clear))
+
+    def unregister_secrets(self, uuids: list[str]) -> None:
+        self._svc.unregister_secrets(uuids)

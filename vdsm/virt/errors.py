@@ -33,6 +33,47 @@ class ImageFileNotFound(VdsmError):
     default_message = "Drive image file could not be found"
 
 
+# --- running VMs' disks: replication, resize, secrets (issue 12) -----------
+class ReplicaError(VdsmError):
+    name = "ReplicaError"
+    default_message = "Drive replication error"
+
+
+class ReplicationNotInProgress(VdsmError):
+    name = "ReplicationNotInProgress"
+    default_message = "Replication not in progress."
+
+
+class DestinationVolumeTooSmall(VdsmError):
+    name = "DestinationVolumeTooSmall"
+    default_message = "Destination volume is too small"
+
+
+class BadDiskResizeParameter(VdsmError):
+    name = "BadDiskResizeParameter"
+    default_message = "Wrong resize disk parameter"
+
+
+class UpdateDeviceFailed(VdsmError):
+    name = "UpdateDeviceFailed"
+    default_message = "Failed to update device"
+
+
+class BadSecretRequest(VdsmError):
+    name = "BadSecretRequest"
+    default_message = "Bad secret request"
+
+
+class SecretRegistrationFailed(VdsmError):
+    name = "SecretRegistrationFailed"
+    default_message = "Error registering Libvirt secret"
+
+
+class SecretUnregistrationFailed(VdsmError):
+    name = "SecretUnregistrationFailed"
+    default_message = "Error unregistering Libvirt secret"
+
+
 class UnsupportedOperation(VdsmError):
     name = "UnsupportedOperation"
     default_message = "Operation not supported"
@@ -123,11 +164,6 @@ class SetNumberOfCpusFailed(VdsmError):
 class HotplugMemFailed(VdsmError):
     name = "HotplugMemFailed"
     default_message = "Failed to hotplug memory"
-
-
-class UpdateDeviceFailed(VdsmError):
-    name = "UpdateDeviceFailed"
-    default_message = "Failed to update device"
 
 
 # --- live snapshot (issue 12) -----------------------------------------------

@@ -10,11 +10,15 @@ import logging
 from typing import Any
 
 from vdsm.virt import (
+    diskalign,
+    disksize,
     guestops,
     hibernation,
     hotplug,
     lifecycle,
     qos,
+    replication,
+    secrets,
     snapshot,
     vmdevices,
     vmgraphics,
@@ -152,6 +156,24 @@ class VirtService:
         vm = self.vm(vm_id)
         hotplug.update_device(self.ctx, vm, params)
         return vm.definition()
+    # --- running VMs' disks: replication, resize, alignment; secrets -----
+    def disk_replicate_start(self, vm_id: str, src: Any, dst: Any) -> None:
+        replication.start(self.ctx, self.vm(vm_id), src, dst)
+
+    def disk_replicate_finish(self, vm_id: str, src: Any, dst: Any) -> None:
+        replication.finish(self.ctx, self.vm(vm_id), src, dst)
+
+    def disk_size_extend(self, vm_id: str, spec: Any, new_size: Any) -> str:
+        return disksize.extend(self.ctx, self.vm(vm_id), spec, new_size)
+
+    def disk_alignment(self, vm_id: str, spec: Any) -> dict[str, bool]:
+        return diskalign.disk_alignment(self.ctx, vm_id, spec)
+
+    def register_secrets(self, items: Any, *, clear: bool) -> None:
+        secrets.register(self.ctx.conn.get(), items, clear=clear)
+
+    def unregister_secrets(self, uuids: Any) -> None:
+        secrets.unregister(self.ctx.conn.get(), uuids)
 
     # --- views -----------------------------------------------------------
     def stats(self, vm_id: str) -> list[dict[str, Any]]:

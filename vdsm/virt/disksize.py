@@ -1,0 +1,102 @@
+"""diskSizeExtend: grow a running VM's disk so the guest sees it.
+
+A qcow2 (cow) volume's virtual size is QEMU's to change while it runs:
+libvirt's blockResize grows the image in place. A raw volume is grown by
+the SPM first (extendVolumeSize); the agent then makes QEMU take the new
+size of the volume (blockResize to the volume's size). Either way the
+answer is the size QEMU now reports, as the classic decimal string.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import libvirt
+
+from vdsm.virt.context import VirtContext
+from vdsm.virt.errors import BadDiskResizeParameter, UpdateDeviceFailed
+from vdsm.virt.replication import find_drive
+from vdsm.virt.vm import Vm
+from vdsm.virt.vmops import running_domain
+
+log = logging.getLogger(__name__)
+
+SECTOR = 512
+
+
+def parse_size(value: Any) -> int:
+    """Bytes from the wire's decimal string (or int); BadDiskResizeParameter
+    for anything else or a size that is not positive."""
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        raise BadDiskResizeParameter(f"Wrong resize disk parameter: size "
+                                     f"{value!r}") from None
+    if size <= 0:
+        raise BadDiskResizeParameter(f"Wrong resize disk parameter: size {size}")
+    return size
+
+
+def round_up(size: int) -> int:
+    """QEMU sizes disks in whole sectors."""
+    return (size + SECTOR - 1) // SECTOR * SECTOR
+
+
+def extend(ctx: VirtContext, vm: Vm, spec: Any, new_size: Any) -> str:
+    """Grow the disk of volume ``spec`` to ``new_size`` bytes; the size QEMU
+    reports afterwards.
+
+    Raises ImageFileNotFound for an unknown drive, BadDiskResizeParameter
+    for a bad or smaller size, UpdateDeviceFailed when libvirt fails."""
+    size = parse_size(new_size)
+    with vm.lock:
+        dom = running_domain(ctx, vm)
+        drive = find_drive(vm, spec)
+        name = drive["name"]
+        current = _capacity(dom, name)
+        if drive.get("format") == "cow":
+            if size < current:
+                raise BadDiskResizeParameter(
+                    f"Wrong resize disk parameter: {size} is smaller than "
+                    f"{name}'s {current} bytes")
+            target = round_up(size)
+        else:
+            # the SPM grew the volume already: QEMU takes the volume's size
+            target = _volume_size(drive.get("path", ""))
+            if target != size:
+                log.warning("vm %s: %s: asked %d bytes, the volume has %d; "
+                            "using the volume's", vm.id, name, size, target)
+        if target != current:
+            try:
+                dom.blockResize(name, target,
+                                libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
+            except libvirt.libvirtError as e:
+                raise UpdateDeviceFailed(f"Failed to update device: resizing "
+                                         f"{name} to {target}: "
+                                         f"{e.get_error_message()}") from None
+        final = _capacity(dom, name)
+        vm.log.info("vm %s: %s resized from %d to %d bytes", vm.id, name,
+                    current, final)
+        return str(final)
+
+
+def _capacity(dom: libvirt.virDomain, name: str) -> int:
+    try:
+        return int(dom.blockInfo(name, 0)[0])
+    except libvirt.libvirtError as e:
+        raise UpdateDeviceFailed(f"Failed to update device: size of {name}: "
+                                 f"{e.get_error_message()}") from None
+
+
+def _volume_size(path: str) -> int:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise UpdateDeviceFailed(f"Failed to update device: {path}: "
+                                 f"{e.strerror}") from None
+    try:
+        return os.lseek(fd, 0, os.SEEK_END)
+    finally:
+        os.close(fd)
