@@ -55,6 +55,11 @@ class ImageVerbs:
                  volume_id: str | None = None) -> None:
         self._svc.teardown_image(storagedomain_id, storagepool_id, image_id, volume_id)
 
+    def reconcile_volume_chain(self, storagepool_id: str, storagedomain_id: str,
+                               image_id: str, leaf_vol_id: str) -> list[str]:
+        return self._svc.reconcile_volume_chain(storagedomain_id, storagepool_id,
+                                                image_id, leaf_vol_id)
+
 
 class VolumeVerbs:
     def __init__(self, service: StorageService) -> None:

@@ -61,6 +61,10 @@ def create(path: str, *, size: int | None, fmt: str, backing: str | None = None,
         if backing_format is None:
             raise ValueError("backing_format is required with a backing file")
         argv += ["-b", backing, "-F", backing_format]
+        if size is not None:
+            # the backing file is not opened: a running VM holds its lock
+            # (a snapshot's new leaf is made while the VM writes its parent)
+            argv.append("-u")
     if preallocation is not None:
         options.append(f"preallocation={preallocation}")
     if options:

@@ -15,6 +15,8 @@ from vdsm.virt.migration.settings import MigrationSettings
 from vdsm.virt.registry import VmRegistry
 
 if TYPE_CHECKING:
+    from vdsm.host.jobs import JobRegistry
+    from vdsm.virt.livemerge import ChainSync
     from vdsm.virt.ovirtagent import OvirtAgents
 
 
@@ -34,3 +36,5 @@ class VirtContext:
     peers: Callable[[str, int], Peer] | None = None  # destination agents
     guest_agent_timeout: float = 5.0   # seconds a guest agent call may take
     ovirt_agents: OvirtAgents | None = None  # oVirt agent channels, if started
+    jobs: JobRegistry | None = None    # the host jobs registry (live merge)
+    chains: ChainSync | None = None    # storage's metadata sync after a merge

@@ -97,3 +97,8 @@ class FreezeGuestFSFailed(VdsmError):
 class ThawGuestFSFailed(VdsmError):
     name = "ThawGuestFSFailed"
     default_message = "Unable to thaw guest filesystems"
+
+
+class MergeFailed(VdsmError):
+    name = "MergeFailed"
+    default_message = "Merge failed"

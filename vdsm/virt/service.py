@@ -9,7 +9,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from vdsm.virt import guestops, hibernation, lifecycle, vmdevices, vmgraphics, vmparams
+from vdsm.virt import (
+    guestops,
+    hibernation,
+    lifecycle,
+    livemerge,
+    vmdevices,
+    vmgraphics,
+    vmparams,
+)
 from vdsm.virt.context import VirtContext
 from vdsm.virt.migration import control as migration
 from vdsm.virt.migration import destination
@@ -100,6 +108,12 @@ class VirtService:
 
     def send_keys(self, vm_id: str, keys: list[str]) -> None:
         vmgraphics.send_keys(self.ctx, self.vm(vm_id), keys)
+
+    # --- disks' chains (issue 12) ----------------------------------------
+    def merge(self, vm_id: str, drive: dict[str, Any], base: str, top: str, *,
+              bandwidth: int = 0, job_id: str | None = None) -> None:
+        livemerge.merge(self.ctx, self.vm(vm_id), drive, base, top,
+                        bandwidth=bandwidth, job_id=job_id)
 
     # --- views -----------------------------------------------------------
     def stats(self, vm_id: str) -> list[dict[str, Any]]:
