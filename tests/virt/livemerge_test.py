@@ -13,6 +13,7 @@ the volume metadata is compared, and Host.getJobs / vmJobs are checked.
 
 from __future__ import annotations
 
+import os
 import signal
 from typing import Any, Iterator
 
@@ -229,6 +230,15 @@ def libvirt_chain(vm: dict[str, Any]) -> list[str]:
     return list(reversed(volume_chain(xml, "vda")))
 
 
+def block_job(vm: dict[str, Any]) -> dict[str, Any]:
+    """libvirt's block job on vda ({} when none)."""
+    conn = libvirt.open(vm["uri"])
+    try:
+        return conn.lookupByUUIDString(vm["id"]).blockJobInfo("vda", 0)
+    finally:
+        conn.close()
+
+
 def volume_info(storage: dict[str, Any], vm: dict[str, Any],
                 vol: str) -> dict[str, Any]:
     return ok(storage["host"].proxy().getVolumeInfo(
@@ -313,6 +323,26 @@ def test_a_merge_refused_leaves_no_job(agent, vm):
     assert libvirt_chain(vm) == vm["layers"]
 
 
+def test_a_block_job_aborted_under_the_merge_fails_the_job(agent, storage, vm):
+    top = live_snapshot(vm, storage)
+    result = guest_exec(vm["uri"], vm["id"], "dd if=/dev/urandom of=/dev/vda "
+                        "bs=1M seek=16 count=4 conv=fsync 2>&1", 60)
+    assert result["rc"] == 0, result
+    job_id = merge(agent, vm, vm["layers"][-2], top, bandwidth=1)
+    conn = libvirt.open(vm["uri"])
+    try:
+        conn.lookupByUUIDString(vm["id"]).blockJobAbort("vda", 0)   # no pivot
+    finally:
+        conn.close()
+    job = wait_job(agent, job_id)
+    assert job["status"] == "failed" and job["error"]["code"] == 52, job
+    assert "still in the chain" in job["error"]["message"]
+    assert libvirt_chain(vm) == vm["layers"]           # nothing changed
+    assert volume_info(storage, vm, top)["legality"] == "LEGAL"
+    assert stats(agent.proxy, vm["id"])["vmJobs"] == {}
+    check_markers(vm)
+
+
 def test_sigkill_during_an_active_merge_then_restart(agent, storage, vm):
     top = live_snapshot(vm, storage)
     # 16 MiB in the active layer, committed at 1 MiB/s: the kill comes early
@@ -328,9 +358,18 @@ def test_sigkill_during_an_active_merge_then_restart(agent, storage, vm):
     assert vm_jobs[job_id]["blockJobType"] == "commit", vm_jobs
     assert vm_jobs[job_id]["imgUUID"] == vm["img"]
     agent.kill()
+    assert block_job(vm), "the merge ended before the kill: nothing proven"
     agent.start()
+    recovered = agent.jobs(job_ids=[job_id])[job_id]
+    assert recovered["status"] == "running", recovered
+    progress = wait_for(lambda: 0 < agent.jobs(job_ids=[job_id])[job_id].get(
+        "progress", 0) < 100 and agent.jobs(job_ids=[job_id])[job_id]["progress"],
+        30, "the recovered job's progress", interval=0.2)
+    print(f"\nrecovered merge at {progress}%")
     job = wait_job(agent, job_id, timeout=90)
     assert job["status"] == "done", job
+    with open(os.path.join(agent.root.root, "vdsmd.out")) as f:   # both runs
+        assert f"recovered merge job {job_id}" in f.read()
     assert wait_status(agent.proxy, vm["id"], "Up")["status"] == "Up"
     vm["layers"].remove(top)
     assert libvirt_chain(vm) == vm["layers"]
