@@ -16,15 +16,50 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any, Callable
 
 from vdsm.storage import constants as sc
 from vdsm.storage import qemuimg
+from vdsm.storage import resources as rm
 from vdsm.storage.domains import image
+from vdsm.storage.domains.cache import DomainCache
 from vdsm.storage.domains.domain import StorageDomain
 from vdsm.storage.domains.volume import VolumeMetadata
 from vdsm.storage.errors import ImageIsNotLegalChain
+from vdsm.storage.volumes import domain_lock, image_lock
 
 log = logging.getLogger(__name__)
+
+
+class VolumeChains:
+    """The verbs' side: the image locked, the domain from the cache."""
+
+    def __init__(self, cache: DomainCache, resources: rm.ResourceManager,
+                 prepare: Callable[..., dict[str, Any]]) -> None:
+        self.cache = cache
+        self.resources = resources
+        self.prepare = prepare       # the service's prepare_image
+
+    def sync(self, sd_uuid: str, img_uuid: str, new_chain: list[str]) -> list[str]:
+        """The metadata follows a running VM's chain (base first)."""
+        with self.resources.acquire([domain_lock(sd_uuid),
+                                     image_lock(sd_uuid, img_uuid)]):
+            return sync_chain(self.cache.current(sd_uuid), img_uuid, new_chain)
+
+    def reconcile(self, sd_uuid: str, sp_uuid: str, img_uuid: str,
+                  leaf_uuid: str) -> list[str]:
+        """reconcileVolumeChain: the chain qemu-img reads from the prepared
+        leaf (base first), the metadata made to agree with it. An ILLEGAL
+        leaf is one a live merge of the active layer already left (marked
+        before its pivot): it is not part of the chain."""
+        path = self.prepare(sd_uuid, sp_uuid, img_uuid, leaf_uuid,
+                            allow_illegal=True)["path"]
+        chain = qemu_chain(path)
+        leaf = self.cache.current(sd_uuid).volume(img_uuid, leaf_uuid).metadata()
+        if len(chain) > 1 and chain[-1] == leaf_uuid and not leaf.is_legal:
+            chain.pop()
+        self.sync(sd_uuid, img_uuid, chain)
+        return chain
 
 
 def sync_chain(dom: StorageDomain, img_uuid: str, new_chain: list[str]) -> list[str]:

@@ -75,6 +75,21 @@ def create(path: str, *, size: int | None, fmt: str, backing: str | None = None,
     _run(argv, timeout=timeout, cwd=cwd)
 
 
+def rebase(path: str, *, backing: str, backing_format: str | None,
+           cwd: str | None = None, timeout: float = 3600.0) -> None:
+    """``qemu-img rebase`` (safe mode) of a qcow2 onto ``backing`` ("" for
+    none): what the image reads through its old chain is copied into it
+    before the backing pointer changes, so it reads the same data at
+    every moment. A relative ``backing`` is resolved from ``cwd``."""
+    argv = [QEMU_IMG, "rebase", "-f", QCOW2, "-b", backing]
+    if backing:
+        if backing_format is None:
+            raise ValueError("backing_format is required with a backing file")
+        argv += ["-F", backing_format]
+    argv.append(path)
+    _run(argv, timeout=timeout, cwd=cwd)
+
+
 def info(path: str, *, fmt: str | None = None, backing_chain: bool = False,
          timeout: float = DEFAULT_TIMEOUT) -> Any:
     """``qemu-img info --output=json``: a dict, or a list with the chain.

@@ -18,6 +18,7 @@ from vdsm.storage import chainsync, faults, sendtargets
 from vdsm.storage import constants as sc
 from vdsm.storage import resources as rm
 from vdsm.storage.blockdevs import BlockStorage
+from vdsm.storage.coldmerge import ColdMerge
 from vdsm.storage.connections.registry import ConnectionRegistry
 from vdsm.storage.context import StorageContext
 from vdsm.storage.domains import image
@@ -81,6 +82,9 @@ class StorageService:
         self.extensions = Extensions(ctx, self.cache)
         self.volume_ops = VolumeOperations(self.cache, self.resources, self._guard)
         self.image_ops = ImageOperations(self.cache, self.resources, self._guard)
+        self.cold_merge = ColdMerge(self.cache, self.resources, self._guard)
+        self.chains = chainsync.VolumeChains(self.cache, self.resources,
+                                             self.prepare_image)
         self._lock = threading.Lock()
         self.pool: pools.StoragePool | None = None
         self.spm: Spm | None = None
@@ -354,30 +358,6 @@ class StorageService:
         dom = self.cache.current(sd_uuid)
         vols = image.chain(dom, img_uuid, vol_uuid)
         dom.volume(img_uuid, vols[-1]).teardown()   # the whole chain
-
-    # --- volume chains after a live merge (issue 12) ----------------------
-    def sync_volume_chain(self, sd_uuid: str, img_uuid: str,
-                          new_chain: list[str]) -> list[str]:
-        """The metadata follows the running VM's chain (see chainsync)."""
-        with self.resources.acquire([domain_lock(sd_uuid),
-                                     image_lock(sd_uuid, img_uuid)]):
-            return chainsync.sync_chain(self.cache.current(sd_uuid), img_uuid,
-                                        new_chain)
-
-    def reconcile_volume_chain(self, sd_uuid: str, sp_uuid: str, img_uuid: str,
-                               leaf_uuid: str) -> list[str]:
-        """reconcileVolumeChain: the chain qemu-img reads from the prepared
-        leaf (base first), the metadata made to agree with it. An ILLEGAL
-        leaf is one a live merge of the active layer already left (marked
-        before its pivot): it is not part of the chain."""
-        path = self.prepare_image(sd_uuid, sp_uuid, img_uuid, leaf_uuid,
-                                  allow_illegal=True)["path"]
-        chain = chainsync.qemu_chain(path)
-        leaf = self.cache.current(sd_uuid).volume(img_uuid, leaf_uuid).metadata()
-        if len(chain) > 1 and chain[-1] == leaf_uuid and not leaf.is_legal:
-            chain.pop()
-        self.sync_volume_chain(sd_uuid, img_uuid, chain)
-        return chain
 
     def iso_files(self, sp_uuid: str, pattern: str) -> list[str]:
         pool = self._pool(sp_uuid)

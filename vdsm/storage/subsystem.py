@@ -129,7 +129,7 @@ class _VolumeChains:
         self._storage = storage
 
     def sync(self, drive: dict[str, Any], chain: list[str]) -> list[str]:
-        return self._storage.service.sync_volume_chain(
+        return self._storage.service.chains.sync(
             drive["domainID"], drive["imageID"], chain)
 
 
