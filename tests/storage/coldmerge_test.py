@@ -174,3 +174,30 @@ def test_kill_at_each_step_then_retry(host, pool, tmp_path, write):
     assert wait_task(p, image.merge(p, image.vols[1], image.vols[2]))[
         "taskResult"] == "success"
     check_merged(image, p)
+
+
+def test_reconcile_volume_chain_follows_qemu(host, pool, tmp_path):
+    """Image.reconcileVolumeChain (vdsm/storage/chainsync.py): a chain QEMU
+    changed under the metadata (top rebased onto base, as a live merge of
+    mid leaves it) is answered as qemu-img reads it and the metadata
+    follows; an ILLEGAL leaf (an active-layer merge marked it before its
+    pivot) is not part of the chain."""
+    image = Image(host, pool, str(tmp_path))
+    base, mid, top = image.vols
+    p = host.proxy()
+    _run(["qemu-img", "rebase", "-f", "qcow2", "-b", base, "-F", "raw",
+          image.path(top)])
+    answer = ok(p.reconcileVolumeChain(image.sp, image.sd, image.img, top))
+    assert answer["volumes"] == [base, top]
+    assert image.info(p, top)["parent"] == base
+    assert image.info(p, mid)["legality"] == "ILLEGAL"
+    image.check_usable(p)
+    assert ok(p.reconcileVolumeChain(image.sp, image.sd, image.img, top))[
+        "volumes"] == [base, top]                   # nothing more to change
+    # the active layer merged into base, marked before the pivot
+    ok(p.setVolumeLegality(image.sd, image.sp, image.img, top, "ILLEGAL"))
+    answer = ok(p.reconcileVolumeChain(image.sp, image.sd, image.img, top))
+    assert answer["volumes"] == [base]
+    info = image.info(p, base)
+    assert (info["voltype"], info["legality"]) == ("LEAF", "LEGAL"), info
+    assert image.info(p, top)["voltype"] == "INTERNAL"

@@ -13,6 +13,8 @@ the volume metadata is compared, and Host.getJobs / vmJobs are checked.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import signal
 from typing import Any, Iterator
@@ -46,12 +48,66 @@ from tests.virt.mergerig import ENV, StorageSide
 from tests.virt.thinprov_test import guest_exec
 from vdsm import config as vdsm_config
 from vdsm.common import pki
-from vdsm.virt.livemerge import volume_chain
+from vdsm.virt.domxml.chain import disk_chain
+from vdsm.virt.livemerge import Merge, on_block_job, volume_chain
 from vdsm_cli.jsonrpc_client import StompClient
 
 MIB = 1 << 20
 COW, SPARSE = 4, 2
 SIZE = 128 * MIB
+
+
+# --- pure: the chain in the live XML, the records ----------------------------
+LIVE_XML = """<domain type='qemu'><devices>
+  <disk type='file' device='cdrom'><target dev='hdc' bus='ide'/></disk>
+  <disk type='file' device='disk'>
+    <source file='/rhev/data-center/sp/sd/images/img/top' index='3'/>
+    <backingStore type='file' index='2'>
+      <format type='qcow2'/>
+      <source file='/rhev/data-center/sp/sd/images/img/mid'/>
+      <backingStore type='file' index='1'>
+        <format type='raw'/>
+        <source file='/rhev/data-center/sp/sd/images/img/base'/>
+        <backingStore/>
+      </backingStore>
+    </backingStore>
+    <target dev='vda' bus='virtio'/>
+  </disk>
+</devices></domain>"""
+
+
+def test_disk_chain_from_the_live_xml_leaf_first():
+    assert disk_chain(LIVE_XML, "vda") == [
+        "/rhev/data-center/sp/sd/images/img/top",
+        "/rhev/data-center/sp/sd/images/img/mid",
+        "/rhev/data-center/sp/sd/images/img/base"]
+    assert volume_chain(LIVE_XML, "vda") == ["top", "mid", "base"]
+    assert disk_chain(LIVE_XML, "hdc") == []      # no source: an empty tray
+    assert disk_chain(LIVE_XML, "vdz") == []
+
+
+def test_merge_record_round_trip_and_vm_job_keys():
+    record = Merge("job", {"domainID": "sd", "poolID": "sp", "imageID": "img",
+                           "volumeID": "top"}, "vda", "mid", "top", True,
+                   ["base", "mid"], bandwidth=5, cur=3, end=7)
+    assert record.vm_job() == {"id": "job", "jobType": "block",
+                               "blockJobType": "commit", "imgUUID": "img",
+                               "bandwidth": 5, "cur": "3", "end": "7"}
+    saved = json.loads(json.dumps(record.saved()))
+    assert "wake" not in saved and "cur" not in saved
+    again = Merge(**saved)
+    assert (again.job_id, again.active, again.after) == ("job", True, ["base", "mid"])
+
+
+def test_a_block_job_event_wakes_the_follower_of_that_disk():
+    class FakeVm:            # only what on_block_job reads
+        id = "vm"
+        log = logging.getLogger(__name__)
+        block_jobs = {"job": Merge("job", {}, "vda", "b", "t", False, [])}
+    on_block_job(FakeVm(), "vdb", 3, 0)   # type: ignore[arg-type]
+    assert not FakeVm.block_jobs["job"].wake.is_set()
+    on_block_job(FakeVm(), "vda", 3, 0)   # type: ignore[arg-type]
+    assert FakeVm.block_jobs["job"].wake.is_set()
 
 
 # --- the rig ---------------------------------------------------------------

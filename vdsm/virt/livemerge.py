@@ -45,7 +45,7 @@ JOB_TYPE = "virt"
 MERGE_FAILED = 52
 META_URI = "http://ovirt.org/vm/merge/1.0"
 META_KEY = "ovirt-merge"
-POLL = 0.2                 # seconds between blockJobInfo calls
+POLL = 1.0                 # seconds between blockJobInfo calls, if no event
 MAX_SECONDS = 6 * 3600     # a merge still running after this is failed
 PIVOT_RETRIES = 25         # libvirt may refuse a pivot just as it is ready
 
@@ -70,6 +70,9 @@ class Merge:
     bandwidth: int = 0
     cur: int = 0
     end: int = 0
+    # set by libvirt's BLOCK_JOB_2 events: the follower looks at once
+    wake: threading.Event = dataclasses.field(
+        default_factory=threading.Event, compare=False, repr=False)
 
     def vm_job(self) -> dict[str, Any]:
         """The classic vmJobs entry."""
@@ -78,8 +81,9 @@ class Merge:
                 "cur": str(self.cur), "end": str(self.end)}
 
     def saved(self) -> dict[str, Any]:
-        return {k: v for k, v in dataclasses.asdict(self).items()
-                if k not in ("cur", "end")}
+        """What recovery needs (the domain metadata's record)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name not in ("cur", "end", "wake")}
 
 
 def volume_chain(xml: str, target: str) -> list[str]:
@@ -126,6 +130,15 @@ def merge(ctx: VirtContext, vm: Vm, drive: dict[str, Any], base: str, top: str,
                 target, "active" if active else "internal", job.id)
     _follow_in_thread(ctx, vm, record, job)
     return job.id
+
+
+def on_block_job(vm: Vm, disk: str, job_type: int, status: int) -> None:
+    """libvirt's BLOCK_JOB_2 event (on the events thread): wake the
+    follower of the merge on ``disk`` (ready: pivot now; ended: finish)."""
+    for record in list(vm.block_jobs.values()):
+        if disk in (record.target, record.drive.get("path")):
+            vm.log.debug("vm %s: block job on %s: status %s", vm.id, disk, status)
+            record.wake.set()
 
 
 def find_disk(vm: Vm, drive: dict[str, Any]) -> dict[str, Any]:
@@ -203,7 +216,8 @@ def _wait_for_end(ctx: VirtContext, vm: Vm, dom: libvirt.virDomain,
                     raise
                 log.info("merge %s: pivot not yet possible: %s", record.job_id,
                          e.get_error_message())
-        time.sleep(POLL)
+        if record.wake.wait(POLL):
+            record.wake.clear()
     raise MergeFailed(f"Merge failed: still running after {MAX_SECONDS} s")
 
 

@@ -20,7 +20,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from vdsm.common.errors import InvalidConfiguration
-from vdsm.virt import recovery
+from vdsm.virt import livemerge, recovery
 from vdsm.virt import status as st
 from vdsm.virt.connection import Connection, LibvirtUnavailable
 from vdsm.virt.context import VirtContext
@@ -224,6 +224,8 @@ class VirtSubsystem:
             vm.on_agent(args[0])
         elif kind == "job_completed":
             vm.completed_job = args[0]   # e.g. a migration's real downtime
+        elif kind == "block_job":
+            livemerge.on_block_job(vm, *args)
         if vm.is_down:
             release(self.ctx, vm)
 
