@@ -431,3 +431,29 @@ def test_sigkill_during_an_active_merge_then_restart(agent, storage, vm):
     assert libvirt_chain(vm) == vm["layers"]
     check_markers(vm)
     check_metadata(storage, vm, top)
+
+
+def test_internal_merge_ending_while_the_agent_is_dead(agent, storage, vm):
+    """The block commit of an internal layer ends by itself: the restarted
+    agent finds it ended (no libvirt job, the layer out of the chain) and
+    finishes the metadata."""
+    mid = live_snapshot(vm, storage)
+    result = guest_exec(vm["uri"], vm["id"], "dd if=/dev/urandom of=/dev/vda "
+                        "bs=1M seek=48 count=4 conv=fsync 2>&1", 60)
+    assert result["rc"] == 0, result
+    write_marker(vm, "MARK-7", 14336)
+    live_snapshot(vm, storage)
+    base = vm["layers"][-3]
+    job_id = merge(agent, vm, base, mid, bandwidth=1)
+    agent.kill()
+    assert block_job(vm), "the merge ended before the kill: nothing proven"
+    wait_for(lambda: not block_job(vm), 60, "the block commit to end",
+             interval=0.2)
+    agent.start()
+    job = wait_job(agent, job_id, timeout=30)
+    assert job["status"] == "done", job
+    vm["layers"].remove(mid)
+    assert libvirt_chain(vm) == vm["layers"]
+    check_markers(vm)
+    check_metadata(storage, vm, mid)
+    assert stats(agent.proxy, vm["id"])["vmJobs"] == {}
