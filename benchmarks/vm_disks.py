@@ -64,7 +64,8 @@ def merge_rig(mib: int) -> Iterator[tuple[VirtProcess, dict[str, Any],
                 agent = VirtProcess(daemon.uri, storage)
                 agent.start()
                 try:
-                    yield agent, storage, _boot(agent, storage, guest, daemon.uri)
+                    yield agent, storage, _boot(agent, storage, guest,
+                                                daemon.uri, 2 * mib * MIB)
                 finally:
                     agent.root.stop("vdsmd")
                     agent.root.cleanup()
@@ -77,10 +78,10 @@ def merge_rig(mib: int) -> Iterator[tuple[VirtProcess, dict[str, Any],
 
 
 def _boot(agent: VirtProcess, storage: dict[str, Any], guest: dict[str, Any],
-          uri: str) -> dict[str, Any]:
+          uri: str, size: int) -> dict[str, Any]:
     img = BLANK_UUID.replace("0", "1")
-    base = create_volume(storage, img, None)
-    s1 = create_volume(storage, img, base)
+    base = create_volume(storage, img, None, size)
+    s1 = create_volume(storage, img, base, size)
     drive = {"domainID": storage["sd"], "poolID": storage["sp"], "imageID": img,
              "volumeID": s1, "format": "cow", "iface": "virtio",
              "serial": "bench-disk", "propagateErrors": "off"}
@@ -98,7 +99,7 @@ def _boot(agent: VirtProcess, storage: dict[str, Any], guest: dict[str, Any],
 
 def _fill_new_leaf(vm: dict[str, Any], storage: dict[str, Any], mib: int,
                    offset_mib: int) -> str:
-    top = live_snapshot(vm, storage)
+    top = live_snapshot(vm, storage, 2 * mib * MIB)
     result = guest_exec(vm["uri"], vm["id"], f"dd if=/dev/zero of=/dev/vda bs=1M "
                         f"seek={offset_mib} count={mib} oflag=direct 2>&1", 900)
     assert result["rc"] == 0, result

@@ -195,10 +195,11 @@ def agent(libvirtd, storage, guest) -> Iterator[VirtProcess]:
         proc.root.cleanup()
 
 
-def create_volume(storage: dict[str, Any], img: str, parent: str | None) -> str:
+def create_volume(storage: dict[str, Any], img: str, parent: str | None,
+                  size: int = SIZE) -> str:
     vol = new_uuid()
     p = storage["host"].proxy()
-    task = ok(p.createVolume(storage["sd"], storage["sp"], img, SIZE, COW, SPARSE,
+    task = ok(p.createVolume(storage["sd"], storage["sp"], img, size, COW, SPARSE,
                              "DATA", vol, "merge test", img if parent else BLANK,
                              parent or BLANK))["uuid"]
     status = wait_task(p, task, 60)
@@ -252,9 +253,10 @@ def check_markers(vm: dict[str, Any]) -> None:
             (name, result)
 
 
-def live_snapshot(vm: dict[str, Any], storage: dict[str, Any]) -> str:
+def live_snapshot(vm: dict[str, Any], storage: dict[str, Any],
+                  size: int = SIZE) -> str:
     """A new leaf made by createVolume becomes the active layer."""
-    new = create_volume(storage, vm["img"], vm["layers"][-1])
+    new = create_volume(storage, vm["img"], vm["layers"][-1], size)
     path = StorageSide(storage["host"].root.port,
                        storage["host"].root.pki.root).prepare(
         dict(vm["drive"], volumeID=new))

@@ -73,6 +73,7 @@ class Merge:
     # set by libvirt's BLOCK_JOB_2 events: the follower looks at once
     wake: threading.Event = dataclasses.field(
         default_factory=threading.Event, compare=False, repr=False)
+    committed: bool = False   # top marked ILLEGAL: no way back but the pivot
 
     def vm_job(self) -> dict[str, Any]:
         """The classic vmJobs entry."""
@@ -94,8 +95,9 @@ def volume_chain(xml: str, target: str) -> list[str]:
 def merge(ctx: VirtContext, vm: Vm, drive: dict[str, Any], base: str, top: str,
           *, bandwidth: int = 0, job_id: str | None = None) -> str:
     """Start the merge of ``top`` into ``base``; the job's id. Raises
-    ImageFileNotFound for an unknown drive, MergeFailed for a volume not in
-    the chain or a block commit libvirt refuses (nothing registered then)."""
+    ImageFileNotFound for an unknown drive, MergeFailed for volumes that
+    are not a layer and its ancestor (no job registered) or a block commit
+    libvirt refuses (the job failed), JobExists for a job id in use."""
     with vm.lock:
         dev = find_disk(vm, drive)
         target = dev["name"]
@@ -136,7 +138,7 @@ def on_block_job(vm: Vm, disk: str, job_type: int, status: int) -> None:
     """libvirt's BLOCK_JOB_2 event (on the events thread): wake the
     follower of the merge on ``disk`` (ready: pivot now; ended: finish)."""
     for record in list(vm.block_jobs.values()):
-        if disk in (record.target, record.drive.get("path")):
+        if disk == record.target:
             vm.log.debug("vm %s: block job on %s: status %s", vm.id, disk, status)
             record.wake.set()
 
@@ -179,13 +181,27 @@ def _follow(ctx: VirtContext, vm: Vm, record: Merge, job: Job) -> None:
         _finish(ctx, vm, dom, record, job)
     except (libvirt.libvirtError, VdsmError, OSError) as e:
         vm.log.error("vm %s: merge job %s failed: %s", vm.id, record.job_id, e)
-        job.fail(MERGE_FAILED, f"Merge failed: {e}")
-        _forget(ctx, vm, record)
+        _give_up(ctx, vm, record, job, f"Merge failed: {e}")
     except Exception as e:
         vm.log.exception("vm %s: merge job %s: unexpected error", vm.id,
                          record.job_id)
-        job.fail(MERGE_FAILED, f"Merge failed: internal error: {e}")
-        _forget(ctx, vm, record)
+        _give_up(ctx, vm, record, job, f"Merge failed: internal error: {e}")
+
+
+def _give_up(ctx: VirtContext, vm: Vm, record: Merge, job: Job,
+             message: str) -> None:
+    """The job failed: libvirt's block job is cancelled (the chain stays
+    as it was) unless top was already marked ILLEGAL for the pivot; then
+    it is left for a retry or reconcileVolumeChain."""
+    if not record.committed:
+        try:
+            vm.domain(ctx.conn.get()).blockJobAbort(record.target, 0)
+            vm.log.info("vm %s: block job on %s cancelled", vm.id, record.target)
+        except (libvirt.libvirtError, VdsmError) as e:
+            vm.log.info("vm %s: no block job to cancel on %s: %s", vm.id,
+                        record.target, e)
+    job.fail(MERGE_FAILED, message)
+    _forget(ctx, vm, record)
 
 
 def _wait_for_end(ctx: VirtContext, vm: Vm, dom: libvirt.virDomain,
@@ -205,6 +221,7 @@ def _wait_for_end(ctx: VirtContext, vm: Vm, dom: libvirt.virDomain,
             # the commitment point (top ILLEGAL) before the pivot, so that
             # an interrupted pivot still leaves top safe to delete
             _sync(ctx, vm, record, record.after)
+            record.committed = True
             try:
                 dom.blockJobAbort(record.target,
                                   libvirt.VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT)
