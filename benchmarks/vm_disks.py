@@ -55,7 +55,7 @@ def merge_rig(mib: int) -> Iterator[tuple[VirtProcess, dict[str, Any],
     guest = build_guest()
     host = StorageHost().start()
     try:
-        with loop_ext4(3 * mib + 1024) as device, network_namespace() as netns:
+        with loop_ext4(5 * mib + 1024) as device, network_namespace() as netns:
             names = create_pool(host.proxy(), device)
             storage = dict(names, host=host)
             libvirtd = contextlib.contextmanager(_private_libvirtd)(
@@ -122,16 +122,18 @@ def merge_section(mib: int) -> dict[str, float]:
         job = wait_job(agent, merge(agent, vm, vm["layers"][-2], top), 900)
         agent_s = time.monotonic() - start
         assert job["status"] == "done", job
+        print(f"agent: {mib} MiB merged in {agent_s:.2f} s", flush=True)
         vm["layers"].remove(top)
         assert libvirt_chain(vm) == vm["layers"]
         # virsh on the same guest, a new layer of the same size
         top = _fill_new_leaf(vm, storage, mib, mib)
         base_path = disk_chain(_live_xml(vm), "vda")[1]
         start = time.monotonic()
-        subprocess.run(["virsh", "-c", vm["uri"], "blockcommit", vm["id"], "vda",
-                        "--base", base_path, "--active", "--pivot",
-                        "--keep-relative", "--wait"], check=True,
-                       capture_output=True, timeout=900)
+        res = subprocess.run(
+            ["virsh", "-c", vm["uri"], "blockcommit", vm["id"], "vda", "--base",
+             base_path, "--active", "--pivot", "--keep-relative", "--wait"],
+            capture_output=True, text=True, timeout=900)
+        assert res.returncode == 0, (res.stdout, res.stderr)
         virsh_s = time.monotonic() - start
         vm["layers"].remove(top)
         assert libvirt_chain(vm) == vm["layers"], (libvirt_chain(vm), vm["layers"])

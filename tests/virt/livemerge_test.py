@@ -199,7 +199,7 @@ def create_volume(storage: dict[str, Any], img: str, parent: str | None,
                   size: int = SIZE) -> str:
     vol = new_uuid()
     p = storage["host"].proxy()
-    task = ok(p.createVolume(storage["sd"], storage["sp"], img, size, COW, SPARSE,
+    task = ok(p.createVolume(storage["sd"], storage["sp"], img, str(size), COW, SPARSE,
                              "DATA", vol, "merge test", img if parent else BLANK,
                              parent or BLANK))["uuid"]
     status = wait_task(p, task, 60)
