@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Any
 
 from vdsm.common import commands
@@ -62,8 +63,12 @@ def create(path: str, *, size: int | None, fmt: str, backing: str | None = None,
             raise ValueError("backing_format is required with a backing file")
         argv += ["-b", backing, "-F", backing_format]
         if size is not None:
-            # the backing file is not opened: a running VM holds its lock
-            # (a snapshot's new leaf is made while the VM writes its parent)
+            # a running VM holds its parent's lock (a snapshot's new leaf is
+            # made while the VM writes it): the parent is read with
+            # force-share first (a missing or broken one still fails), then
+            # qemu-img does not open it (-u)
+            info(os.path.join(cwd or os.path.dirname(path), backing),
+                 fmt=backing_format, timeout=timeout)
             argv.append("-u")
     if preallocation is not None:
         options.append(f"preallocation={preallocation}")
