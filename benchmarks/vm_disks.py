@@ -17,8 +17,11 @@ private libvirtd (started and stopped here, by pid):
 Section ``snapshot`` (part 1): benchmarks/vm_disks_snapshot.py.
 Section ``replication`` (part 4, live storage migration):
 benchmarks/vm_disks_replication.py.
+Section ``merge`` (part 2, live merge of a 1 GiB active layer):
+benchmarks/vm_disks_merge.py.
 
-    .venv/bin/python benchmarks/vm_disks.py [--section qos_hotplug|snapshot|replication]
+    .venv/bin/python benchmarks/vm_disks.py
+        [--section qos_hotplug|snapshot|replication|merge]
         [--rounds 10]
 """
 
@@ -164,7 +167,13 @@ def replication(guest: dict[str, Any], rounds: int) -> dict[str, Any]:
     return run(guest, rounds)
 
 
+def merge(guest: dict[str, Any], rounds: int) -> dict[str, Any]:
+    from benchmarks.vm_disks_merge import merge_section
+    return merge_section(1024)
+
+
 SECTIONS: dict[str, Callable[[dict[str, Any], int], dict[str, Any]]] = {
+    "merge": merge,
     "qos_hotplug": qos_hotplug,
     "replication": replication,
     "snapshot": snapshot,

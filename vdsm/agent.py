@@ -29,6 +29,7 @@ from vdsm.common import hooks, pki
 from vdsm.common.errors import InvalidConfiguration
 from vdsm.common.events import Notifier
 from vdsm.config import Config
+from vdsm.host.jobs import JobRegistry
 from vdsm.host.service import CapabilityExtender, HostService
 from vdsm.host.stats import HostStatsSampler
 from vdsm.supervdsm.client import SupervdsmClient
@@ -124,6 +125,7 @@ class Agent:
         # TaskManager or a facade with its verb methods (the pool's tasks)
         self.task_managers: list[Any] = [self.tasks]
         self._last_call = time.monotonic()
+        self.jobs = JobRegistry()   # before the subsystems: they register jobs
         if subsystems is None:
             subsystems = load_factories(DEFAULT_SUBSYSTEMS)
         self.subsystems: dict[str, Subsystem] = {}
@@ -136,7 +138,8 @@ class Agent:
                                 supervdsm=self.supervdsm, stats=self.host_stats)
         self._connect_subsystems()
         self.dispatcher = Dispatcher(
-            self.schema, wiring.core_handlers(self.host, self.task_managers),
+            self.schema, wiring.core_handlers(self.host, self.task_managers,
+                                             self.jobs),
             on_call=self._record_call)
         for sub in self.subsystems.values():
             handlers = wiring.subsystem_handlers(sub, host_tasks=self.tasks)
@@ -177,6 +180,7 @@ class Agent:
         if virt is not None and storage is not None:
             virt.set_drive_resolver(storage.drive_resolver)
             virt.set_volume_extender(storage.volume_extender)
+            virt.set_volume_chains(storage.volume_chains)
         if network is not None and virt is not None:
             network.set_vm_users(virt.network_users)
         for sub in self.subsystems.values():

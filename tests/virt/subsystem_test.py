@@ -12,6 +12,7 @@ import pytest
 from tests.agentproc import AgentRoot
 from tests.eventrec import Recorder
 from vdsm.common import hooks
+from vdsm.host.jobs import JobRegistry
 from vdsm.virt import status as st
 from vdsm.virt import vmparams
 from vdsm.virt.subsystem import VirtSubsystem, network_users
@@ -45,7 +46,8 @@ def test_down_vms_use_nothing():
 def virt():
     root = AgentRoot({("vars", "libvirt_uri"): "test:///default"})
     agent = SimpleNamespace(config=root.config, notifier=Recorder(),
-                            hooks=hooks.Hooks.from_config(root.config))
+                            hooks=hooks.Hooks.from_config(root.config),
+                            jobs=JobRegistry())
     yield VirtSubsystem(agent)
     root.cleanup()
 
@@ -75,7 +77,8 @@ def test_channel_dir_made_at_start_or_left_to_libvirt(tmp_path):
         root = AgentRoot({("vars", "libvirt_uri"): "test:///default",
                           ("vars", "vm_channel_dir"): wanted})
         agent = SimpleNamespace(config=root.config, notifier=Recorder(),
-                                hooks=hooks.Hooks.from_config(root.config))
+                                hooks=hooks.Hooks.from_config(root.config),
+                                jobs=JobRegistry())
         try:
             virt = VirtSubsystem(agent)
             virt.make_channel_dir()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from vdsm.api.services import HostInfo, TaskManagers
+from vdsm.api.services import HostInfo, HostJobs, TaskManagers
 from vdsm.common.errors import InvalidParameter
 
 log = logging.getLogger(__name__)
@@ -15,9 +15,11 @@ _LEVELS = {"10": "DEBUG", "20": "INFO", "30": "WARNING", "40": "ERROR",
 
 
 class HostVerbs:
-    def __init__(self, host: HostInfo, tasks: TaskManagers) -> None:
+    def __init__(self, host: HostInfo, tasks: TaskManagers,
+                 jobs: HostJobs | None = None) -> None:
         self._host = host
         self._tasks = tasks
+        self._jobs = jobs
 
     def ping(self) -> None:
         return None
@@ -45,6 +47,12 @@ class HostVerbs:
                 f"loggers (vdsm or vdsm.*)")
         log.info("setting log level of %s to %s", name or "root", level)
         logging.getLogger(name or None).setLevel(level)
+
+    def get_jobs(self, job_type: str | None = None,
+                 job_ids: list[str] | None = None) -> dict[str, Any]:
+        if self._jobs is None:
+            return {}
+        return self._jobs.info(job_type=job_type, job_ids=job_ids)
 
     # Tasks: the host-wide views.
     def get_all_tasks_statuses(self) -> dict[str, Any]:

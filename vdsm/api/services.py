@@ -25,6 +25,13 @@ class HostInfo(Protocol):
     def hardware_info(self) -> dict[str, Any]: ...
 
 
+class HostJobs(Protocol):
+    """The host jobs registry as getJobs reads it (vdsm.host.jobs)."""
+
+    def info(self, *, job_type: str | None = None,
+             job_ids: list[str] | None = None) -> dict[str, Any]: ...
+
+
 class TaskReader(Protocol):
     """One task manager as the Task and Host verbs use it (the host's
     TaskManager, or the storage pool's PoolTasks facade)."""

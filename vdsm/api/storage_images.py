@@ -55,6 +55,20 @@ class ImageVerbs:
                  volume_id: str | None = None) -> None:
         self._svc.teardown_image(storagedomain_id, storagepool_id, image_id, volume_id)
 
+    def merge_snapshots(self, storagedomain_id: str, storagepool_id: str,
+                        vm_id: str, image_id: str, ancestor: str, successor: str,
+                        post_zero: bool = False) -> str:
+        ops = self._svc.cold_merge
+        return self._svc.spm_task(
+            storagepool_id, "mergeSnapshots", lambda ctx: ops.merge(
+                ctx, sd_uuid=storagedomain_id, img_uuid=image_id,
+                ancestor=ancestor, successor=successor, vm_uuid=vm_id))
+
+    def reconcile_volume_chain(self, storagepool_id: str, storagedomain_id: str,
+                               image_id: str, leaf_vol_id: str) -> list[str]:
+        return self._svc.chains.reconcile(storagedomain_id, storagepool_id,
+                                          image_id, leaf_vol_id)
+
 
 class VolumeVerbs:
     def __init__(self, service: StorageService) -> None:

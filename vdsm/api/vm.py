@@ -161,6 +161,12 @@ class VmVerbs:
     def set_balloon_target(self, vm_id: str, target: int) -> None:
         self._svc.set_balloon_target(vm_id, target)
 
+    def merge(self, vm_id: str, drive: dict[str, Any], base_vol_uuid: str,
+              top_vol_uuid: str, bandwidth: int = 0,
+              job_uuid: str | None = None) -> None:
+        self._svc.merge(vm_id, drive, base_vol_uuid, top_vol_uuid,
+                        bandwidth=int(bandwidth or 0), job_id=job_uuid)
+
     def desktop_login(self, vm_id: str, domain: str, username: str,
                       password: str) -> None:
         self._svc.desktop_login(vm_id, domain, username, password)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 from vdsm.api import storage as storage_api
 from vdsm.api.host import HostVerbs
 from vdsm.api.network import NetworkVerbs
-from vdsm.api.services import HostInfo, TaskManagers, TaskScheduler
+from vdsm.api.services import HostInfo, HostJobs, TaskManagers, TaskScheduler
 from vdsm.api.task import TaskVerbs
 from vdsm.api.vm import VirtHostVerbs, VmVerbs
 
@@ -33,9 +33,10 @@ class HandlerProvider(Protocol):
     def handlers(self) -> Handlers: ...
 
 
-def core_handlers(host: HostInfo, tasks: TaskManagers) -> Handlers:
+def core_handlers(host: HostInfo, tasks: TaskManagers,
+                  jobs: HostJobs | None = None) -> Handlers:
     """The Host and Task verbs of the agent itself."""
-    return {"Host": HostVerbs(host, tasks), "Task": TaskVerbs(tasks)}
+    return {"Host": HostVerbs(host, tasks, jobs), "Task": TaskVerbs(tasks)}
 
 
 def virt_handlers(virt: VirtSubsystem) -> Handlers:

@@ -80,6 +80,7 @@ MoveImageError = _error("MoveImageError", "Error moving image")
 ImageIsNotLegalChain = _error("ImageIsNotLegalChain", "Image is not a legal chain")
 ImageDoesNotExistInSD = _error("ImageDoesNotExistInSD",
                                "Image does not exist in domain")
+MergeSnapshotsError = _error("MergeSnapshotsError", "Error merging snapshots")
 
 # Pools.
 StoragePoolActionError = _error("StoragePoolActionError", "Error storage pool action")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Any
 
 from vdsm.common import commands
@@ -61,6 +62,14 @@ def create(path: str, *, size: int | None, fmt: str, backing: str | None = None,
         if backing_format is None:
             raise ValueError("backing_format is required with a backing file")
         argv += ["-b", backing, "-F", backing_format]
+        if size is not None:
+            # a running VM holds its parent's lock (a snapshot's new leaf is
+            # made while the VM writes it): the parent is read with
+            # force-share first (a missing or broken one still fails), then
+            # qemu-img does not open it (-u)
+            info(os.path.join(cwd or os.path.dirname(path), backing),
+                 fmt=backing_format, timeout=timeout)
+            argv.append("-u")
     if preallocation is not None:
         options.append(f"preallocation={preallocation}")
     if options:
@@ -68,6 +77,21 @@ def create(path: str, *, size: int | None, fmt: str, backing: str | None = None,
     argv.append(path)
     if size is not None:
         argv.append(str(size))
+    _run(argv, timeout=timeout, cwd=cwd)
+
+
+def rebase(path: str, *, backing: str, backing_format: str | None,
+           cwd: str | None = None, timeout: float = 3600.0) -> None:
+    """``qemu-img rebase`` (safe mode) of a qcow2 onto ``backing`` ("" for
+    none): what the image reads through its old chain is copied into it
+    before the backing pointer changes, so it reads the same data at
+    every moment. A relative ``backing`` is resolved from ``cwd``."""
+    argv = [QEMU_IMG, "rebase", "-f", QCOW2, "-b", backing]
+    if backing:
+        if backing_format is None:
+            raise ValueError("backing_format is required with a backing file")
+        argv += ["-F", backing_format]
+    argv.append(path)
     _run(argv, timeout=timeout, cwd=cwd)
 
 

@@ -14,10 +14,11 @@ from typing import Any
 
 from vdsm.common.errors import VdsmError
 from vdsm.common.events import NullPublisher, Publisher
+from vdsm.storage import chainsync, faults, sendtargets
 from vdsm.storage import constants as sc
-from vdsm.storage import faults, sendtargets
 from vdsm.storage import resources as rm
 from vdsm.storage.blockdevs import BlockStorage
+from vdsm.storage.coldmerge import ColdMerge
 from vdsm.storage.connections.registry import ConnectionRegistry
 from vdsm.storage.context import StorageContext
 from vdsm.storage.domains import image
@@ -81,6 +82,9 @@ class StorageService:
         self.extensions = Extensions(ctx, self.cache)
         self.volume_ops = VolumeOperations(self.cache, self.resources, self._guard)
         self.image_ops = ImageOperations(self.cache, self.resources, self._guard)
+        self.cold_merge = ColdMerge(self.cache, self.resources, self._guard)
+        self.chains = chainsync.VolumeChains(self.cache, self.resources,
+                                             self.prepare_image)
         self._lock = threading.Lock()
         self.pool: pools.StoragePool | None = None
         self.spm: Spm | None = None

@@ -95,6 +95,11 @@ class StorageSubsystem:
         return _DriveResolver(self)
 
     @property
+    def volume_chains(self) -> _VolumeChains:
+        """What the virt subsystem uses to sync metadata after a live merge."""
+        return _VolumeChains(self)
+
+    @property
     def volume_extender(self) -> _VolumeExtender:
         """What the virt subsystem uses to grow thin block volumes."""
         return _VolumeExtender(self)
@@ -115,6 +120,17 @@ class _DriveResolver:
 
     def teardown(self, drive: dict[str, Any]) -> None:
         self._storage.teardown_drive(drive)
+
+
+class _VolumeChains:
+    """sync(drive, chain), as vdsm.virt.livemerge.ChainSync wants."""
+
+    def __init__(self, storage: StorageSubsystem) -> None:
+        self._storage = storage
+
+    def sync(self, drive: dict[str, Any], chain: list[str]) -> list[str]:
+        return self._storage.service.chains.sync(
+            drive["domainID"], drive["imageID"], chain)
 
 
 class _VolumeExtender:

@@ -118,6 +118,9 @@ class Connection:
             conn.domainEventRegisterAny(
                 None, libvirt.VIR_DOMAIN_EVENT_ID_BLOCK_THRESHOLD,
                 self._block_threshold, None),
+            conn.domainEventRegisterAny(
+                None, libvirt.VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2,
+                self._block_job, None),
         ]
         with self._lock:
             self._conn = conn
@@ -179,6 +182,10 @@ class Connection:
                          threshold: int, excess: int, opaque: Any) -> None:
         self._on_event("block_threshold", dom.UUIDString(), dev, threshold,
                        excess)
+
+    def _block_job(self, conn: Any, dom: Any, disk: str, job_type: int,
+                   status: int, opaque: Any) -> None:
+        self._on_event("block_job", dom.UUIDString(), disk, job_type, status)
 
 
 def _ignore(func: Callable[..., Any], *args: Any) -> None:

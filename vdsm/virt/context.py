@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from vdsm.common.events import NullPublisher, Publisher
+from vdsm.host.jobs import JobRegistry
 from vdsm.virt.connection import Connection
 from vdsm.virt.domxml.domain import HostOptions
 from vdsm.virt.drives import DriveResolver
@@ -15,6 +16,7 @@ from vdsm.virt.migration.settings import MigrationSettings
 from vdsm.virt.registry import VmRegistry
 
 if TYPE_CHECKING:
+    from vdsm.virt.livemerge import ChainSync
     from vdsm.virt.ovirtagent import OvirtAgents
 
 
@@ -34,3 +36,6 @@ class VirtContext:
     peers: Callable[[str, int], Peer] | None = None  # destination agents
     guest_agent_timeout: float = 5.0   # seconds a guest agent call may take
     ovirt_agents: OvirtAgents | None = None  # oVirt agent channels, if started
+    # the host jobs registry (live merge): the agent's, handed in
+    jobs: JobRegistry = field(default_factory=JobRegistry)
+    chains: ChainSync | None = None    # storage's metadata sync after a merge

@@ -170,3 +170,9 @@ class HotplugMemFailed(VdsmError):
 class SnapshotFailed(VdsmError):
     name = "SnapshotFailed"
     default_message = "Snapshot failed"
+
+
+# --- live merge (issue 12) --------------------------------------------------
+class MergeFailed(VdsmError):
+    name = "MergeFailed"
+    default_message = "Merge failed"

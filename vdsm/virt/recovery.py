@@ -14,8 +14,8 @@ import libvirt
 
 from vdsm.common.errors import VdsmError
 from vdsm.common.events import Publisher
+from vdsm.virt import livemerge, vmparams
 from vdsm.virt import status as st
-from vdsm.virt import vmparams
 from vdsm.virt.context import VirtContext
 from vdsm.virt.domxml import metadata
 from vdsm.virt.migration import recovered as recovered_migrations
@@ -36,6 +36,7 @@ def recover(ctx: VirtContext) -> list[Vm]:
         if vm is not None:
             ctx.registry.add(vm)
             recovered_migrations.adopt(ctx, vm, dom)
+            livemerge.adopt(ctx, vm, dom)
             found.append(vm)
     if found:
         log.info("recovered %d VM(s): %s", len(found),

@@ -16,6 +16,7 @@ from vdsm.virt import (
     hibernation,
     hotplug,
     lifecycle,
+    livemerge,
     qos,
     replication,
     secrets,
@@ -156,6 +157,7 @@ class VirtService:
         vm = self.vm(vm_id)
         hotplug.update_device(self.ctx, vm, params)
         return vm.definition()
+
     # --- running VMs' disks: replication, resize, alignment; secrets -----
     def disk_replicate_start(self, vm_id: str, src: Any, dst: Any) -> None:
         replication.start(self.ctx, self.vm(vm_id), src, dst)
@@ -174,6 +176,12 @@ class VirtService:
 
     def unregister_secrets(self, uuids: Any) -> None:
         secrets.unregister(self.ctx.conn.get(), uuids)
+
+    # --- disks' chains (issue 12) ----------------------------------------
+    def merge(self, vm_id: str, drive: dict[str, Any], base: str, top: str, *,
+              bandwidth: int = 0, job_id: str | None = None) -> None:
+        livemerge.merge(self.ctx, self.vm(vm_id), drive, base, top,
+                        bandwidth=bandwidth, job_id=job_id)
 
     # --- views -----------------------------------------------------------
     def stats(self, vm_id: str) -> list[dict[str, Any]]:

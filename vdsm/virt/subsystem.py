@@ -20,13 +20,14 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from vdsm.common.errors import InvalidConfiguration
-from vdsm.virt import recovery
+from vdsm.virt import livemerge, recovery
 from vdsm.virt import status as st
 from vdsm.virt.connection import Connection, LibvirtUnavailable
 from vdsm.virt.context import VirtContext
 from vdsm.virt.domxml.domain import HostOptions
 from vdsm.virt.drives import DriveResolver
 from vdsm.virt.guestagent import GuestAgentPoller
+from vdsm.virt.livemerge import ChainSync
 from vdsm.virt.migration.limits import Slots
 from vdsm.virt.migration.peer import Peer, PeerCredentials
 from vdsm.virt.migration.settings import MigrationSettings
@@ -98,6 +99,7 @@ class VirtSubsystem:
             interval=config.get("vars", "vm_watermark_interval"))
         self.ctx.ovirt_agents = OvirtAgents(
             self.ctx, timeout=self.ctx.guest_agent_timeout)
+        self.ctx.jobs = agent.jobs
 
     def _setup_migration(self, config: Any) -> None:
         settings = MigrationSettings.from_config(config)
@@ -115,6 +117,12 @@ class VirtSubsystem:
         unless one was handed to the constructor; before start."""
         if self.ctx.resolver is None:
             self.ctx.resolver = resolver
+
+    def set_volume_chains(self, chains: ChainSync) -> None:
+        """After a live merge the volume metadata follows through ``chains``
+        (storage's); without one only the VM's drive follows."""
+        if self.ctx.chains is None:
+            self.ctx.chains = chains
 
     def set_volume_extender(self, extender: Extender) -> None:
         """Thin block volumes of running VMs grow through ``extender``
@@ -216,6 +224,8 @@ class VirtSubsystem:
             vm.on_agent(args[0])
         elif kind == "job_completed":
             vm.completed_job = args[0]   # e.g. a migration's real downtime
+        elif kind == "block_job":
+            livemerge.on_block_job(vm, *args)
         if vm.is_down:
             release(self.ctx, vm)
 

@@ -64,6 +64,7 @@ class Vm:
         self.migration: Any = None  # the latest outgoing SourceMigration
         self.completed_job: dict[str, Any] = {}  # libvirt's last job figures
         self.thin_disks: dict[str, dict[str, str]] = {}  # volmonitor's, by target
+        self.block_jobs: dict[str, Any] = {}  # livemerge.Merge, by job id
         self._io_reason: str | None = None
         self.log = logging.LoggerAdapter(log, {"vm_id": self.id})
 

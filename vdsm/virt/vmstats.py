@@ -43,6 +43,8 @@ def vm_stats(vm: Vm) -> dict[str, Any]:
         stats["disks"] = {name: dict(d, **ids.get(name, {}))
                           for name, d in stats["disks"].items()}
     stats.update(vm.guest_info)
+    # a copy, without vm.lock: stats never wait for an operation
+    stats["vmJobs"] = {i: m.vm_job() for i, m in dict(vm.block_jobs).items()}
     if not vm.is_down:
         merge_ovirt_agent(stats, vm.ovirt_agent_info)
     if vm.balloon_target is not None and "balloonInfo" in stats:
