@@ -93,7 +93,7 @@ def _boot(agent: VirtProcess, storage: dict[str, Any], guest: dict[str, Any],
     wait_for(lambda: stats(agent.proxy, vm_id)["guestAgentConnected"], 30,
              "qemu-ga")
     return {"id": vm_id, "img": img, "drive": drive, "uri": uri,
-            "layers": [base, s1], "markers": {}}
+            "layers": [base, s1], "markers": {}, "agent": agent}
 
 
 def _fill_new_leaf(vm: dict[str, Any], storage: dict[str, Any], mib: int,

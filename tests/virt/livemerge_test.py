@@ -227,7 +227,7 @@ def vm(agent, storage, guest, libvirtd) -> Iterator[dict[str, Any]]:
         wait_for(lambda: stats(agent.proxy, vm_id)["guestAgentConnected"], 30,
                  "qemu-ga connected")
         yield {"id": vm_id, "img": img, "drive": drive, "uri": libvirtd.uri,
-               "layers": [base, s1], "markers": {}}
+               "layers": [base, s1], "markers": {}, "agent": agent}
     finally:
         agent.proxy.destroy(vm_id)
         destroy_quietly(libvirtd.uri, [vm_id])
@@ -255,24 +255,12 @@ def check_markers(vm: dict[str, Any]) -> None:
 
 def live_snapshot(vm: dict[str, Any], storage: dict[str, Any],
                   size: int = SIZE) -> str:
-    """A new leaf made by createVolume becomes the active layer."""
+    """A new leaf made by createVolume becomes the active layer (VM.snapshot)."""
     new = create_volume(storage, vm["img"], vm["layers"][-1], size)
-    path = StorageSide(storage["host"].root.port,
-                       storage["host"].root.pki.root).prepare(
-        dict(vm["drive"], volumeID=new))
-    # until VM.snapshot lands
-    conn = libvirt.open(vm["uri"])
-    try:
-        dom = conn.lookupByUUIDString(vm["id"])
-        dom.snapshotCreateXML(
-            "<domainsnapshot><disks><disk name='vda' snapshot='external' "
-            f"type='file'><source file='{path}'/><driver type='qcow2'/></disk>"
-            "</disks></domainsnapshot>",
-            libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY
-            | libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_REUSE_EXT
-            | libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA)
-    finally:
-        conn.close()
+    answer = vm["agent"].proxy.snapshot(vm["id"], [{
+        "domainID": storage["sd"], "poolID": storage["sp"], "imageID": vm["img"],
+        "volumeID": new, "baseVolumeID": vm["layers"][-1]}])
+    assert answer["status"]["code"] == 0, answer
     vm["layers"].append(new)
     assert libvirt_chain(vm) == vm["layers"]
     return new
