@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import types
 from typing import Any, Iterator
 
 import libvirt
@@ -43,6 +44,7 @@ from tests.virt.thin_two_hosts_test import HostResolver
 from tests.virt.thinprov_test import _agent, _start_vm, guest_exec
 from vdsm.common import commands
 from vdsm.common.errors import ResourceUnavailable
+from vdsm.host.jobs import JobRegistry
 from vdsm.virt import disksize, replication, vmparams
 from vdsm.virt.domxml import metadata
 from vdsm.virt.domxml import replica as replica_xml
@@ -117,9 +119,12 @@ def test_pivot_before_the_mirror_is_ready_is_resource_unavailable(monkeypatch):
     replica = {"domainID": "d2", "poolID": "p", "imageID": "i", "volumeID": "v"}
     drive["diskReplicate"] = dict(replica, path="/x")
     monkeypatch.setattr(replication, "running_domain", lambda ctx, vm: _SlowMirror())
+    ctx = types.SimpleNamespace(jobs=JobRegistry())
     with pytest.raises(ResourceUnavailable):
-        replication.finish(None, vm, drive, replica)  # type: ignore[arg-type]
+        replication.finish(ctx, vm, drive, replica)  # type: ignore[arg-type]
     assert drive["diskReplicate"]["domainID"] == "d2"      # nothing changed
+    (job,) = ctx.jobs.info().values()           # its job: running, half way
+    assert (job["status"], job["progress"]) == ("running", 50), job
 
 
 # --- a real guest, a real pool -------------------------------------------------
@@ -340,6 +345,9 @@ def test_live_storage_migration_pivots_while_the_guest_writes(rig):
     answer = rig.proxy.diskReplicateFinish(rig.vm_id, src, dst)
     assert answer["status"]["code"] == 0, answer
     assert rig.proxy.getVmStats(rig.vm_id)["statsList"][0]["status"] == "Up"
+    # the replication was a host job, done at the pivot
+    (job,) = rig.agent.virt.ctx.jobs.info(job_type="replicate").values()
+    assert (job["status"], job["progress"]) == ("done", 100), job
 
     # the VM now runs on domain 2 only: definition, metadata, open files
     drive = rig.drive()
@@ -377,6 +385,9 @@ def test_abort_across_an_agent_restart_keeps_the_source(rig):
 
     answer = rig.proxy.diskReplicateFinish(rig.vm_id, src, src)   # abort
     assert answer["status"]["code"] == 0, answer
+    # the job, registered again from the metadata after the restart, aborted
+    (job,) = rig.agent.virt.ctx.jobs.info(job_type="replicate").values()
+    assert job["status"] == "aborted", job
     drive = rig.drive()
     assert drive["domainID"] == rig.pool["sd2"] and "diskReplicate" not in drive
     assert "diskReplicate" not in rig.metadata_drive()
@@ -396,6 +407,9 @@ def test_abort_across_an_agent_restart_keeps_the_source(rig):
         conn.close()
     assert rig.proxy.diskReplicateFinish(rig.vm_id, src, back)["status"][
         "code"] == 55
+    failed = [j for j in rig.agent.virt.ctx.jobs.info(job_type="replicate").values()
+              if j["status"] == "failed"]
+    assert len(failed) == 1 and failed[0]["error"]["code"] == 55, failed
     assert "diskReplicate" not in rig.drive()
     assert "diskReplicate" not in rig.metadata_drive()
     assert rig.proxy.diskReplicateFinish(rig.vm_id, src, back)["status"][

@@ -1,9 +1,10 @@
 """The host jobs registry: long operations the engine follows by id.
 
-A live merge, and later storage copies and replications, register a
-:class:`Job` here; ``Host.getJobs`` answers from it. A job is the small
-record the engine polls (id, type, status, progress, error), not the work
-itself: the owner moves it with :meth:`Job.start`, :meth:`Job.progress_to`,
+A live merge and a live storage migration (job type ``replicate``)
+register a :class:`Job` here (storage copies are still SPM tasks);
+``Host.getJobs`` answers from it. A job is the small record the engine
+polls (id, type, status, progress, error), not the work itself: the
+owner moves it with :meth:`Job.start`, :meth:`Job.progress_to`,
 :meth:`Job.finish`, :meth:`Job.fail`. Finished jobs are kept for
 ``keep_seconds`` (so the engine sees the end) and then dropped.
 

@@ -28,6 +28,7 @@ import libvirt
 from lxml import etree
 
 from vdsm.common.errors import ResourceUnavailable
+from vdsm.host.jobs import Job
 from vdsm.virt import drives
 from vdsm.virt.context import VirtContext
 from vdsm.virt.devices import VOLUME_KEYS
@@ -43,6 +44,8 @@ from vdsm.virt.vmops import persist_conf, refresh_live, running_domain
 
 log = logging.getLogger(__name__)
 
+JOB_TYPE = "replicate"       # in Host.getJobs
+REPLICA_ERROR = 55           # ReplicaError's wire code, for the failed job
 REPLICA = "diskReplicate"   # the classic drive key of the replication state
 COPY_FLAGS = (libvirt.VIR_DOMAIN_BLOCK_COPY_REUSE_EXT
               | libvirt.VIR_DOMAIN_BLOCK_COPY_SHALLOW
@@ -104,7 +107,13 @@ def start(ctx: VirtContext, vm: Vm, src: Any, dst: Any) -> None:
             _forget(ctx, vm, dom, drive, teardown=dst)
             raise ReplicaError(f"Drive replication error: {drive['name']}: "
                                f"{e.get_error_message()}") from None
-        vm.log.info("vm %s: %s replicating to %s", vm.id, drive["name"], path)
+        job = ctx.jobs.add(JOB_TYPE, f"replicate {drive['name']} of VM {vm.id} "
+                           f"to {path}")
+        job.start()
+        drive[REPLICA]["jobID"] = job.id
+        persist_conf(vm, dom)
+        vm.log.info("vm %s: %s replicating to %s (job %s)", vm.id, drive["name"],
+                    path, job.id)
 
 
 def virtual_size(path: str, fmt: str) -> int:
@@ -164,9 +173,18 @@ def finish(ctx: VirtContext, vm: Vm, src: Any, dst: Any) -> None:
             raise ReplicaError(f"Drive replication error: {dst!r} is neither "
                                f"the source nor the replica of {drive['name']}")
         name = drive["name"]
-        if not dom.blockJobInfo(name, 0):
-            _job_gone(ctx, vm, dom, drive, pivot=pivot)
+        job = _job(ctx, vm, drive)
+        info = dom.blockJobInfo(name, 0)
+        if not info:
+            try:
+                _job_gone(ctx, vm, dom, drive, pivot=pivot)
+            except ReplicaError as e:
+                job.fail(REPLICA_ERROR, str(e))
+                raise
+            job.finish()
             return
+        if info["end"] > 0:
+            job.progress_to(100 * info["cur"] / info["end"])
         if pivot and not is_ready(dom, name):
             raise ResourceUnavailable(f"Resource unavailable: the mirror of "
                                       f"{name} is not ready yet")
@@ -178,9 +196,23 @@ def finish(ctx: VirtContext, vm: Vm, src: Any, dst: Any) -> None:
                                f"{name}: {e.get_error_message()}") from None
         if pivot:
             _pivoted(ctx, vm, dom, drive)
+            job.finish()
         else:
             _forget(ctx, vm, dom, drive, teardown=replica)
+            job.abort()
             vm.log.info("vm %s: %s replication aborted", vm.id, name)
+
+
+def _job(ctx: VirtContext, vm: Vm, drive: dict[str, Any]) -> Job:
+    """The replication's host job; registered again (same id, running)
+    after an agent restart, from the id kept in the VM's metadata."""
+    job_id = drive[REPLICA].get("jobID")
+    job = ctx.jobs.find(job_id) if job_id else None
+    if job is None:
+        job = ctx.jobs.add(JOB_TYPE, f"replicate {drive['name']} of VM {vm.id} "
+                           f"to {drive[REPLICA]['path']}", job_id=job_id)
+        job.start()
+    return job
 
 
 def _pivoted(ctx: VirtContext, vm: Vm, dom: libvirt.virDomain,
