@@ -56,6 +56,7 @@ from vdsm.virt.domxml import parse
 MiB = 1 << 20
 COW, RAW, SPARSE = 4, 5, 2
 SNAPSHOT_FAILED, INVALID_PARAMETER = 48, 91
+JOB = "7a1f2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"   # the engine's jobUUID
 DISKS = ("vda", "vdb")
 MARK1, MARK2 = "SNAP-MARKER-ONE", "SNAP-MARKER-TWO"
 OFF1, OFF2 = 1 * MiB, 2 * MiB
@@ -269,9 +270,14 @@ def test_a_bad_new_volume_on_the_second_disk_changes_neither_disk(rig):
     chains = {d: chain_of(sources[d]) for d in DISKS}
     for new_b, why in ((new_uuid(), "cannot prepare volume"),
                        (broken_b, "qcow2")):
+        job_id = new_uuid()
         answer = rig.agent.proxy.snapshot(
-            rig.vm_id, [rig.entry("vda", leaf_a), rig.entry("vdb", new_b)])
+            rig.vm_id, [rig.entry("vda", leaf_a), rig.entry("vdb", new_b)],
+            "", False, job_id)
         assert answer["status"]["code"] == SNAPSHOT_FAILED, answer
+        job = rig.agent.virt.ctx.jobs.info(job_ids=[job_id])[job_id]
+        assert (job["job_type"], job["status"], job["error"]["code"]) == (
+            "snapshot", "failed", SNAPSHOT_FAILED), job
         assert why in answer["status"]["message"], answer
         assert rig.live_sources() == sources
         assert {d: rig.drive(d) for d in DISKS} == before
@@ -313,8 +319,10 @@ def test_snapshot_of_both_disks_moves_writes_to_the_new_leaves(rig, caplog):
         write_marker(rig, disk, MARK1, OFF1)
     with caplog.at_level(logging.INFO, logger="vdsm.virt.guestops"):
         answer = rig.agent.proxy.snapshot(
-            rig.vm_id, [rig.entry(d, leaves[d]) for d in DISKS])
+            rig.vm_id, [rig.entry(d, leaves[d]) for d in DISKS], "", False, JOB)
     assert answer["status"]["code"] == 0, answer
+    # the engine may follow the snapshot by its jobUUID: done
+    assert rig.agent.virt.ctx.jobs.info(job_ids=[JOB])[JOB]["status"] == "done"
     said = [r.getMessage() for r in caplog.records if r.name == "vdsm.virt.guestops"]
     assert any("frozen" in m for m in said) and any("thawed" in m for m in said), said
     for disk in DISKS:
@@ -423,8 +431,10 @@ def test_a_guest_whose_agent_is_gone_is_snapshotted_unfrozen(rig, caplog):
               for d in DISKS}
     with caplog.at_level(logging.WARNING, logger="vdsm.virt.snapshot"):
         answer = rig.agent.proxy.snapshot(
-            rig.vm_id, [rig.entry(d, leaves[d]) for d in DISKS])
+            rig.vm_id, [rig.entry(d, leaves[d]) for d in DISKS], "", False, JOB)
     assert answer["status"]["code"] == 0, answer
+    # the engine may follow the snapshot by its jobUUID: done
+    assert rig.agent.virt.ctx.jobs.info(job_ids=[JOB])[JOB]["status"] == "done"
     assert any("without freezing" in r.getMessage() for r in caplog.records)
     assert all(rig.drive(d)["volumeID"] == leaves[d] for d in DISKS)
     sources = rig.live_sources()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from vdsm.api.dispatcher import error_code
 from vdsm.common.errors import InvalidParameter, MissingParameter
 
 if TYPE_CHECKING:
@@ -68,9 +69,19 @@ class VmVerbs:
                  snap_memory: str | None = None, frozen: bool = False,
                  job_uuid: str | None = None, timeout: int | None = None,
                  freeze_timeout: int | None = None) -> None:
-        self._svc.snapshot(vm_id, snap_drives, memory=snap_memory or None,
-                           frozen=bool(frozen), timeout=timeout,
-                           freeze_timeout=freeze_timeout)
+        # A host job as the classic agent makes (the engine may follow it
+        # by jobUUID in Host.getJobs); here the work is done when we answer.
+        job = self._svc.ctx.jobs.add("snapshot", f"snapshot of VM {vm_id}",
+                                     job_id=job_uuid or None)
+        job.start()
+        try:
+            self._svc.snapshot(vm_id, snap_drives, memory=snap_memory or None,
+                               frozen=bool(frozen), timeout=timeout,
+                               freeze_timeout=freeze_timeout)
+        except Exception as e:
+            job.fail(error_code(e), str(e))
+            raise
+        job.finish()
 
     def set_ticket(self, vm_id: str, password: str, ttl: int,
                    existing_conn_action: str = "disconnect",
