@@ -346,7 +346,7 @@ def test_live_storage_migration_pivots_while_the_guest_writes(rig):
     assert answer["status"]["code"] == 0, answer
     assert rig.proxy.getVmStats(rig.vm_id)["statsList"][0]["status"] == "Up"
     # the replication was a host job, done at the pivot
-    (job,) = rig.agent.virt.ctx.jobs.info(job_type="replicate").values()
+    (job,) = rig.agent.virt.ctx.jobs.info(job_type="virt").values()
     assert (job["status"], job["progress"]) == ("done", 100), job
 
     # the VM now runs on domain 2 only: definition, metadata, open files
@@ -386,7 +386,7 @@ def test_abort_across_an_agent_restart_keeps_the_source(rig):
     answer = rig.proxy.diskReplicateFinish(rig.vm_id, src, src)   # abort
     assert answer["status"]["code"] == 0, answer
     # the job, registered again from the metadata after the restart, aborted
-    (job,) = rig.agent.virt.ctx.jobs.info(job_type="replicate").values()
+    (job,) = rig.agent.virt.ctx.jobs.info(job_type="virt").values()
     assert job["status"] == "aborted", job
     drive = rig.drive()
     assert drive["domainID"] == rig.pool["sd2"] and "diskReplicate" not in drive
@@ -407,7 +407,7 @@ def test_abort_across_an_agent_restart_keeps_the_source(rig):
         conn.close()
     assert rig.proxy.diskReplicateFinish(rig.vm_id, src, back)["status"][
         "code"] == 55
-    failed = [j for j in rig.agent.virt.ctx.jobs.info(job_type="replicate").values()
+    failed = [j for j in rig.agent.virt.ctx.jobs.info(job_type="virt").values()
               if j["status"] == "failed"]
     assert len(failed) == 1 and failed[0]["error"]["code"] == 55, failed
     assert "diskReplicate" not in rig.drive()

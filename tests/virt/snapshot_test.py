@@ -277,7 +277,7 @@ def test_a_bad_new_volume_on_the_second_disk_changes_neither_disk(rig):
         assert answer["status"]["code"] == SNAPSHOT_FAILED, answer
         job = rig.agent.virt.ctx.jobs.info(job_ids=[job_id])[job_id]
         assert (job["job_type"], job["status"], job["error"]["code"]) == (
-            "snapshot", "failed", SNAPSHOT_FAILED), job
+            "virt", "failed", SNAPSHOT_FAILED), job
         assert why in answer["status"]["message"], answer
         assert rig.live_sources() == sources
         assert {d: rig.drive(d) for d in DISKS} == before

@@ -71,7 +71,7 @@ class VmVerbs:
                  freeze_timeout: int | None = None) -> None:
         # A host job as the classic agent makes (the engine may follow it
         # by jobUUID in Host.getJobs); here the work is done when we answer.
-        job = self._svc.ctx.jobs.add("snapshot", f"snapshot of VM {vm_id}",
+        job = self._svc.ctx.jobs.add("virt", f"snapshot of VM {vm_id}",
                                      job_id=job_uuid or None)
         job.start()
         try:

@@ -44,7 +44,7 @@ from vdsm.virt.vmops import persist_conf, refresh_live, running_domain
 
 log = logging.getLogger(__name__)
 
-JOB_TYPE = "replicate"       # in Host.getJobs
+JOB_TYPE = "virt"            # in Host.getJobs, as merges and snapshots
 REPLICA_ERROR = 55           # ReplicaError's wire code, for the failed job
 REPLICA = "diskReplicate"   # the classic drive key of the replication state
 COPY_FLAGS = (libvirt.VIR_DOMAIN_BLOCK_COPY_REUSE_EXT
