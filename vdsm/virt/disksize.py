@@ -10,7 +10,6 @@ answer is the size QEMU now reports, as the classic decimal string.
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 import libvirt
@@ -18,6 +17,7 @@ import libvirt
 from vdsm.virt.context import VirtContext
 from vdsm.virt.errors import BadDiskResizeParameter, UpdateDeviceFailed
 from vdsm.virt.replication import find_drive
+from vdsm.virt.thinprov import read_size
 from vdsm.virt.vm import Vm
 from vdsm.virt.vmops import running_domain
 
@@ -92,11 +92,7 @@ def _capacity(dom: libvirt.virDomain, name: str) -> int:
 
 def _volume_size(path: str) -> int:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        return read_size(path)
     except OSError as e:
         raise UpdateDeviceFailed(f"Failed to update device: {path}: "
                                  f"{e.strerror}") from None
-    try:
-        return os.lseek(fd, 0, os.SEEK_END)
-    finally:
-        os.close(fd)

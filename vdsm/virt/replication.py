@@ -95,9 +95,12 @@ def start(ctx: VirtContext, vm: Vm, src: Any, dst: Any) -> None:
             raise ReplicaError("Drive replication error: no storage subsystem")
         path = ctx.resolver.prepare(dst)
         _check_size(ctx, vm, dom, drive, dst, path)
+        job = ctx.jobs.add(JOB_TYPE, f"replicate {drive['name']} of VM {vm.id} "
+                           f"to {path}")
         drive[REPLICA] = {**{k: dst[k] for k in VOLUME_KEYS}, "path": path,
                           "format": drive["format"],
-                          "diskType": dst.get("diskType", drive.get("diskType"))}
+                          "diskType": dst.get("diskType", drive.get("diskType")),
+                          "jobID": job.id}
         persist_conf(vm, dom)
         xml = etree.tostring(replica_xml.copy_destination(path, drive["format"]),
                              encoding="unicode")
@@ -105,13 +108,11 @@ def start(ctx: VirtContext, vm: Vm, src: Any, dst: Any) -> None:
             dom.blockCopy(drive["name"], xml, flags=COPY_FLAGS)
         except libvirt.libvirtError as e:
             _forget(ctx, vm, dom, drive, teardown=dst)
-            raise ReplicaError(f"Drive replication error: {drive['name']}: "
-                               f"{e.get_error_message()}") from None
-        job = ctx.jobs.add(JOB_TYPE, f"replicate {drive['name']} of VM {vm.id} "
-                           f"to {path}")
+            error = (f"Drive replication error: {drive['name']}: "
+                     f"{e.get_error_message()}")
+            job.fail(REPLICA_ERROR, error)
+            raise ReplicaError(error) from None
         job.start()
-        drive[REPLICA]["jobID"] = job.id
-        persist_conf(vm, dom)
         vm.log.info("vm %s: %s replicating to %s (job %s)", vm.id, drive["name"],
                     path, job.id)
 
