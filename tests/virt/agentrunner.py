@@ -12,17 +12,21 @@ import logging
 import signal
 import sys
 import threading
+from typing import Callable
 
 from vdsm import config as vdsm_config
 from vdsm.agent import Agent
 from vdsm.virt.subsystem import VirtSubsystem
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], setup: Callable[[Agent], None] | None = None) -> int:
+    """Serve until SIGTERM; ``setup`` wires the agent before it binds."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(threadName)s %(name)s: %(message)s")
     config = vdsm_config.load(argv[argv.index("--config") + 1])
     agent = Agent(config, subsystems=[VirtSubsystem])
+    if setup is not None:
+        setup(agent)
     agent.bind()
     agent.start()
     done = threading.Event()
