@@ -110,6 +110,10 @@ class VolumeVerbs:
                 ctx, sd_uuid=storagedomain_id, img_uuid=image_id, vol_uuid=volume_id,
                 new_size=new_size))
 
+    def set_size(self, volume_id: str, storagepool_id: str, storagedomain_id: str,
+                 image_id: str, new_size: Any) -> None:
+        self._svc.chains.set_size(storagedomain_id, image_id, volume_id, new_size)
+
     def get_info(self, volume_id: str, storagepool_id: str, storagedomain_id: str,
                  image_id: str) -> dict[str, Any]:
         return self._svc.volume_info(storagedomain_id, storagepool_id, image_id,

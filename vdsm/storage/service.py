@@ -350,8 +350,10 @@ class StorageService:
         with self.resources.acquire([domain_lock(sd_uuid),
                                      image_lock(sd_uuid, img_uuid, rm.SHARED)]):
             dom = self.cache.current(sd_uuid)
-            return image.prepare(dom, img_uuid, vol_uuid, run_path=run_path,
-                                  allow_illegal=allow_illegal)
+            prepared = image.prepare(dom, img_uuid, vol_uuid, run_path=run_path,
+                                     allow_illegal=allow_illegal)
+            chainsync.repair_sizes(dom, img_uuid, prepared["chain"])
+            return prepared
 
     def teardown_image(self, sd_uuid: str, sp_uuid: str, img_uuid: str,
                        vol_uuid: str | None) -> None:

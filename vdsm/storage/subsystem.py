@@ -123,7 +123,8 @@ class _DriveResolver:
 
 
 class _VolumeChains:
-    """sync(drive, chain), as vdsm.virt.livemerge.ChainSync wants."""
+    """sync(drive, chain) and set_size(drive, size), as
+    vdsm.virt.livemerge.ChainSync wants."""
 
     def __init__(self, storage: StorageSubsystem) -> None:
         self._storage = storage
@@ -131,6 +132,10 @@ class _VolumeChains:
     def sync(self, drive: dict[str, Any], chain: list[str]) -> list[str]:
         return self._storage.service.chains.sync(
             drive["domainID"], drive["imageID"], chain)
+
+    def set_size(self, drive: dict[str, Any], size: int) -> None:
+        self._storage.service.chains.set_size(
+            drive["domainID"], drive["imageID"], drive["volumeID"], size)
 
 
 class _VolumeExtender:

@@ -57,6 +57,9 @@ class ChainSync(Protocol):
         """Make the metadata follow ``chain`` (base first); the volumes
         marked ILLEGAL."""
 
+    def set_size(self, drive: dict[str, Any], size: int) -> None:
+        """Record the volume's virtual size QEMU now uses (0: resizing)."""
+
 
 @dataclasses.dataclass
 class Merge:
