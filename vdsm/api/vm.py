@@ -147,9 +147,8 @@ class VmVerbs:
     # --- running VMs' disks: replication, resize, alignment -------------
     def disk_replicate_start(self, vm_id: str, src_disk: Any, dst_disk: Any,
                              need_extend: bool = True) -> None:
-        # accepted for the classic signature; file volumes need no
-        # extension and extending block replicas is not implemented yet
-        self._svc.disk_replicate_start(vm_id, src_disk, dst_disk)
+        self._svc.disk_replicate_start(vm_id, src_disk, dst_disk,
+                                       need_extend=need_extend)
 
     def disk_replicate_finish(self, vm_id: str, src_disk: Any,
                               dst_disk: Any) -> None:

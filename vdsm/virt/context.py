@@ -39,3 +39,6 @@ class VirtContext:
     # the host jobs registry (live merge): the agent's, handed in
     jobs: JobRegistry = field(default_factory=JobRegistry)
     chains: ChainSync | None = None    # storage's metadata sync after a merge
+    # the volume monitor's extend_now(vm, drive name): a thin drive (or
+    # its thin replica) grown by a chunk ahead of need
+    extend_now: Callable[[Any, str], bool] | None = None

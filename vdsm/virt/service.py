@@ -159,8 +159,10 @@ class VirtService:
         return vm.definition()
 
     # --- running VMs' disks: replication, resize, alignment; secrets -----
-    def disk_replicate_start(self, vm_id: str, src: Any, dst: Any) -> None:
-        replication.start(self.ctx, self.vm(vm_id), src, dst)
+    def disk_replicate_start(self, vm_id: str, src: Any, dst: Any,
+                             need_extend: bool = True) -> None:
+        replication.start(self.ctx, self.vm(vm_id), src, dst,
+                          need_extend=need_extend)
 
     def disk_replicate_finish(self, vm_id: str, src: Any, dst: Any) -> None:
         replication.finish(self.ctx, self.vm(vm_id), src, dst)

@@ -97,6 +97,7 @@ class VirtSubsystem:
         self.volumes = VolumeMonitor(
             self.ctx, policy=Policy.from_config(config),
             interval=config.get("vars", "vm_watermark_interval"))
+        self.ctx.extend_now = self.volumes.extend_now
         self.ctx.ovirt_agents = OvirtAgents(
             self.ctx, timeout=self.ctx.guest_agent_timeout)
         self.ctx.jobs = agent.jobs
