@@ -221,6 +221,11 @@ class VmVerbs:
         vm_id = _vm_id_of(params, vm_id, "hotplugMemory")
         return self._svc.hotplug_memory(vm_id, params)
 
+    def hotunplug_memory(self, params: dict[str, Any],
+                         vm_id: str | None = None) -> None:
+        vm_id = _vm_id_of(params, vm_id, "hotunplugMemory")
+        self._svc.hotunplug_memory(vm_id, params)
+
     def update_device(self, vm_id: str, params: dict[str, Any]) -> dict[str, Any]:
         return self._svc.update_device(vm_id, params)
 

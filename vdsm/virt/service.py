@@ -153,6 +153,9 @@ class VirtService:
         hotplug.hotplug_memory(self.ctx, vm, params)
         return vm.definition()
 
+    def hotunplug_memory(self, vm_id: str, params: Any) -> None:
+        hotplug.hotunplug_memory(self.ctx, self.vm(vm_id), params)
+
     def update_device(self, vm_id: str, params: Any) -> dict[str, Any]:
         vm = self.vm(vm_id)
         hotplug.update_device(self.ctx, vm, params)
