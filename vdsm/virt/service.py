@@ -69,9 +69,9 @@ class VirtService:
     def snapshot(self, vm_id: str, snap_drives: Any, *, memory: Any = None,
                  frozen: bool = False, timeout: Any = None,
                  freeze_timeout: Any = None) -> None:
-        snapshot.check_timeouts(timeout, freeze_timeout)
         snapshot.snapshot(self.ctx, self.vm(vm_id), snap_drives, memory=memory,
-                          frozen=frozen)
+                          frozen=frozen, timeout=timeout,
+                          freeze_timeout=freeze_timeout)
 
     # --- migration -------------------------------------------------------
     def migrate(self, vm_id: str, params: dict[str, Any]) -> dict[str, Any]:
