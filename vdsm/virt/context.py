@@ -18,6 +18,7 @@ from vdsm.virt.registry import VmRegistry
 if TYPE_CHECKING:
     from vdsm.virt.livemerge import ChainSync
     from vdsm.virt.ovirtagent import OvirtAgents
+    from vdsm.virt.thinprov import Extender
 
 
 @dataclass
@@ -42,3 +43,7 @@ class VirtContext:
     # the volume monitor's extend_now(vm, drive name): a thin drive (or
     # its thin replica) grown by a chunk ahead of need
     extend_now: Callable[[Any, str], bool] | None = None
+    # storage's volume extender (the volume monitor's too) and its chunk:
+    # a live merge grows a thin block base with it before committing
+    extender: Extender | None = None
+    thin_chunk: int = 0
