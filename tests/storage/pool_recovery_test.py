@@ -5,7 +5,8 @@ One host (vdsmd, supervdsmd, a private sanlock) and one loop-backed ext4
 shared by the module: a pool whose master is lost to a forced detach, then
 the main pool (master sd1, sd2, sd3 active, sd4 of format 3) for the
 upgrade, then its master directory removed with rm -rf while the agent
-runs and the pool reconstructed, twice. The tests run in file order.
+runs and the pool reconstructed. The tests run in file order. A reachable
+old master made regular (block and file): block_reconstruct_test.
 """
 
 from __future__ import annotations
@@ -36,8 +37,6 @@ from vdsm.storage.domains import metadata
 pytestmark = [need_root, need_sanlock]
 MiB = 1024 * 1024
 RAW, SPARSE = 5, 2
-POOL_KEYS = ("POOL_DESCRIPTION", "POOL_DOMAINS", "POOL_SPM_ID", "POOL_SPM_LVER",
-             "MASTER_VERSION")
 
 
 class Env:
@@ -210,22 +209,3 @@ def test_reconstruct_after_the_master_directory_is_removed(env):
     wait_task(e.p, kept)  # finished, not cleared: a record on sd2
     assert os.listdir(os.path.join(e.mnt, e.sd2, "master", "tasks")) == [kept]
     ok(e.p.clearTask(kept))
-
-
-def test_reconstruct_makes_a_reachable_old_master_regular(env):
-    e = env
-    e.leave(e.sp)
-    domains = {e.sd2: "Active", e.sd3: "Active", e.sd4: "Active"}
-    assert code(reconstruct(e, e.sd3, 2, domains)) == 326  # sd2 is at 2
-    assert e.md(e.sd3)["ROLE"] == "Regular"
-    ok(reconstruct(e, e.sd3, 3, domains))
-    md2, md3 = e.md(e.sd2), e.md(e.sd3)
-    assert (md2["ROLE"], md2["POOL_UUID"]) == ("Regular", e.sp)
-    assert not set(POOL_KEYS) & set(md2)
-    assert (md3["ROLE"], md3["MASTER_VERSION"]) == ("Master", "3")
-    assert code(e.p.connectStoragePool(e.sp, 1, "", e.sd2, 2)) == 355
-    ok(e.p.connectStoragePool(e.sp, 1, "", e.sd3, 3))
-    become_spm(e.p, e.sp)
-    info = e.info(e.sp)
-    assert (info["master_uuid"], info["master_ver"]) == (e.sd3, 3)
-    e.create_volume(e.sd2, e.sp)
