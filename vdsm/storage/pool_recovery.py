@@ -63,6 +63,8 @@ class PoolRecovery:
         that pool frees the domain by its own lease."""
         svc = self._svc
         pool = svc.pool
+        if pool is not None and sp_uuid is None and sd_uuid in pool.domains():
+            sp_uuid = pool.sp_uuid   # "whatever pool": the connected one
         if pool is not None and sp_uuid == pool.sp_uuid:
             spm = svc._spm(sp_uuid)
 
