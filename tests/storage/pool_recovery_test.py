@@ -187,6 +187,9 @@ def test_reconstruct_after_the_master_directory_is_removed(env):
         ("Master", e.sp, "2")
     assert not os.path.exists(stale)  # a stale task record is not recovered
     assert os.path.isdir(os.path.join(e.mnt, e.sd2, "master", "vms"))
+    # sd2 is this pool's master at 2 now: not again at 2 elsewhere
+    assert code(reconstruct(e, e.sd3, 2, domains)) == 326
+    assert e.md(e.sd3)["ROLE"] == "Regular"
 
     ok(e.p.connectStoragePool(e.sp, 1, "", e.sd2, 2))
     assert code(reconstruct(e, e.sd3, 3, domains)) == 325  # connected
