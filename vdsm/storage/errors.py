@@ -185,3 +185,19 @@ SanlockInquireError = _error("SanlockInquireError", "Inquire sanlock daemon fail
 TaskInProgress = _error("TaskInProgress", "Running Task in progress")
 ResourceTimeout = _error("ResourceTimeout", "Resource timeout")
 InvalidResourceName = _error("InvalidResourceName", "Invalid resource name")
+
+# --- Pool recovery (reconstructMaster, upgradeStoragePool,
+# forcedDetachStorageDomain, fenceSpmStorage): vdsm/storage/spm/recovery_*.py.
+ReconstructMasterError = _error("ReconstructMasterError",
+                                "Cannot reconstruct master domain")
+StoragePoolConnected = _error(
+    "StoragePoolConnected", "Cannot perform action while storage pool is connected")
+StoragePoolHigherVersionMasterFound = _error(
+    "StoragePoolHigherVersionMasterFound",
+    "Found master domain with higher master version than input")
+StorageDomainStatusError = _error("StorageDomainStatusError",
+                                  "Unsupported Storage Domain status")
+UnsupportedDomainVersion = _error(
+    "UnsupportedDomainVersion", "Domain version is unsupported by this version of VDSM")
+SpmParamsMismatch = _error("SpmParamsMismatch",
+                           "Pool previous lver/id don't match request")

@@ -37,6 +37,7 @@ from vdsm.storage.errors import (
     StoragePoolUnknown,
 )
 from vdsm.storage.images import ImageOperations
+from vdsm.storage.pool_recovery import PoolRecovery
 from vdsm.storage.spm import master_migration
 from vdsm.storage.spm import pool as pools
 from vdsm.storage.spm.extension import Extensions
@@ -88,6 +89,7 @@ class StorageService:
         self._lock = threading.Lock()
         self.pool: pools.StoragePool | None = None
         self.spm: Spm | None = None
+        self.recovery = PoolRecovery(self)  # reconstruct, upgrade, fence, forced detach
 
     # --- pool and SPM plumbing ---------------------------------------------
     def _is_spm(self) -> bool:
