@@ -185,3 +185,11 @@ SanlockInquireError = _error("SanlockInquireError", "Inquire sanlock daemon fail
 TaskInProgress = _error("TaskInProgress", "Running Task in progress")
 ResourceTimeout = _error("ResourceTimeout", "Resource timeout")
 InvalidResourceName = _error("InvalidResourceName", "Invalid resource name")
+
+# OVF store, ISO files, sparsify (branch ovf: ovf_store.py, repo_files.py,
+# sparsify.py).
+StorageUpdateVmError = _error("StorageUpdateVmError", "Cannot update VM")
+GetFileStatsError = _error("GetFileStatsError", "Cannot get file stats")
+GetStorageDomainListError = _error("GetStorageDomainListError",
+                                   "Cannot get Storage Domains list")
+ImagesActionError = _error("ImagesActionError", "Error images action")
