@@ -183,3 +183,19 @@ def test_sparsify_gives_back_a_deleted_file(rig):
     subprocess.run(["e2fsck", "-f", "-n", path], check=True, timeout=60,
                    capture_output=True)
     print(f"sparsify: {before // MiB} MiB -> {after // MiB} MiB allocated", status)
+
+
+def test_an_ovf_store_disk_is_a_volume_with_its_description_kept(rig):
+    """The engine's per-domain OVF_STORE disks: a volume of disk type OVFS
+    whose JSON description (up to 175 bytes) the host keeps as given; the
+    content (a tar of OVFs) comes through image upload."""
+    p = rig["host"].proxy()
+    sd, sp = rig.get("sd2", rig["sd"]), rig["sp"]
+    desc = ('{"Updated":true,"Size":10240,"Last Updated":"Sun Nov 29 21:00:00 UTC '
+            '2026","Storage Domains":[{"uuid":"%s"}],"Disk Description":"OVF_STORE"}'
+            % sd)
+    assert len(desc) <= 175
+    img, vol = new_uuid(), new_uuid()
+    run_task(p, p.createVolume(sd, sp, img, MiB, RAW, SPARSE, "OVFS", vol, desc))
+    info = ok(p.getVolumeInfo(sd, sp, img, vol))["info"]
+    assert (info["disktype"], info["description"]) == ("OVFS", desc)
