@@ -192,8 +192,8 @@ def test_an_ovf_store_disk_is_a_volume_with_its_description_kept(rig):
     p = rig["host"].proxy()
     sd, sp = rig.get("sd2", rig["sd"]), rig["sp"]
     desc = ('{"Updated":true,"Size":10240,"Last Updated":"Sun Nov 29 21:00:00 UTC '
-            '2026","Storage Domains":[{"uuid":"%s"}],"Disk Description":"OVF_STORE"}'
-            % sd)
+            '2026","Storage Domains":[{"uuid":"' + sd + '"}],'
+            '"Disk Description":"OVF_STORE"}')
     assert len(desc) <= 175
     img, vol = new_uuid(), new_uuid()
     run_task(p, p.createVolume(sd, sp, img, MiB, RAW, SPARSE, "OVFS", vol, desc))
