@@ -96,17 +96,20 @@ class OvfStore:
     def list(self) -> list[str]:
         """UUIDs of the VMs whose OVF is stored (temp files of an interrupted
         write are not VMs)."""
+        return [n for n in self._names() if self.ops.exists(self.path(n))]
+
+    def _names(self) -> list[str]:
+        """The VM directories (an OVF may be missing: read skips those)."""
         try:
             names = self.ops.listdir(self.vms_dir)
         except FileNotFoundError:
             return []
-        return sorted(n for n in names
-                      if not n.startswith(".") and self.ops.exists(self.path(n)))
+        return sorted(n for n in names if not n.startswith("."))
 
     def read(self, vm_uuids: list[str] | None = None) -> dict[str, str]:
         """{vmUUID: OVF text} of the given VMs (all when None); a VM not
         stored is left out, as classic."""
-        wanted = self.list() if not vm_uuids else list(vm_uuids)
+        wanted = list(vm_uuids) if vm_uuids else self._names()
         result = {}
         for vm_uuid in wanted:
             try:
