@@ -9,7 +9,9 @@ getFileStats on an ISO domain with pattern and case sensitivity; 330 on a
 data domain. getImageDomainsList on two domains. sparsifyImage of a RAW
 volume whose file system had a 200 MiB file written and deleted: its
 allocation drops (virt-sparsify is not installed here: the host fstrim
-path, irs.sparsify_host_trim).
+path, irs.sparsify_host_trim). An OVFS volume keeps its JSON description.
+Last, the OVF verbs on a pool whose master is a block domain (the OVFs
+on the master LV's file system).
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from typing import Any, Iterator
 
 import pytest
 
+from tests.storage import blockagent
 from tests.storage.crash_points_test import restart
 from tests.storage.helpers import (
     BLANK,
-    StorageHost,
     become_spm,
     code,
     create_pool,
@@ -48,9 +50,18 @@ ISO_IMAGE = "11111111-1111-1111-1111-111111111111"
 
 
 @pytest.fixture(scope="module")
-def rig() -> Iterator[dict[str, Any]]:
+def lv_dir() -> Iterator[str]:
+    with blockagent.new_lv_dir() as path:
+        yield path
+
+
+@pytest.fixture(scope="module")
+def rig(lv_dir) -> Iterator[dict[str, Any]]:
+    """One host for the module: it sees loop devices as LUNs and LVs as
+    files (tests/storage/blockagent.py), so that the last test can make a
+    block pool after the file one."""
     ensure_vdsm_user()
-    host = StorageHost({("irs", "sparsify_host_trim"): True}).start()
+    host = blockagent.block_host(lv_dir, {("irs", "sparsify_host_trim"): True})
     try:
         with loop_ext4(512) as device:
             names = create_pool(host.proxy(), device)
@@ -199,3 +210,25 @@ def test_an_ovf_store_disk_is_a_volume_with_its_description_kept(rig):
     run_task(p, p.createVolume(sd, sp, img, MiB, RAW, SPARSE, "OVFS", vol, desc))
     info = ok(p.getVolumeInfo(sd, sp, img, vol))["info"]
     assert (info["disktype"], info["description"]) == ("OVFS", desc)
+
+
+def test_ovf_on_a_block_master(rig, lv_dir):
+    """The same on a block domain: the OVFs go to the master LV's file
+    system (mounted by the SPM). (The restart is shown on the file pool:
+    block_pool's clean-up holds the first agent's proxy.)"""
+    p = rig["host"].proxy()
+    sp = rig["sp"]
+    ok(p.spmStop(sp))
+    ok(p.disconnectStoragePool(sp, 1, ""))
+    vm1, vm2 = new_uuid(), new_uuid()
+    with blockagent.block_pool(p, lv_dir) as names:
+        bsp, bsd = names["sp"], names["sd"]
+        ok(p.updateVM(bsp, [{"vm": vm1, "ovf": OVF1}, {"vm": vm2, "ovf": OVF2}]))
+        ok(p.removeVM(bsp, vm2))
+        assert ok(p.getVmsList(bsp))["vmlist"] == [vm1]
+        assert ok(p.getVmsInfo(bsp, BLANK))["vmlist"] == {vm1: OVF1}
+        master = os.path.join(rig["host"].config.repository, bsp, "mastersd",
+                              "master", "vms", vm1, vm1 + ".ovf")
+        with open(master, "rb") as f:
+            assert f.read() == OVF1.encode()
+        assert bsd in os.path.realpath(master)
