@@ -138,6 +138,8 @@ def test_file_stats_of_an_iso_domain(rig):
     ctime = int(os.stat(os.path.join(iso_dir, "Boot.ISO")).st_ctime)
     assert int(stats["Boot.ISO"]["ctime"]) == ctime
     assert sorted(ok(p.getFileStats(iso, "*.iso", True))["fileStats"]) == ["tools.iso"]
+    os.chmod(os.path.join(iso_dir, "tools.iso"), 0o600)    # root's: vdsm cannot read
+    assert ok(p.getFileStats(iso, "tools.*"))["fileStats"]["tools.iso"]["status"] == 469
     assert len(ok(p.getFileStats(iso))["fileStats"]) == 3
     assert code(p.getFileStats(rig["sd"], "*", False)) == 330     # a data domain
 
