@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from vdsm.api.dispatcher import error_code
 from vdsm.api.services import TaskScheduler
 from vdsm.api.storage_images import ImageVerbs, VolumeVerbs
+from vdsm.api.storage_ovf import DomainFileVerbs, PoolOvfVerbs
 from vdsm.storage import constants as sc
 from vdsm.storage.domains import monitor
 from vdsm.storage.errors import InvalidParameterException
@@ -123,7 +124,7 @@ class IscsiConnectionVerbs:
         return self._svc.discover_send_targets(con)
 
 
-class PoolVerbs:
+class PoolVerbs(PoolOvfVerbs):  # branch ovf: OVF store verbs mixed in
     def __init__(self, service: StorageService, host_tasks: TaskScheduler) -> None:
         self._svc = service
         self._host_tasks = host_tasks
@@ -194,10 +195,10 @@ class PoolVerbs:
         return self._svc.spm_status(storagepool_id)
 
     def get_iso_list(self, storagepool_id: str, extension: str = "iso") -> list[str]:
-        return self._svc.iso_files(storagepool_id, f"*.{extension}")
+        return self._svc.files.iso_files(storagepool_id, f"*.{extension}")
 
     def get_floppy_list(self, storagepool_id: str) -> list[str]:
-        return self._svc.iso_files(storagepool_id, "*.vfd")
+        return self._svc.files.iso_files(storagepool_id, "*.vfd")
 
     def set_description(self, storagepool_id: str, description: str) -> None:
         self._svc.pool_verb(storagepool_id, "setStoragePoolDescription",
@@ -232,7 +233,7 @@ class PoolVerbs:
         return self._svc.recovery.fence_spm(storagepool_id, last_owner, last_lver)
 
 
-class DomainVerbs:
+class DomainVerbs(DomainFileVerbs):  # branch ovf: getFileStats
     def __init__(self, service: StorageService) -> None:
         self._svc = service
 

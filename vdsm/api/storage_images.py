@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from vdsm.api.storage_ovf import ImageSpaceVerbs
 from vdsm.storage import constants as sc
 
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 BLANK = sc.BLANK_UUID
 
 
-class ImageVerbs:
+class ImageVerbs(ImageSpaceVerbs):  # branch ovf: sparsify
     def __init__(self, service: StorageService) -> None:
         self._svc = service
 

@@ -201,3 +201,10 @@ UnsupportedDomainVersion = _error(
     "UnsupportedDomainVersion", "Domain version is unsupported by this version of VDSM")
 SpmParamsMismatch = _error("SpmParamsMismatch",
                            "Pool previous lver/id don't match request")
+# OVF store, ISO files, sparsify (branch ovf: ovf_store.py, repo_files.py,
+# sparsify.py).
+StorageUpdateVmError = _error("StorageUpdateVmError", "Cannot update VM")
+GetFileStatsError = _error("GetFileStatsError", "Cannot get file stats")
+GetStorageDomainListError = _error("GetStorageDomainListError",
+                                   "Cannot get Storage Domains list")
+ImagesActionError = _error("ImagesActionError", "Error images action")

@@ -36,8 +36,11 @@ from vdsm.storage.errors import (
     StorageDomainTypeError,
     StoragePoolUnknown,
 )
+from vdsm.storage.image_space import ImageSpace
 from vdsm.storage.images import ImageOperations
+from vdsm.storage.pool_ovf import PoolOvf
 from vdsm.storage.pool_recovery import PoolRecovery
+from vdsm.storage.repo_files import RepoFiles
 from vdsm.storage.spm import master_migration
 from vdsm.storage.spm import pool as pools
 from vdsm.storage.spm.extension import Extensions
@@ -86,6 +89,12 @@ class StorageService:
         self.cold_merge = ColdMerge(self.cache, self.resources, self._guard)
         self.chains = chainsync.VolumeChains(self.cache, self.resources,
                                              self.prepare_image)
+        # branch ovf: OVF store, ISO file stats, image domains, sparsify
+        self.ovf = PoolOvf(self.resources, pool=self._pool, spm=self._spm)
+        self.files = RepoFiles(self.cache, self.resources, pool=self._pool)
+        self.space = ImageSpace(self.cache, self.resources, self._guard, trim=(
+            (lambda path: ctx.supervdsm.call("trim_image", path=path))
+            if ctx.setting("sparsify_host_trim") else None))
         self._lock = threading.Lock()
         self.pool: pools.StoragePool | None = None
         self.spm: Spm | None = None
@@ -362,16 +371,6 @@ class StorageService:
         dom = self.cache.current(sd_uuid)
         vols = image.chain(dom, img_uuid, vol_uuid)
         dom.volume(img_uuid, vols[-1]).teardown()   # the whole chain
-
-    def iso_files(self, sp_uuid: str, pattern: str) -> list[str]:
-        pool = self._pool(sp_uuid)
-        for sd_uuid, status in pool.domains().items():
-            if status != sc.DOM_ACTIVE:
-                continue
-            dom = self.cache.produce(sd_uuid)
-            if dom.dom_class() == sc.ISO_DOMAIN:
-                return dom.files(pattern)
-        return []
 
     # --- monitoring --------------------------------------------------------------
     def repo_statuses(self, domains: list[str] | None = None
