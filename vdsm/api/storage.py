@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from vdsm.api.dispatcher import error_code
 from vdsm.api.services import TaskScheduler
 from vdsm.api.storage_images import ImageVerbs, VolumeVerbs
+from vdsm.api.storage_sdm import SdmVerbs
 from vdsm.storage import constants as sc
 from vdsm.storage.domains import monitor
 
@@ -34,6 +35,7 @@ def handlers(service: StorageService, host_tasks: TaskScheduler
         "Volume": VolumeVerbs(service),
         "LVMVolumeGroup": VolumeGroupVerbs(service),
         "ISCSIConnection": IscsiConnectionVerbs(service),
+        "SDM": SdmVerbs(service),
     }
 
 

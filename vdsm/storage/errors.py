@@ -185,3 +185,9 @@ SanlockInquireError = _error("SanlockInquireError", "Inquire sanlock daemon fail
 TaskInProgress = _error("TaskInProgress", "Running Task in progress")
 ResourceTimeout = _error("ResourceTimeout", "Resource timeout")
 InvalidResourceName = _error("InvalidResourceName", "Invalid resource name")
+
+# ---- Image transfer and SDM jobs (issue 13: upload/download, SDM) --------
+ImageVerificationError = _error("ImageVerificationError", "Image verification failed")
+GenerationMismatch = _error(
+    "GenerationMismatch",
+    "The provided generation does not match the actual generation")
