@@ -9,6 +9,9 @@ daemon) on a loop-backed ext4 mounted as a POSIX domain, and compares:
   ``qemu-img create`` of the same kind of volume;
 - repoStats latency with 20 monitored domains, beside ping.
 
+Section ``transfer`` (downloadImage/uploadImage beside curl):
+benchmarks/storage_transfer.py, run alone with ``--section transfer``.
+
     .venv/bin/python benchmarks/storage.py [--size-mb 1024] [--creates 10]
 
 Needs root and the sanlock package (see tests/storage/helpers.py).
@@ -168,7 +171,13 @@ def main() -> int:
     parser.add_argument("--creates", type=int, default=10)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--section", choices=("transfer",),
+                        help="run only this section (its own module)")
     args = parser.parse_args()
+    if args.section == "transfer":
+        from benchmarks.storage_transfer import transfer
+        transfer(args.size_mb)
+        return 0
     ensure_vdsm_user()
     host = StorageHost({("irs", "sd_health_check_delay"): 2.0}).start()
     try:
