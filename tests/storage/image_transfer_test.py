@@ -9,7 +9,8 @@ domain on a loop ext4) and a local HTTP server started by the test:
   and the job with 484 (ImageVerificationError), the volume ILLEGAL;
 - a server breaking once at 50 % with Range support: the transfer
   resumes (the agent's log names the offset) and completes, identical;
-- bad methodArgs are refused at once, before any task.
+- bad methodArgs are refused at once, before any task; an image of two
+  volumes fails the task with 261 (classic: one volume only).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.storage.helpers import need_root, need_sanlock, ok, wait_task
+from tests.storage.helpers import need_root, need_sanlock, new_uuid, ok, wait_task
 from tests.storage.transfer_server import TransferServer
 from tests.storage.transferagent import (
     MiB,
@@ -144,3 +145,18 @@ def test_bad_method_args_are_refused_before_a_task(agent: Any) -> None:
         answer = host.proxy().downloadImage(args, pool["sp"], pool["sd"], img, vol)
         assert answer["status"]["code"] == 1000, answer   # InvalidParameterException
     assert volume_info(host, pool, img, vol)["legality"] == "LEGAL"
+
+
+def test_image_of_several_volumes_is_refused(agent: Any, server: TransferServer
+                                             ) -> None:
+    host, pool = agent
+    img, base = create_volume(host, pool, size=16 * MiB)
+    p = host.proxy()
+    top = new_uuid()
+    task = ok(p.createVolume(pool["sd"], pool["sp"], img, 16 * MiB, 4, 2, "DATA",
+                             top, "top", img, base))["uuid"]
+    assert wait_task(p, task)["taskResult"] == "success"
+    up = ok(p.uploadImage(http(server.url), pool["sp"], pool["sd"], img))["uuid"]
+    status = wait_task(p, up)
+    assert status["code"] == 261, status
+    assert "more than one volume" in status["message"]

@@ -28,7 +28,11 @@ from vdsm.storage import resources as rm
 from vdsm.storage.domains import image
 from vdsm.storage.domains.cache import DomainCache
 from vdsm.storage.domains.volume import Volume
-from vdsm.storage.errors import ImageVerificationError, InvalidParameterException
+from vdsm.storage.errors import (
+    CopyImageError,
+    ImageVerificationError,
+    InvalidParameterException,
+)
 from vdsm.storage.transfer import runner
 from vdsm.storage.volumes import domain_lock, image_lock
 from vdsm.tasks.context import TaskContext
@@ -121,10 +125,17 @@ class ImageTransfers:
                      vol.vol_uuid, url, result.total)
 
     def _volume(self, sd_uuid: str, img_uuid: str, vol_uuid: str | None) -> Volume:
+        """The one volume transferred: as classic, an image of several
+        volumes (or on a template) is refused with CopyImageError."""
         dom = self.cache.produce(sd_uuid)
         if not vol_uuid or vol_uuid == sc.BLANK_UUID:
-            vol_uuid = image.chain(dom, img_uuid)[-1]
-        return dom.volume(img_uuid, vol_uuid)
+            vol_uuid = None
+        chain = image.chain(dom, img_uuid, vol_uuid)
+        if len(chain) > 1:
+            raise CopyImageError(
+                f"low level Image copy failed: importing and exporting an image "
+                f"with more than one volume is not supported ({img_uuid}: {chain})")
+        return dom.volume(img_uuid, chain[0])
 
     @contextlib.contextmanager
     def _job(self, ctx: TaskContext, description: str) -> Iterator[Job]:
