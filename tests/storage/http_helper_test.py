@@ -1,17 +1,20 @@
 """The transfer helper process (vdsm/storage/transfer/http_helper.py) run
 through its runner (runner.py) against a real local HTTP server: whole
 GET and PUT, resume with Range after a broken connection, a server
-without ranges that stops mid-transfer, an HTTP error, a timeout."""
+without ranges that stops mid-transfer, an HTTP error, a timeout; HTTPS
+trusted through a CA file, refused when the CA is not trusted."""
 
 from __future__ import annotations
 
 import logging
 import os
+import ssl
 from collections.abc import Iterator
 
 import pytest
 
 from tests.storage.transfer_server import TransferServer
+from vdsm.common import pki
 from vdsm.storage.errors import CopyImageError, ImageVerificationError
 from vdsm.storage.transfer import http_helper, runner
 
@@ -117,3 +120,21 @@ def test_timeout_kills_the_helper(server: TransferServer, tmp_path: str) -> None
     with pytest.raises(CopyImageError, match="timed out"):
         runner.run("get", server.url, os.path.join(tmp_path, "t"), headers={},
                    progress=lambda p: None, aborting=lambda: False, timeout=0.01)
+
+
+def test_https_with_a_trusted_ca_and_without(source: str, tmp_path: str) -> None:
+    paths = pki.PkiPaths(os.path.join(tmp_path, "pki"))
+    pki.create_host_pki(paths, hostname="localhost")
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(paths.host_cert, paths.host_key)
+    srv = TransferServer(source, os.path.join(tmp_path, "put"), tls=tls)
+    try:
+        target = os.path.join(tmp_path, "target")
+        assert srv.url.startswith("https://127.0.0.1:")
+        result = transfer("get", srv.url, target, cafile=paths.ca_cert)
+        assert result.bytes == SIZE and read(target) == read(source)
+        with pytest.raises(CopyImageError, match="CERTIFICATE_VERIFY_FAILED"):
+            runner.run("get", srv.url, target, headers={}, progress=lambda p: None,
+                       aborting=lambda: False, timeout=60)   # the host's CAs only
+    finally:
+        srv.close()

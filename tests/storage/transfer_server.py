@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -23,8 +24,13 @@ CHUNK = 1024 * 1024
 class TransferServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, source: str, put_path: str, *, ranges: bool = True) -> None:
+    def __init__(self, source: str, put_path: str, *, ranges: bool = True,
+                 tls: ssl.SSLContext | None = None) -> None:
+        """``tls``: serve HTTPS with this server context."""
         super().__init__(("127.0.0.1", 0), _Handler)
+        if tls is not None:
+            self.socket = tls.wrap_socket(self.socket, server_side=True)
+        self.scheme = "https" if tls is not None else "http"
         self.source = source
         self.put_path = put_path
         self.ranges = ranges
@@ -37,7 +43,7 @@ class TransferServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/image"
+        return f"{self.scheme}://127.0.0.1:{self.server_address[1]}/image"
 
     def configure(self, *, source: str | None = None, ranges: bool | None = None,
                   break_at: int | None = None, breaks: int = 0) -> None:
