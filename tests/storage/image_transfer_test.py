@@ -9,6 +9,9 @@ domain on a loop ext4) and a local HTTP server started by the test:
   and the job with 484 (ImageVerificationError), the volume ILLEGAL;
 - a server breaking once at 50 % with Range support: the transfer
   resumes (the agent's log names the offset) and completes, identical;
+- a server stalling at 50 %: Host.getJobs shows the job running at about
+  50 %, the volume ILLEGAL; stopTask ends it at once (the helper killed),
+  the job failed, the volume still ILLEGAL;
 - bad methodArgs are refused at once, before any task; an image of two
   volumes fails the task with 261 (classic: one volume only).
 """
@@ -21,7 +24,14 @@ from typing import Any
 
 import pytest
 
-from tests.storage.helpers import need_root, need_sanlock, new_uuid, ok, wait_task
+from tests.storage.helpers import (
+    need_root,
+    need_sanlock,
+    new_uuid,
+    ok,
+    wait_for,
+    wait_task,
+)
 from tests.storage.transfer_server import TransferServer
 from tests.storage.transferagent import (
     MiB,
@@ -160,3 +170,27 @@ def test_image_of_several_volumes_is_refused(agent: Any, server: TransferServer
     status = wait_task(p, up)
     assert status["code"] == 261, status
     assert "more than one volume" in status["message"]
+
+
+def test_stalled_transfer_shows_progress_and_stops(agent: Any, server: TransferServer,
+                                                   image: str) -> None:
+    host, pool = agent
+    img, vol = create_volume(host, pool, size=IMAGE_VIRTUAL)
+    half = os.path.getsize(image) // 2
+    server.configure(source=image, hold_at=half)
+    p = host.proxy()
+    task = ok(p.downloadImage(http(server.url), pool["sp"], pool["sd"], img,
+                              vol))["uuid"]
+    try:
+        expected = 100 * half // os.path.getsize(image)
+        record = wait_for(lambda: (r := job(host, task)).get("progress") == expected
+                          and r, 30, "progress at the stall")
+        assert record["status"] == "running"
+        assert volume_info(host, pool, img, vol)["legality"] == "ILLEGAL"
+        ok(p.stopTask(task))
+        status = wait_task(p, task, timeout=10)
+    finally:
+        server.release.set()
+    assert status["taskResult"] != "success", status
+    assert job(host, task)["status"] == "failed"
+    assert volume_info(host, pool, img, vol)["legality"] == "ILLEGAL"

@@ -3,7 +3,9 @@
 GET serves one file, with ``Range: bytes=N-`` support (206 and
 Content-Range) when ``ranges`` is set; ``break_at`` makes the next
 ``breaks`` GETs send the full Content-Length but close the connection
-after that offset (a server that stops mid-transfer). PUT stores the body
+after that offset (a server that stops mid-transfer); ``hold_at`` makes
+GETs stall at that offset until :attr:`release` is set (a stalled server,
+at most 30 s). PUT stores the body
 in ``put_path``. It runs in a daemon thread of the test on 127.0.0.1 and
 a free port; :meth:`close` stops it. Every request is recorded in
 ``requests`` as (method, Range header or "").
@@ -36,6 +38,8 @@ class TransferServer(ThreadingHTTPServer):
         self.ranges = ranges
         self.break_at: int | None = None
         self.breaks = 0
+        self.hold_at: int | None = None
+        self.release = threading.Event()
         self.requests: list[tuple[str, str]] = []
         self._thread = threading.Thread(target=self.serve_forever, daemon=True,
                                         kwargs={"poll_interval": 0.1})
@@ -46,15 +50,19 @@ class TransferServer(ThreadingHTTPServer):
         return f"{self.scheme}://127.0.0.1:{self.server_address[1]}/image"
 
     def configure(self, *, source: str | None = None, ranges: bool | None = None,
-                  break_at: int | None = None, breaks: int = 0) -> None:
+                  break_at: int | None = None, breaks: int = 0,
+                  hold_at: int | None = None) -> None:
         if source is not None:
             self.source = source
         if ranges is not None:
             self.ranges = ranges
         self.break_at, self.breaks = break_at, breaks
+        self.hold_at = hold_at
+        self.release.clear()
         self.requests.clear()
 
     def close(self) -> None:
+        self.release.set()
         self.shutdown()
         self.server_close()
         self._thread.join(10)
@@ -94,10 +102,18 @@ class _Handler(BaseHTTPRequestHandler):
             f.seek(start)
             offset = start
             while offset < stop:
-                data = f.read(min(CHUNK, stop - offset))
+                if offset == srv.hold_at:
+                    self.wfile.flush()
+                    srv.release.wait(30)
+                end = stop if srv.hold_at is None or offset >= srv.hold_at \
+                    else min(stop, srv.hold_at)
+                data = f.read(min(CHUNK, end - offset))
                 if not data:
                     break
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    return      # the client went away (killed)
                 offset += len(data)
         if stop < size:       # stop mid-transfer: close without the rest
             self.wfile.flush()

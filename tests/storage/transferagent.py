@@ -55,7 +55,8 @@ def jsonrpc(host: StorageHost, method: str, params: dict[str, Any]) -> Any:
 
 
 def job(host: StorageHost, job_id: str) -> dict[str, Any]:
-    return jsonrpc(host, "Host.getJobs", {"job_ids": [job_id]})[job_id]
+    """The job's record ({} while it is not registered yet)."""
+    return jsonrpc(host, "Host.getJobs", {"job_ids": [job_id]}).get(job_id, {})
 
 
 def wait_job(host: StorageHost, job_id: str, timeout: float = 60) -> dict[str, Any]:

@@ -26,12 +26,10 @@ import os
 import socket
 import ssl
 import sys
-import time
 import urllib.parse
 from typing import Any
 
 CHUNK = 4 * 1024 * 1024
-PROGRESS_INTERVAL = 0.2
 BROKEN = (ConnectionError, http.client.IncompleteRead, http.client.RemoteDisconnected,
           socket.timeout, TimeoutError, http.client.BadStatusLine)
 
@@ -74,13 +72,15 @@ def connect(url: str, *, timeout: float, cafile: str | None
 
 
 class Progress:
+    """Reports each whole percent reached (at most ~100 lines a transfer)."""
+
     def __init__(self) -> None:
-        self.last = 0.0
+        self.last = -1
 
     def report(self, done: int, total: int, *, force: bool = False) -> None:
-        now = time.monotonic()
-        if force or now - self.last >= PROGRESS_INTERVAL:
-            self.last = now
+        percent = 100 * done // total if total else 100
+        if force or percent != self.last:
+            self.last = percent
             emit("progress", done=done, total=total)
 
 
@@ -131,7 +131,7 @@ def download(url: str, path: str, headers: dict[str, str], *, retries: int,
             offset = start          # 0 when the server ignored the Range
             try:
                 while offset < total:
-                    data = resp.read(min(CHUNK, total - offset))
+                    data = resp.read1(min(CHUNK, total - offset))
                     if not data:
                         raise http.client.IncompleteRead(b"", total - offset)
                     os.pwrite(fd, data, offset)

@@ -4,7 +4,8 @@ The helper (:mod:`vdsm.storage.transfer.http_helper`) is started through
 :func:`vdsm.common.commands.start` (it dies with the agent), the request
 headers written to its stdin, and its JSON lines read until it exits.
 The whole transfer is bounded by ``timeout``: past it, or when
-``aborting()`` turns true, the helper's process group is killed.
+``aborting()`` turns true (polled by a watcher thread, so a stalled
+server does not delay it), the helper's process group is killed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -25,6 +27,7 @@ from vdsm.storage.errors import CopyImageError, ImageVerificationError
 log = logging.getLogger(__name__)
 
 HELPER = "vdsm.storage.transfer.http_helper"
+WATCH_INTERVAL = 0.2
 
 
 @dataclass(frozen=True)
@@ -78,14 +81,31 @@ def run(op: str, url: str, path: str, *, headers: dict[str, str],
         except ProcessLookupError:
             log.debug("transfer helper %d already gone", proc.pid)
 
-    timer = threading.Timer(timeout, kill, args=(f"timed out after {timeout:g}s",))
-    timer.daemon = True
-    timer.start()
+    done = threading.Event()
+
+    def watch() -> None:
+        """Kill the helper past the deadline or on abort, even while it
+        waits on a stalled server and reports nothing."""
+        deadline = time.monotonic() + timeout
+        while not done.wait(min(WATCH_INTERVAL, timeout)):
+            if aborting():
+                kill("aborted")
+                return
+            if time.monotonic() >= deadline:
+                kill(f"timed out after {timeout:g}s")
+                return
+
+    watcher = threading.Thread(target=watch, name="transfer-watch", daemon=True)
+    watcher.start()
     last: dict[str, Any] = {}
     try:
         assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(json.dumps(headers))
-        proc.stdin.close()
+        try:
+            proc.stdin.write(json.dumps(headers))
+            proc.stdin.close()
+        except BrokenPipeError:
+            log.warning("transfer helper %d exited before reading its headers",
+                        proc.pid)   # its exit status tells why
         for line in proc.stdout:
             event = _parse(line)
             if event is None:
@@ -97,8 +117,6 @@ def run(op: str, url: str, path: str, *, headers: dict[str, str],
             elif kind == "resume":
                 log.info("transfer %s %s: connection lost, resuming at offset %d of "
                          "%d", op, url, event["offset"], event["total"])
-            if aborting() and not killed:
-                kill("aborted")
         err = proc.stderr.read() if proc.stderr is not None else ""
         rc = proc.wait(timeout=30)
     except BaseException:
@@ -106,7 +124,8 @@ def run(op: str, url: str, path: str, *, headers: dict[str, str],
         proc.wait(timeout=30)
         raise
     finally:
-        timer.cancel()
+        done.set()
+        watcher.join(10)
     if killed:
         raise CopyImageError(f"Image transfer {op} {url}: {killed[0]}")
     if rc == 0 and last.get("event") == "done":
