@@ -133,6 +133,8 @@ def test_https_with_a_trusted_ca_and_without(source: str, tmp_path: str) -> None
         assert srv.url.startswith("https://127.0.0.1:")
         result = transfer("get", srv.url, target, cafile=paths.ca_cert)
         assert result.bytes == SIZE and read(target) == read(source)
+        assert transfer("put", srv.url, source, cafile=paths.ca_cert).bytes == SIZE
+        assert read(srv.put_path) == read(source)
         with pytest.raises(CopyImageError, match="CERTIFICATE_VERIFY_FAILED"):
             runner.run("get", srv.url, target, headers={}, progress=lambda p: None,
                        aborting=lambda: False, timeout=60)   # the host's CAs only

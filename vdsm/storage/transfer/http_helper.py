@@ -159,6 +159,26 @@ def download(url: str, path: str, headers: dict[str, str], *, retries: int,
     return {"bytes": total, "total": total, "resumes": resumes}
 
 
+def _send_chunk(conn: http.client.HTTPConnection, f: Any, offset: int,
+                count: int) -> int:
+    """Send ``count`` bytes of ``f`` from ``offset``: sendfile (no copy
+    through Python) on plain HTTP, read and send under TLS. Raises
+    ConnectionError when the file ends early or the peer goes away."""
+    sock = conn.sock
+    if sock is None:
+        raise ConnectionError("not connected")
+    if isinstance(sock, ssl.SSLSocket):
+        f.seek(offset)
+        data = f.read(count)
+        sock.sendall(data)
+        n = len(data)
+    else:
+        n = sock.sendfile(f, offset, count)
+    if n == 0:
+        raise ConnectionError(f"nothing sent at offset {offset}")
+    return n
+
+
 def upload(url: str, path: str, headers: dict[str, str], *, retries: int,
            timeout: float, cafile: str | None) -> dict[str, int]:
     """PUT the file; a broken connection restarts it from the start (a PUT
@@ -175,9 +195,8 @@ def upload(url: str, path: str, headers: dict[str, str], *, retries: int,
                 conn.putheader(name, value)
             conn.endheaders()
             with open(path, "rb") as f:
-                while data := f.read(CHUNK):
-                    conn.send(data)
-                    sent += len(data)
+                while sent < total:
+                    sent += _send_chunk(conn, f, sent, min(CHUNK, total - sent))
                     progress.report(sent, total)
             resp = conn.getresponse()
             body = resp.read(512).decode("utf-8", "replace")
