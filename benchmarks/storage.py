@@ -10,6 +10,8 @@ daemon) on a loop-backed ext4 mounted as a POSIX domain, and compares:
 - repoStats latency with 20 monitored domains, beside ping.
 
 Section ``ovf`` (OVF store, sparsify): benchmarks/storage_ovf.py.
+Section ``transfer`` (downloadImage/uploadImage beside curl):
+benchmarks/storage_transfer.py, run alone with ``--section transfer``.
 
     .venv/bin/python benchmarks/storage.py [--size-mb 1024] [--creates 10]
 
@@ -170,14 +172,19 @@ def main() -> int:
     parser.add_argument("--creates", type=int, default=10)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
-    # branch ovf: --section ovf (benchmarks/storage_ovf.py)
-    parser.add_argument("--section", choices=("core", "ovf"), default="core")
+    parser.add_argument("--section", choices=("core", "ovf", "transfer"),
+                        default="core",
+                        help="run only this section (its own module)")
     parser.add_argument("--vms", type=int, default=200)
     parser.add_argument("--sparsify-mb", type=int, default=1024)
     args = parser.parse_args()
     if args.section == "ovf":
         from benchmarks.storage_ovf import run
         return run(args)
+    if args.section == "transfer":
+        from benchmarks.storage_transfer import transfer
+        transfer(args.size_mb)
+        return 0
     ensure_vdsm_user()
     host = StorageHost({("irs", "sd_health_check_delay"): 2.0}).start()
     try:

@@ -15,6 +15,7 @@ from vdsm.api.dispatcher import error_code
 from vdsm.api.services import TaskScheduler
 from vdsm.api.storage_images import ImageVerbs, VolumeVerbs
 from vdsm.api.storage_ovf import DomainFileVerbs, PoolOvfVerbs
+from vdsm.api.storage_sdm import SdmVerbs
 from vdsm.storage import constants as sc
 from vdsm.storage.domains import monitor
 from vdsm.storage.errors import InvalidParameterException
@@ -37,6 +38,7 @@ def handlers(service: StorageService, host_tasks: TaskScheduler
         "Volume": VolumeVerbs(service),
         "LVMVolumeGroup": VolumeGroupVerbs(service),
         "ISCSIConnection": IscsiConnectionVerbs(service),
+        "SDM": SdmVerbs(service),
     }
 
 
@@ -124,7 +126,7 @@ class IscsiConnectionVerbs:
         return self._svc.discover_send_targets(con)
 
 
-class PoolVerbs(PoolOvfVerbs):  # branch ovf: OVF store verbs mixed in
+class PoolVerbs(PoolOvfVerbs):  # the OVF store verbs mixed in
     def __init__(self, service: StorageService, host_tasks: TaskScheduler) -> None:
         self._svc = service
         self._host_tasks = host_tasks
@@ -233,7 +235,7 @@ class PoolVerbs(PoolOvfVerbs):  # branch ovf: OVF store verbs mixed in
         return self._svc.recovery.fence_spm(storagepool_id, last_owner, last_lver)
 
 
-class DomainVerbs(DomainFileVerbs):  # branch ovf: getFileStats
+class DomainVerbs(DomainFileVerbs):  # getFileStats mixed in
     def __init__(self, service: StorageService) -> None:
         self._svc = service
 

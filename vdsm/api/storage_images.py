@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 BLANK = sc.BLANK_UUID
 
 
-class ImageVerbs(ImageSpaceVerbs):  # branch ovf: sparsify
+class ImageVerbs(ImageSpaceVerbs):  # sparsifyImage mixed in
     def __init__(self, service: StorageService) -> None:
         self._svc = service
 
@@ -43,6 +43,19 @@ class ImageVerbs(ImageSpaceVerbs):  # branch ovf: sparsify
         return self._svc.spm_task(storagepool_id, "moveImage", lambda ctx: ops.move(
             ctx, src_sd_uuid=storagedomain_id, dst_sd_uuid=dst_sd_uuid,
             img_uuid=image_id, op=operation))
+
+    def upload(self, method_args: dict[str, Any], storagepool_id: str,
+               storagedomain_id: str, image_id: str, volume_id: str | None = None
+               ) -> str:
+        return self._svc.transfer_image("upload", storagepool_id, storagedomain_id,
+                                        image_id, volume_id, method_args)
+
+    def download(self, method_args: dict[str, Any], storagepool_id: str,
+                 storagedomain_id: str, image_id: str, volume_id: str | None = None
+                 ) -> str:
+        return self._svc.transfer_image("download", storagepool_id,
+                                        storagedomain_id, image_id, volume_id,
+                                        method_args)
 
     def prepare(self, storagepool_id: str, storagedomain_id: str, image_id: str,
                 volume_id: str | None = None, allow_illegal: bool = False

@@ -201,10 +201,15 @@ UnsupportedDomainVersion = _error(
     "UnsupportedDomainVersion", "Domain version is unsupported by this version of VDSM")
 SpmParamsMismatch = _error("SpmParamsMismatch",
                            "Pool previous lver/id don't match request")
-# OVF store, ISO files, sparsify (branch ovf: ovf_store.py, repo_files.py,
+# OVF store, ISO files, sparsify (ovf_store.py, repo_files.py,
 # sparsify.py).
 StorageUpdateVmError = _error("StorageUpdateVmError", "Cannot update VM")
 GetFileStatsError = _error("GetFileStatsError", "Cannot get file stats")
 GetStorageDomainListError = _error("GetStorageDomainListError",
                                    "Cannot get Storage Domains list")
 ImagesActionError = _error("ImagesActionError", "Error images action")
+# ---- Image transfer and SDM jobs (issue 13: upload/download, SDM) --------
+ImageVerificationError = _error("ImageVerificationError", "Image verification failed")
+GenerationMismatch = _error(
+    "GenerationMismatch",
+    "The provided generation does not match the actual generation")

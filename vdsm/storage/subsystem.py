@@ -51,7 +51,7 @@ class StorageSubsystem:
         self._error_code = agent.error_code
         self.service = StorageService(ctx, workers=config.get("vars", "task_workers"),
                                       error_code=agent.error_code,
-                                      publisher=agent.notifier)
+                                      publisher=agent.notifier, jobs=agent.jobs)
         agent.add_task_manager(PoolTasks(self.service.current_tasks))  # type: ignore
 
     def start(self) -> None:
