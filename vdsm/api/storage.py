@@ -269,11 +269,12 @@ class DomainVerbs(DomainFileVerbs):  # getFileStats mixed in
 
     def extend(self, storagedomain_id: str, storagepool_id: str, devlist: list[str],
                force: bool = False) -> None:
-        self._svc.extend_storage_domain(storagepool_id, storagedomain_id, devlist,
-                                        force=force)
+        self._svc.block_growth.extend_storage_domain(
+            storagepool_id, storagedomain_id, devlist, force=force)
 
     def resize_pv(self, storagedomain_id: str, storagepool_id: str, guid: str) -> str:
-        return str(self._svc.resize_pv(storagepool_id, storagedomain_id, guid))
+        return str(self._svc.block_growth.resize_pv(storagepool_id,
+                                                    storagedomain_id, guid))
 
     def attach(self, storagedomain_id: str, storagepool_id: str) -> None:
         self._svc.pool_verb(storagepool_id, "attachStorageDomain", "attach",

@@ -18,13 +18,12 @@ from vdsm.host.jobs import JobRegistry
 from vdsm.storage import chainsync, faults, sendtargets
 from vdsm.storage import constants as sc
 from vdsm.storage import resources as rm
+from vdsm.storage.block_growth import BlockGrowth
 from vdsm.storage.blockdevs import BlockStorage
 from vdsm.storage.coldmerge import ColdMerge
 from vdsm.storage.connections.registry import ConnectionRegistry
 from vdsm.storage.context import StorageContext
 from vdsm.storage.domains import image
-from vdsm.storage.domains.block import growth
-from vdsm.storage.domains.block.vgaccess import VGAccess
 from vdsm.storage.domains.cache import DomainCache
 from vdsm.storage.domains.monitor import DomainMonitor, DomainStatus
 from vdsm.storage.domains.operations import DomainService
@@ -33,8 +32,6 @@ from vdsm.storage.errors import (
     IsSpm,
     SpmStatusError,
     StorageDomainIsMemberOfPool,
-    StorageDomainNotInPool,
-    StorageDomainTypeError,
     StoragePoolUnknown,
 )
 from vdsm.storage.image_space import ImageSpace
@@ -110,6 +107,7 @@ class StorageService:
         self._lock = threading.Lock()
         self.pool: pools.StoragePool | None = None
         self.spm: Spm | None = None
+        self.block_growth = BlockGrowth(self)  # extendStorageDomain, resizePV
         self.recovery = PoolRecovery(self)  # reconstruct, upgrade, fence, forced detach
 
     # --- pool and SPM plumbing ---------------------------------------------
@@ -275,43 +273,6 @@ class StorageService:
         except (VdsmError, OSError) as e:
             log.error("cannot release the old master file system of %s: %s",
                       sd_uuid, e)
-
-    # --- block domains: growth ---------------------------------------------------
-    def _block_vg(self, sd_uuid: str) -> VGAccess:
-        """The VG of a block domain. Raises StorageDomainDoesNotExist,
-        StorageDomainTypeError (a file domain)."""
-        vg = getattr(self.cache.produce(sd_uuid), "vg", None)
-        if not isinstance(vg, VGAccess):
-            raise StorageDomainTypeError(f"Storage domain {sd_uuid} is not a block "
-                                         "domain")
-        return vg
-
-    def _pool_block_vg(self, sp_uuid: str, sd_uuid: str) -> tuple[Spm, VGAccess]:
-        spm = self._spm(sp_uuid)
-        if sd_uuid not in spm.pool.domains():
-            raise StorageDomainNotInPool(f"Storage domain {sd_uuid} not in pool "
-                                         f"{sp_uuid}")
-        return spm, self._block_vg(sd_uuid)
-
-    def extend_storage_domain(self, sp_uuid: str, sd_uuid: str, guids: list[str],
-                              force: bool = False) -> None:
-        """extendStorageDomain (SPM): add LUNs to a block domain."""
-        spm, vg = self._pool_block_vg(sp_uuid, sd_uuid)
-
-        def job(ctx: Any) -> None:
-            with self.resources.acquire([domain_lock(sd_uuid)]):
-                growth.extend_domain(vg, self.blocks, guids, force=force,
-                                     guard=spm.guard)
-        self.spm_sync(sp_uuid, "extendStorageDomain", job)
-
-    def resize_pv(self, sp_uuid: str, sd_uuid: str, guid: str) -> int:
-        """resizePV (SPM): the PV's size in bytes after growing it."""
-        spm, vg = self._pool_block_vg(sp_uuid, sd_uuid)
-
-        def job(ctx: Any) -> int:
-            with self.resources.acquire([domain_lock(sd_uuid)]):
-                return growth.resize_pv(vg, self.blocks, guid, guard=spm.guard)
-        return self.spm_sync(sp_uuid, "resizePV", job)
 
     def refresh_volume(self, sd_uuid: str, img_uuid: str, vol_uuid: str) -> None:
         """refreshVolume (any host): see the size the SPM gave a volume's LV
