@@ -33,6 +33,25 @@ def is_volume(drive: dict[str, Any]) -> bool:
     return all(drive.get(k) for k in VOLUME_KEYS)
 
 
+def find_disk(devices: list[dict[str, Any]], *, domain: Any, image: Any,
+              volume: Any = None, name: Any = None) -> dict[str, Any] | None:
+    """The VM's volume disk on ``image`` of ``domain`` (and on ``volume``,
+    named ``name``, when given); None when it has none. The one lookup the
+    disk verbs (snapshot, merge, replication, resize) share: each answers
+    a missing disk with its own classic error."""
+    for dev in devices:
+        if dev.get("type") != "disk" or not is_volume(dev) or not dev.get("name"):
+            continue
+        if (dev.get("domainID"), dev.get("imageID")) != (domain, image):
+            continue
+        if volume is not None and dev.get("volumeID") != volume:
+            continue
+        if name and dev.get("name") != name:
+            continue
+        return dev
+    return None
+
+
 def check_paths(devices: list[dict[str, Any]], *,
                 resolver: DriveResolver | None) -> None:
     """Raise ImageFileNotFound for a path drive whose file is missing."""

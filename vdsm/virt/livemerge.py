@@ -32,7 +32,7 @@ import libvirt
 
 from vdsm.common.errors import VdsmError
 from vdsm.host.jobs import Job
-from vdsm.virt import mergebase
+from vdsm.virt import drives, mergebase
 from vdsm.virt.context import VirtContext
 from vdsm.virt.domxml.base import from_string
 from vdsm.virt.domxml.chain import disk_chain
@@ -187,11 +187,12 @@ def on_block_job(vm: Vm, disk: str, job_type: int, status: int) -> None:
 
 
 def find_disk(vm: Vm, drive: dict[str, Any]) -> dict[str, Any]:
-    for dev in vm.devices:
-        if dev.get("type") == "disk" and dev.get("imageID") == drive.get("imageID") \
-                and dev.get("domainID") == drive.get("domainID") and dev.get("name"):
-            return dev
-    raise ImageFileNotFound(f"Drive image file could not be found: {drive}")
+    """The disk of the merge's image (its volume changes as merges pivot)."""
+    dev = drives.find_disk(vm.devices, domain=drive.get("domainID"),
+                           image=drive.get("imageID"))
+    if dev is None:
+        raise ImageFileNotFound(f"Drive image file could not be found: {drive}")
+    return dev
 
 
 def adopt(ctx: VirtContext, vm: Vm, dom: libvirt.virDomain) -> None:

@@ -58,9 +58,10 @@ def find_drive(vm: Vm, spec: Any) -> dict[str, Any]:
     if not isinstance(spec, dict) or not drives.is_volume(spec):
         raise ImageFileNotFound(f"Drive image file could not be found: "
                                 f"not a volume drive spec: {spec!r}")
-    for dev in vm.devices:
-        if dev.get("type") == "disk" and same_volume(dev, spec):
-            return dev
+    dev = drives.find_disk(vm.devices, domain=spec.get("domainID"),
+                           image=spec.get("imageID"), volume=spec.get("volumeID"))
+    if dev is not None:
+        return dev
     raise ImageFileNotFound(f"Drive image file could not be found: the VM has "
                             f"no disk on volume {spec.get('volumeID')} of "
                             f"domain {spec.get('domainID')}")

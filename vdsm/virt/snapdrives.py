@@ -71,14 +71,10 @@ def plan(devices: list[dict[str, Any]], snap_drives: Any) -> list[Target]:
 
 
 def _find(devices: list[dict[str, Any]], entry: dict[str, Any]) -> dict[str, Any]:
-    for dev in devices:
-        if dev["type"] != "disk" or not drives.is_volume(dev):
-            continue
-        if entry.get("name") and dev.get("name") != entry["name"]:
-            continue
-        if (dev["domainID"], dev["imageID"]) == (entry["domainID"],
-                                                 entry["imageID"]):
-            return dev
+    dev = drives.find_disk(devices, domain=entry["domainID"],
+                           image=entry["imageID"], name=entry.get("name"))
+    if dev is not None:
+        return dev
     raise SnapshotFailed(f"Snapshot failed: the VM has no drive on image "
                            f"{entry['imageID']} of domain {entry['domainID']}"
                            + (f" named {entry['name']}" if entry.get("name")
