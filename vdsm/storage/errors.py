@@ -185,3 +185,12 @@ SanlockInquireError = _error("SanlockInquireError", "Inquire sanlock daemon fail
 TaskInProgress = _error("TaskInProgress", "Running Task in progress")
 ResourceTimeout = _error("ResourceTimeout", "Resource timeout")
 InvalidResourceName = _error("InvalidResourceName", "Invalid resource name")
+
+# Copy between domains (cloneImageStructure, syncImageData,
+# moveMultipleImages; vdsm/storage/image_copy.py).
+DestImageActionError = _error("DestImageActionError",
+                              "Error during destination image manipulation")
+MultipleMoveImageError = _error("MultipleMoveImageError",
+                                "Error moving multiple image")
+MiscNotImplementedException = _error("MiscNotImplementedException",
+                                     "Method not implemented")
