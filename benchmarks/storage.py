@@ -10,6 +10,8 @@ daemon) on a loop-backed ext4 mounted as a POSIX domain, and compares:
 - repoStats latency with 20 monitored domains, beside ping.
 
     .venv/bin/python benchmarks/storage.py [--size-mb 1024] [--creates 10]
+    .venv/bin/python benchmarks/storage.py --section copy   (copy between
+        domains: benchmarks/storage_copy.py)
 
 Needs root and the sanlock package (see tests/storage/helpers.py).
 """
@@ -168,7 +170,12 @@ def main() -> int:
     parser.add_argument("--creates", type=int, default=10)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--section", choices=["basic", "copy"], default="basic")
     args = parser.parse_args()
+    if args.section == "copy":
+        from benchmarks.storage_copy import run
+        run(args.rounds)
+        return 0
     ensure_vdsm_user()
     host = StorageHost({("irs", "sd_health_check_delay"): 2.0}).start()
     try:

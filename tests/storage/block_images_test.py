@@ -5,8 +5,8 @@ by lvfiles: no device-mapper here): RAW preallocated and COW sparse
 volumes, a snapshot chain, the reading verbs, description and legality,
 extendVolumeSize, prepareImage with data written through the VM's path,
 teardownImage, deleteVolume and deleteImage; copyImage, moveImage,
-cloneImageStructure and syncImageData between file and block domains; every changing verb refused (654) by a
-host that is not the SPM.
+cloneImageStructure and syncImageData between file and block domains;
+every changing verb refused (654) by a host that is not the SPM.
 """
 
 from __future__ import annotations
