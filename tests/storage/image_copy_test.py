@@ -9,7 +9,9 @@ killed mid-copy (vdsmd SIGKILLed; or only its qemu-img child) leaves no
 half volume LEGAL, and the retry completes. moveMultipleImages moves two
 images (sources gone, copies LEGAL and equal). Wrong calls answer the
 classic codes. Slow copies: a qemu-img wrapper early on vdsmd's PATH
-rate-limits ``convert`` while a marker file exists (as helper_death_test).
+rate-limits ``convert`` while a marker file exists (as helper_death_test);
+those images carry 8 MiB per layer, as qemu-img writes 2 MiB at a time and
+throttles between requests.
 """
 
 from __future__ import annotations
@@ -239,13 +241,13 @@ def test_sync_killed_with_the_agent_leaves_nothing_legal_and_the_retry_completes
     host = env["host"]
     p = host.proxy()
     a, b, sp = env["a"], env["b"], env["sp"]
-    img, vols = three_layers(p, a, sp)
+    img, vols = three_layers(p, a, sp, data_mib=8)
     run_task(p, p.cloneImageStructure(sp, a, img, b))
     _slow(host)
     try:
         task_id = ok(p.syncImageData(sp, a, img, b, "ALL"))["uuid"]
-        # progress in the task info while the copy runs (first layer: 4 MiB
-        # of 64 at 512 KiB/s, seconds)
+        # progress in the task info while the copy runs (first layer: 8 MiB
+        # at 512 KiB/s, in 2 MiB requests: seconds)
         wait_for(lambda: (_progress(p, task_id) or 0) > 0, 30, "copy progress")
         assert _progress(p, task_id) < 100
         vdsmd = host.root.procs.pop("vdsmd")
@@ -274,7 +276,7 @@ def test_sync_whose_qemu_img_is_killed_fails_illegal_and_the_retry_completes(env
     host = env["host"]
     p = host.proxy()
     a, b, sp = env["a"], env["b"], env["sp"]
-    img, vols = three_layers(p, a, sp, data_mib=2)
+    img, vols = three_layers(p, a, sp, data_mib=8)
     run_task(p, p.cloneImageStructure(sp, a, img, b))
     run_task(p, p.syncImageData(sp, a, img, b, "INTERNAL"))
     _slow(host)
@@ -326,7 +328,7 @@ def test_a_move_stopped_mid_copy_leaves_the_source_and_no_copy(env):
     host = env["host"]
     p = host.proxy()
     a, b, sp = env["a"], env["b"], env["sp"]
-    img, vols = three_layers(p, a, sp, data_mib=2)
+    img, vols = three_layers(p, a, sp, data_mib=8)
     _slow(host)
     try:
         task_id = ok(p.moveMultipleImages(sp, a, b, {img: False}, ""))["uuid"]
