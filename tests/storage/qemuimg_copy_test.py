@@ -30,6 +30,16 @@ def test_convert_argv_with_rate_and_backing():
                     "-B", "parent", "-n", "src", "dst"]
 
 
+def test_the_configured_bandwidth_reaches_the_copier():
+    from vdsm.config import Config
+    from vdsm.storage.volume_copy import VolumeCopier
+    assert Config().get("irs", "copy_bandwidth_mib") == 0.0
+    assert Config({("irs", "copy_bandwidth_mib"): "12.5"}).get(
+        "irs", "copy_bandwidth_mib") == 12.5
+    assert VolumeCopier(bandwidth_mib=0.0).rate is None
+    assert VolumeCopier(bandwidth_mib=25).rate == 25 * MiB
+
+
 def test_convert_argv_unlimited_has_no_rate():
     argv = qemuimg_copy.convert_argv("a", "b", src_format="raw", dst_format="raw")
     assert "-r" not in argv and "-B" not in argv
