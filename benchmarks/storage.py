@@ -9,6 +9,10 @@ daemon) on a loop-backed ext4 mounted as a POSIX domain, and compares:
   ``qemu-img create`` of the same kind of volume;
 - repoStats latency with 20 monitored domains, beside ping.
 
+Section ``ovf`` (OVF store, sparsify): benchmarks/storage_ovf.py.
+Section ``transfer`` (downloadImage/uploadImage beside curl):
+benchmarks/storage_transfer.py, run alone with ``--section transfer``.
+
     .venv/bin/python benchmarks/storage.py [--size-mb 1024] [--creates 10]
     .venv/bin/python benchmarks/storage.py --section copy   (copy between
         domains: benchmarks/storage_copy.py)
@@ -170,11 +174,22 @@ def main() -> int:
     parser.add_argument("--creates", type=int, default=10)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--section", choices=["basic", "copy"], default="basic")
+    parser.add_argument("--section", choices=("core", "ovf", "transfer", "copy"),
+                        default="core",
+                        help="run only this section (its own module)")
+    parser.add_argument("--vms", type=int, default=200)
+    parser.add_argument("--sparsify-mb", type=int, default=1024)
     args = parser.parse_args()
+    if args.section == "ovf":
+        from benchmarks.storage_ovf import run
+        return run(args)
+    if args.section == "transfer":
+        from benchmarks.storage_transfer import transfer
+        transfer(args.size_mb)
+        return 0
     if args.section == "copy":
-        from benchmarks.storage_copy import run
-        run(args.rounds)
+        from benchmarks.storage_copy import run as copy_run
+        copy_run(args.rounds)
         return 0
     ensure_vdsm_user()
     host = StorageHost({("irs", "sd_health_check_delay"): 2.0}).start()

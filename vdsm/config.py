@@ -204,6 +204,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("irs", "test_pause_file", "",
            "For tests only, never set in production: crash tests pause SPM "
            "jobs at named steps through this file (see vdsm.storage.faults)."),
+    Option("irs", "sparsify_host_trim", False,
+           "sparsifyImage without virt-sparsify: let supervdsm loop-mount a "
+           "RAW volume's file systems on the host and fstrim them (exposes "
+           "the host kernel to the guest's file system; off by default)."),
     Option("irs", "list_loop_devices", False,
            "For tests only, never set in production: list attached loop "
            "devices as LUNs (getDeviceList, createVG), standing in for a SAN."),

@@ -6,7 +6,8 @@ qemu-guest-agent's guest-exec.
 The Debian cloud kernel of the test guest has CONFIG_ACPI_HOTPLUG_CPU and
 CONFIG_ACPI_HOTPLUG_MEMORY but not MEMORY_HOTPLUG_DEFAULT_ONLINE, and the
 busybox guest runs no udev: a new CPU and new memory blocks come offline
-and the test onlines them, as a udev rule does on a real guest.
+and the test onlines them (memory as movable, so that it can be given
+back), as a udev rule does on a real guest.
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ def test_vcpu_hotplug_seen_online_in_the_guest(rig):
 
 
 ONLINE_MEMORY = ("for s in /sys/devices/system/memory/memory*/state; do "
-                 "grep -q offline $s && echo online > $s && echo onlined $s; done; "
+                 "grep -q offline $s && echo online_movable > $s && "
+                 "echo onlined $s; done; "
                  "grep MemTotal /proc/meminfo | tr -s ' ' | cut -d' ' -f2")
 
 
@@ -194,3 +196,17 @@ def test_hotplugged_state_kept_across_an_agent_restart(rig, other_bridge):
     over = rig.proxy.hotplugMemory({"vmId": rig.vm_id,
                                     "memory": {"size": 384, "node": 0}})
     assert _code(over) == 70, over
+
+
+def test_memory_dimm_unplugged_and_given_back_by_the_guest(rig):
+    conf = rig.proxy.list(True, [rig.vm_id])["vmList"][0]
+    (dimm,) = conf["memoryDevices"]
+    before = _mem_total(rig)
+    unknown = rig.proxy.hotunplugMemory({"vmId": rig.vm_id,
+                                         "memory": {"deviceId": "nope"}})
+    assert _code(unknown) == 85, unknown      # HotunplugMemFailed
+    answer = rig.proxy.hotunplugMemory({"vmId": rig.vm_id, "memory": dimm})
+    assert _code(answer) == 0, answer
+    assert before - _mem_total(rig) >= 127 * 1024     # the guest let it go
+    assert rig.proxy.list(True, [rig.vm_id])["vmList"][0]["memSize"] == 96
+    assert "<memory model='dimm'" not in _live(rig)

@@ -45,6 +45,8 @@ from tests.virt.thinprov_test import _agent, _start_vm, guest_exec
 from vdsm.common import commands
 from vdsm.common.errors import ResourceUnavailable
 from vdsm.host.jobs import JobRegistry
+from vdsm.storage import chainsync
+from vdsm.storage.errors import InvalidParameterException
 from vdsm.virt import disksize, replication, vmparams
 from vdsm.virt.domxml import metadata
 from vdsm.virt.domxml import replica as replica_xml
@@ -58,6 +60,15 @@ BASE_MARK = b"BASEDATA"
 
 
 # --- the pure parts ----------------------------------------------------------
+def test_capacities_from_the_wire():
+    assert chainsync.parse_capacity("4097") == 8192
+    assert chainsync.parse_capacity(0) == 0
+    assert chainsync.parse_capacity(1 << 30) == 1 << 30
+    for bad in ("big", None, -1, "1.5"):
+        with pytest.raises(InvalidParameterException):
+            chainsync.parse_capacity(bad)
+
+
 def test_copy_destination_names_source_type_and_format():
     assert etree.tostring(replica_xml.copy_destination("/rhev/d/img/vol", "cow"),
                           encoding="unicode") == (
@@ -175,6 +186,24 @@ def pool() -> Iterator[dict[str, Any]]:
         yield names
 
 
+class HostSizes:
+    """The virt side's volumeSetSize: the storage host's verb, over the wire
+    (the sizes it was asked to record kept for the test)."""
+
+    def __init__(self, host: Any) -> None:
+        self.host = host
+        self.recorded: list[int] = []
+
+    def sync(self, drive: dict[str, Any], chain: list[str]) -> list[str]:
+        raise AssertionError("no merge in this module")
+
+    def set_size(self, drive: dict[str, Any], size: int) -> None:
+        self.recorded.append(size)
+        ok(self.host.proxy().volumeSetSize(drive["domainID"], drive["poolID"],
+                                           drive["imageID"], drive["volumeID"],
+                                           str(size)))
+
+
 class Rig:
     """The module's agent (replaced on restart) and its one VM."""
 
@@ -188,6 +217,7 @@ class Rig:
     def _start_agent(self) -> VirtAgent:
         agent = VirtAgent(self.uri, root=self.root)
         agent.virt.set_drive_resolver(HostResolver(self.pool["host"]))
+        agent.virt.set_volume_chains(HostSizes(self.pool["host"]))
         return agent
 
     def restart_agent(self) -> None:
@@ -288,6 +318,32 @@ def running_rig(pool: dict[str, Any], netns: str, guest: dict[str, Any]
             destroy_quietly(libvirtd.uri, [rig.vm_id] if rig.vm_id else [])
             rig.root.cleanup()
         libvirtd_gen.close()
+
+
+def test_volume_set_size_and_the_repair_of_an_unfinished_resize(pool):
+    """volumeSetSize writes the capacity (4 KiB rounded); a capacity left 0
+    (an agent killed while QEMU resized) is repaired from the image when it
+    is next prepared; bad sizes, templates and unknown volumes refused."""
+    p, sd, sp = pool["host"].proxy(), pool["sd1"], pool["sp"]
+    img, vol = new_uuid(), new_uuid()
+    run_task(p, p.createVolume(sd, sp, img, 16 * MIB, COW, SPARSE, "DATA", vol,
+                               "resized"))
+
+    def capacity() -> int:
+        return int(ok(p.getVolumeInfo(sd, sp, img, vol))["info"]["capacity"])
+    ok(p.volumeSetSize(sd, sp, img, vol, str(32 * MIB + 1)))
+    assert capacity() == 32 * MIB + 4096
+    ok(p.volumeSetSize(sd, sp, img, vol, 0))
+    assert capacity() == 0
+    ok(p.prepareImage(sp, sd, img, vol))
+    assert capacity() == 16 * MIB          # the qcow2 image's virtual size
+    ok(p.teardownImage(sp, sd, img, vol))
+    assert p.volumeSetSize(sd, sp, img, vol, "big")["status"]["code"] == 1000
+    assert p.volumeSetSize(sd, sp, img, vol, -5)["status"]["code"] == 1000
+    assert p.volumeSetSize(sd, sp, img, new_uuid(), "4096")["status"][
+        "code"] == 201
+    assert capacity() == 16 * MIB
+    run_task(p, p.deleteImage(sd, sp, img))
 
 
 @pytest.fixture(scope="module")
@@ -455,6 +511,13 @@ def test_disk_size_extend_is_seen_by_the_guest(rig):
     info = commands.run(["qemu-img", "info", "-U", "--output=json",
                          rig.file("sd2")], timeout=30).out
     assert f'"virtual-size": {new}' in info
+    # the volume's metadata follows (0 while QEMU resized, then the new size)
+    sizes = rig.agent.virt.ctx.chains.recorded
+    assert sizes[-2:] == [0, new]
+    p, sd2 = rig.pool["host"].proxy(), rig.pool["sd2"]
+    vol = ok(p.getVolumeInfo(sd2, rig.pool["sp"], rig.pool["img"],
+                             rig.pool["leaf"]))["info"]
+    assert int(vol["capacity"]) == chainsync.parse_capacity(new)   # 4 KiB blocks
     # the faults: a smaller size, a size that is no number, an unknown disk
     assert rig.proxy.diskSizeExtend(rig.vm_id, spec, str(SIZE))["status"][
         "code"] == 58

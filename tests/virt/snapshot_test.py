@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 from collections import Counter
 from typing import Any, Iterator
 
@@ -170,6 +171,34 @@ def test_timeouts_must_be_positive_minutes(timeout, freeze_timeout):
         snapshot.check_timeouts(timeout, freeze_timeout)
     snapshot.check_timeouts(30, 8)
     snapshot.check_timeouts(None, None)
+
+
+class SlowSnapshotDomain:
+    """libvirt's domain as a snapshot that never ends until aborted."""
+
+    def __init__(self) -> None:
+        self.aborted = threading.Event()
+
+    def snapshot(self) -> None:
+        assert self.aborted.wait(10), "never aborted"
+        raise libvirt.libvirtError("operation aborted: job 'snapshot' canceled")
+
+    def abortJob(self) -> None:         # noqa: N802 (libvirt's name)
+        self.aborted.set()
+
+
+def test_a_snapshot_past_its_timeout_is_aborted():
+    dom = SlowSnapshotDomain()
+    watchdog = snapshot.Watchdog("vm", dom, 0.05)
+    with pytest.raises(libvirt.libvirtError), watchdog:
+        dom.snapshot()
+    assert watchdog.fired
+    quick = SlowSnapshotDomain()
+    watchdog = snapshot.Watchdog("vm", quick, 0.05)
+    with watchdog:
+        pass                            # done in time: never aborted
+    watchdog._timer.join(1)
+    assert not watchdog.fired and not quick.aborted.is_set()
 
 
 @pytest.fixture(scope="module")

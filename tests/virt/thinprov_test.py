@@ -116,10 +116,11 @@ class LvExtender:
     ``delay`` seconds pass before each extension."""
 
     def __init__(self, lvm: LVM, vg: str, path: str, *, failures: int = 0,
-                 delay: float = 0.0) -> None:
+                 delay: float = 0.0, lv_dir: str | None = None) -> None:
         self.lvm = lvm
         self.vg = vg
         self.path = path
+        self.lv_dir = lv_dir     # any LV of the VG, not only ``path``'s
         self.failures = failures
         self.delay = delay
         self.gate = threading.Event()
@@ -146,7 +147,9 @@ class LvExtender:
             if fail:
                 raise RuntimeError("test extender: SPM unreachable")
             self.lvm.lvextend(self.vg, request.vol_uuid, request.size)
-            wait_for(lambda: tp.read_size(self.path) >= request.size, 10,
+            path = os.path.join(self.lv_dir, request.vol_uuid) if self.lv_dir \
+                else self.path
+            wait_for(lambda: tp.read_size(path) >= request.size, 10,
                      "the LV file to grow")
             with self.lock:
                 self.took.append(time.monotonic() - asked)
@@ -210,17 +213,21 @@ class LvResolver:
         pass
 
 
-def _thin_disk(thin_vg: dict[str, Any]) -> dict[str, Any]:
-    """A fresh LV of START_MB holding a qcow2 of VIRTUAL bytes; the drive."""
+def _thin_disk(thin_vg: dict[str, Any], *, size_mb: int = START_MB,
+               backing: str | None = None) -> dict[str, Any]:
+    """A fresh LV of ``size_mb`` holding a qcow2 of VIRTUAL bytes (on the
+    ``backing`` LV's qcow2, if given); the drive."""
     vol = str(uuid.uuid4())
-    thin_vg["lvm"].lvcreate(thin_vg["vg"], vol, START_MB * MIB)
+    thin_vg["lvm"].lvcreate(thin_vg["vg"], vol, size_mb * MIB)
     path = os.path.join(thin_vg["lv_dir"], thin_vg["vg"], vol)
     wait_for(lambda: os.path.exists(path), 10, "the new LV's file")
     # lvfiles cannot truncate (an LV has its size): qemu-img writes the
     # qcow2 header to a file, copied over the LV's start
     header = os.path.join(os.path.dirname(thin_vg["lv_dir"]), f"{vol}.qcow2")
-    commands.run(["qemu-img", "create", "-f", "qcow2", header, str(VIRTUAL)],
-                 timeout=60)
+    argv = ["qemu-img", "create", "-f", "qcow2"]
+    if backing:
+        argv += ["-u", "-b", backing, "-F", "qcow2"]
+    commands.run(argv + [header, str(VIRTUAL)], timeout=60)
     with open(header, "rb") as src, open(path, "r+b") as dst:
         dst.write(src.read())
     os.unlink(header)
@@ -407,5 +414,53 @@ def test_a_failed_slow_extension_pauses_the_guest_until_a_retry_succeeds(
                           300)["out"].split("\n")
         assert sums[0].split()[0] == sums[1].split()[0], sums
         assert _lv_size(thin_vg, vol) >= 384 * MIB
+    finally:
+        thin_agent.proxy.destroy(vm_id)
+
+
+@need_lvm
+def test_a_merge_into_a_thin_base_extends_the_base_first(thin_agent, thin_vg, guest):
+    """A guest writes 192 MiB into the top layer of a two-LV qcow2 chain
+    whose base LV has one extent (128 MiB); the active merge first grows the base (its
+    LV, the top's and a chunk for the guest's writes meanwhile: without it
+    QEMU's commit runs out of LV), then commits and pivots; the data is
+    the guest's and the drive runs on the base."""
+    lv_dir = os.path.join(thin_vg["lv_dir"], thin_vg["vg"])
+    base = _thin_disk(thin_vg, size_mb=64)
+    base_vol = base["volumeID"]
+    drive = _thin_disk(thin_vg, backing=os.path.join(lv_dir, base_vol))
+    drive["imageID"] = base["imageID"]
+    top_vol = drive["volumeID"]
+    extender = LvExtender(thin_vg["lvm"], thin_vg["vg"], "", lv_dir=lv_dir)
+    thin_agent.virt.set_drive_resolver(LvResolver(thin_vg["lv_dir"]))
+    thin_agent.virt.volumes.extender = extender
+    thin_agent.virt.ctx.extender = extender
+    vm_id = _start_vm(thin_agent, guest, drive)
+    try:
+        uri = thin_agent.uri
+        assert guest_exec(uri, vm_id, PATTERN, 30)["rc"] == 0
+        result = guest_exec(uri, vm_id, WRITE.format(n=24, dev="vda"), 120)
+        assert "192+0 records out" in result["out"], result
+        spec = {k: drive[k] for k in ("domainID", "poolID", "imageID", "volumeID")}
+        job_id = str(uuid.uuid4())
+        top_size = tp.read_size(os.path.join(lv_dir, top_vol))
+        base_size = tp.read_size(os.path.join(lv_dir, base_vol))   # one extent
+        asked = len(extender.requests)          # the top's own, by the monitor
+        answer = thin_agent.proxy.merge(vm_id, spec, base_vol, top_vol, 0, job_id)
+        assert answer["status"]["code"] == 0, answer
+        assert extender.requests[asked] == tp.ExtendRequest(
+            thin_vg["vg"], drive["poolID"], drive["imageID"], base_vol,
+            base_size + top_size + CHUNK_MB * MIB)
+        jobs = thin_agent.virt.ctx.jobs
+        wait_for(lambda: jobs.info(job_ids=[job_id])[job_id]["status"] != "running",
+                 120, "the merge to end")
+        assert jobs.info(job_ids=[job_id])[job_id]["status"] == "done"
+        conf = thin_agent.proxy.list(True, [vm_id])["vmList"][0]
+        disk = next(d for d in conf["devices"] if d.get("name") == "vda")
+        assert disk["volumeID"] == base_vol
+        assert _lv_size(thin_vg, base_vol) >= base_size + top_size
+        sums = guest_exec(uri, vm_id, CHECK.format(dev="vda", mib=192, n=24),
+                          120)["out"].split("\n")
+        assert sums[0].split()[0] == sums[1].split()[0], sums
     finally:
         thin_agent.proxy.destroy(vm_id)

@@ -442,3 +442,74 @@ def test_an_unchanged_drive_keeps_its_state_when_another_disk_comes(rig, tmp_pat
     vm.devices.pop()                               # unplugged
     monitor.check_vm(vm)
     assert set(monitor.drives(vm.id)) == {"vdb"}
+
+
+# --- a thin replica (live storage migration to a block domain) ------------
+def _mirror_into(vm: Vm, tmp_path: Any, size: int) -> str:
+    replica = str(tmp_path / "replica")
+    with open(replica, "wb") as f:
+        f.truncate(size)
+    vm.devices[0][tp.REPLICA_KEY] = {
+        "domainID": "sd2", "poolID": "sp", "imageID": "img", "volumeID": "vol",
+        "path": replica, "format": "cow", "diskType": "block"}
+    return replica
+
+
+def test_a_thin_replica_is_extended_first_then_the_drive(rig, tmp_path):
+    monitor, vm, dom, extender, lv = rig
+    monitor.check_vm(vm)
+    replica = _mirror_into(vm, tmp_path, 128 * MIB)   # smaller than the drive
+    monitor.check_vm(vm)
+    d = drive(monitor, vm)
+    assert (d.replica.vol_uuid, d.room) == ("vol", 128 * MIB)
+    assert dom.thresholds[-1] == ("vdb", 64 * MIB)    # the replica's watermark
+    dom.allocation = 100 * MIB
+    monitor.on_threshold(vm, "vdb", 64 * MIB, 36 * MIB)
+    # one chunk past the smaller LV, the replica's first: the drive's own LV
+    # (256 MiB) already has room for it
+    assert [r for r, _ in extender.requests] == [
+        tp.ExtendRequest("sd2", "sp", "img", "vol", 256 * MIB)]
+    extender.finish(replica)
+    assert drive(monitor, vm).state == tp.SET
+    dom.allocation = 250 * MIB                          # both LVs need a chunk
+    monitor.on_threshold(vm, "vdb", 192 * MIB, 58 * MIB)
+    assert [r.sd_uuid for r, _ in extender.requests] == ["sd2", "sd2"]
+    extender.finish(replica)
+    assert [(r.sd_uuid, r.size) for r, _ in extender.requests][2:] == [
+        ("sd", 384 * MIB)]                              # then the drive's
+    extender.finish(lv)
+    d = drive(monitor, vm)
+    assert (d.state, d.physical, d.replica_physical, d.extensions) == \
+        (tp.SET, 384 * MIB, 384 * MIB, 2)
+
+
+def test_a_failed_replica_extension_leaves_the_drive_unextended(rig, tmp_path,
+                                                               caplog):
+    monitor, vm, dom, extender, lv = rig
+    replica = _mirror_into(vm, tmp_path, 256 * MIB)
+    monitor.check_vm(vm)
+    dom.allocation = 200 * MIB
+    monitor.on_threshold(vm, "vdb", 192 * MIB, 8 * MIB)
+    extender.finish(replica, RuntimeError("replica's domain unreachable"))
+    assert len(extender.requests) == 1                  # the drive not asked
+    d = drive(monitor, vm)
+    assert (d.state, d.failures) == (tp.EXCEEDED, 1)
+    assert "replica's domain unreachable" in caplog.text
+
+
+def test_a_file_drive_mirroring_into_a_thin_replica_is_watched(rig, tmp_path):
+    monitor, vm, dom, extender, lv = rig
+    vm.devices[0]["diskType"] = "file"                  # a file volume now
+    replica = _mirror_into(vm, tmp_path, 128 * MIB)
+    monitor.check_vm(vm)
+    d = drive(monitor, vm)
+    assert (d.chunked, d.room) == (False, 128 * MIB)
+    assert monitor.stats(vm.id) == {}                   # its file stats stand
+    assert monitor.extend_now(vm, "vdb") is True        # needExtend
+    assert [r.sd_uuid for r, _ in extender.requests] == ["sd2"]
+    extender.finish(replica)
+    assert len(extender.requests) == 1                  # the file is not grown
+    vm.devices[0].pop(tp.REPLICA_KEY)                   # the mirror ended
+    monitor.check_vm(vm)
+    assert monitor.drives(vm.id) == {}
+    assert monitor.extend_now(vm, "vdb") is False

@@ -14,8 +14,12 @@ from typing import TYPE_CHECKING, Any
 from vdsm.api.dispatcher import error_code
 from vdsm.api.services import TaskScheduler
 from vdsm.api.storage_images import ImageVerbs, VolumeVerbs
+from vdsm.api.storage_ovf import DomainFileVerbs, PoolOvfVerbs
+from vdsm.api.storage_sdm import SdmVerbs
 from vdsm.storage import constants as sc
 from vdsm.storage.domains import monitor
+from vdsm.storage.errors import InvalidParameterException
+from vdsm.storage.spm import reconstruct
 
 if TYPE_CHECKING:
     from vdsm.storage.service import StorageService
@@ -34,6 +38,7 @@ def handlers(service: StorageService, host_tasks: TaskScheduler
         "Volume": VolumeVerbs(service),
         "LVMVolumeGroup": VolumeGroupVerbs(service),
         "ISCSIConnection": IscsiConnectionVerbs(service),
+        "SDM": SdmVerbs(service),
     }
 
 
@@ -121,7 +126,7 @@ class IscsiConnectionVerbs:
         return self._svc.discover_send_targets(con)
 
 
-class PoolVerbs:
+class PoolVerbs(PoolOvfVerbs):  # the OVF store verbs mixed in
     def __init__(self, service: StorageService, host_tasks: TaskScheduler) -> None:
         self._svc = service
         self._host_tasks = host_tasks
@@ -198,17 +203,45 @@ class PoolVerbs:
             storagepool_id, src_sd_uuid, dst_sd_uuid, list(img_dict))
 
     def get_iso_list(self, storagepool_id: str, extension: str = "iso") -> list[str]:
-        return self._svc.iso_files(storagepool_id, f"*.{extension}")
+        return self._svc.files.iso_files(storagepool_id, f"*.{extension}")
 
     def get_floppy_list(self, storagepool_id: str) -> list[str]:
-        return self._svc.iso_files(storagepool_id, "*.vfd")
+        return self._svc.files.iso_files(storagepool_id, "*.vfd")
 
     def set_description(self, storagepool_id: str, description: str) -> None:
         self._svc.pool_verb(storagepool_id, "setStoragePoolDescription",
                             "set_description", description)
 
+    # --- pool recovery ---
+    def reconstruct_master(self, storagepool_id: str, name: str, master_sd_uuid: str,
+                           master_version: int, domain_dict: dict[str, str],
+                           host_id: int | None = None, lock_policy: str | None = None,
+                           lock_renewal_interval_sec: int | None = None,
+                           lease_time_sec: int | None = None,
+                           io_op_timeout_sec: int | None = None,
+                           lease_retries: int | None = None) -> None:
+        if host_id is None:
+            raise InvalidParameterException("Invalid parameter: hostId is required",
+                                            name="hostId", value=None)
+        self._svc.recovery.reconstruct_master(reconstruct.Request(
+            sp_uuid=storagepool_id, host_id=host_id, name=name,
+            master_uuid=master_sd_uuid, domains=dict(domain_dict),
+            master_version=master_version, lease_params={
+                sc.MD_LOCK_POLICY: lock_policy,
+                sc.MD_LOCK_RENEWAL: lock_renewal_interval_sec,
+                sc.MD_LEASE_TIME: lease_time_sec, sc.MD_IO_TIMEOUT: io_op_timeout_sec,
+                sc.MD_LEASE_RETRIES: lease_retries}))
 
-class DomainVerbs:
+    def upgrade(self, storagepool_id: str, target_dom_version: int) -> str:
+        return self._svc.recovery.upgrade_pool(storagepool_id,
+                                               target_dom_version)["upgradeStatus"]
+
+    def fence(self, storagepool_id: str, last_owner: int, last_lver: int
+              ) -> dict[str, Any]:
+        return self._svc.recovery.fence_spm(storagepool_id, last_owner, last_lver)
+
+
+class DomainVerbs(DomainFileVerbs):  # getFileStats mixed in
     def __init__(self, service: StorageService) -> None:
         self._svc = service
 
@@ -255,8 +288,14 @@ class DomainVerbs:
     def detach(self, storagedomain_id: str, storagepool_id: str,
                master_sd_uuid: str | None = None, master_version: int | None = None,
                force: bool = False) -> None:
+        if force:
+            self.forced_detach(storagedomain_id, storagepool_id)
+            return
         self._svc.pool_verb(storagepool_id, "detachStorageDomain", "detach",
                             storagedomain_id)
+
+    def forced_detach(self, storagedomain_id: str, storagepool_id: str) -> None:
+        self._svc.recovery.forced_detach(storagedomain_id, _blank(storagepool_id))
 
     def activate(self, storagedomain_id: str, storagepool_id: str) -> None:
         self._svc.pool_verb(storagepool_id, "activateStorageDomain", "activate",

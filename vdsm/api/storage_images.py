@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from vdsm.api.storage_ovf import ImageSpaceVerbs
 from vdsm.storage import constants as sc
 
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 BLANK = sc.BLANK_UUID
 
 
-class ImageVerbs:
+class ImageVerbs(ImageSpaceVerbs):  # sparsifyImage mixed in
     def __init__(self, service: StorageService) -> None:
         self._svc = service
 
@@ -50,6 +51,19 @@ class ImageVerbs:
                   dst_sd_uuid: str, sync_type: str) -> str:
         return self._svc.copies.sync_image_data(
             storagepool_id, storagedomain_id, image_id, dst_sd_uuid, sync_type)
+
+    def upload(self, method_args: dict[str, Any], storagepool_id: str,
+               storagedomain_id: str, image_id: str, volume_id: str | None = None
+               ) -> str:
+        return self._svc.transfer_image("upload", storagepool_id, storagedomain_id,
+                                        image_id, volume_id, method_args)
+
+    def download(self, method_args: dict[str, Any], storagepool_id: str,
+                 storagedomain_id: str, image_id: str, volume_id: str | None = None
+                 ) -> str:
+        return self._svc.transfer_image("download", storagepool_id,
+                                        storagedomain_id, image_id, volume_id,
+                                        method_args)
 
     def prepare(self, storagepool_id: str, storagedomain_id: str, image_id: str,
                 volume_id: str | None = None, allow_illegal: bool = False
@@ -117,6 +131,10 @@ class VolumeVerbs:
             storagepool_id, "extendVolumeSize", lambda ctx: ops.extend_size(
                 ctx, sd_uuid=storagedomain_id, img_uuid=image_id, vol_uuid=volume_id,
                 new_size=new_size))
+
+    def set_size(self, volume_id: str, storagepool_id: str, storagedomain_id: str,
+                 image_id: str, new_size: Any) -> None:
+        self._svc.chains.set_size(storagedomain_id, image_id, volume_id, new_size)
 
     def get_info(self, volume_id: str, storagepool_id: str, storagedomain_id: str,
                  image_id: str) -> dict[str, Any]:

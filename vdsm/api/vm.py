@@ -147,9 +147,8 @@ class VmVerbs:
     # --- running VMs' disks: replication, resize, alignment -------------
     def disk_replicate_start(self, vm_id: str, src_disk: Any, dst_disk: Any,
                              need_extend: bool = True) -> None:
-        # accepted for the classic signature; file volumes need no
-        # extension and extending block replicas is not implemented yet
-        self._svc.disk_replicate_start(vm_id, src_disk, dst_disk)
+        self._svc.disk_replicate_start(vm_id, src_disk, dst_disk,
+                                       need_extend=need_extend)
 
     def disk_replicate_finish(self, vm_id: str, src_disk: Any,
                               dst_disk: Any) -> None:
@@ -221,6 +220,11 @@ class VmVerbs:
                        vm_id: str | None = None) -> dict[str, Any]:
         vm_id = _vm_id_of(params, vm_id, "hotplugMemory")
         return self._svc.hotplug_memory(vm_id, params)
+
+    def hotunplug_memory(self, params: dict[str, Any],
+                         vm_id: str | None = None) -> None:
+        vm_id = _vm_id_of(params, vm_id, "hotunplugMemory")
+        self._svc.hotunplug_memory(vm_id, params)
 
     def update_device(self, vm_id: str, params: dict[str, Any]) -> dict[str, Any]:
         return self._svc.update_device(vm_id, params)

@@ -1,8 +1,8 @@
 """The host jobs registry: long operations the engine follows by id.
 
 A live merge, a live snapshot and a live storage migration (job type
-``virt``, as the classic agent's VM jobs) register a :class:`Job` here
-(storage copies are still SPM tasks);
+``virt``, as the classic agent's VM jobs) register a :class:`Job` here, and
+so do image transfers and SDM jobs (type ``storage``, vdsm/storage/sdm);
 ``Host.getJobs`` answers from it. A job is the small record the engine
 polls (id, type, status, progress, error), not the work itself: the
 owner moves it with :meth:`Job.start`, :meth:`Job.progress_to`,

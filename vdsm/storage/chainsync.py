@@ -10,6 +10,12 @@ preparable). Idempotent: a retry after a crash changes nothing more.
 
 :func:`reconcile` (reconcileVolumeChain) reads the chain with qemu-img
 from the prepared leaf and syncs the metadata to it.
+
+:meth:`VolumeChains.set_size` (volumeSetSize) is the same for a size: a
+running VM's COW volume grows in QEMU (blockResize), so the host running
+it records the new virtual size; 0 while the resize is under way, which
+:func:`repair_sizes` fixes from the image itself when it is next prepared
+(an agent killed mid-resize leaves no volume with a wrong size).
 """
 
 from __future__ import annotations
@@ -25,10 +31,17 @@ from vdsm.storage.domains import image
 from vdsm.storage.domains.cache import DomainCache
 from vdsm.storage.domains.domain import StorageDomain
 from vdsm.storage.domains.volume import VolumeMetadata
-from vdsm.storage.errors import ImageIsNotLegalChain
+from vdsm.storage.errors import (
+    ImageIsNotLegalChain,
+    InvalidParameterException,
+    StorageError,
+)
 from vdsm.storage.volumes import domain_lock, image_lock
 
 log = logging.getLogger(__name__)
+
+SIZE_ALIGNMENT = 4096   # capacities are kept in whole 4 KiB blocks, as classic
+IN_TRANSACTION = 0      # the capacity written while QEMU resizes
 
 
 class VolumeChains:
@@ -60,6 +73,62 @@ class VolumeChains:
             chain.pop()
         self.sync(sd_uuid, img_uuid, chain)
         return chain
+
+    def set_size(self, sd_uuid: str, img_uuid: str, vol_uuid: str,
+                 size: Any) -> int:
+        """volumeSetSize: the capacity in the volume's metadata, rounded up
+        to 4 KiB (0 marks a resize under way). Any host: the one whose
+        QEMU changed the size. The capacity written."""
+        capacity = parse_capacity(size)
+        with self.resources.acquire([domain_lock(sd_uuid),
+                                     image_lock(sd_uuid, img_uuid)]):
+            vol = self.cache.current(sd_uuid).volume(img_uuid, vol_uuid)
+            md = vol.metadata()
+            if md.voltype == image.SHARED:
+                raise InvalidParameterException(
+                    f"Invalid parameter: volume {vol_uuid} is a template's; "
+                    "its size never changes")
+            if md.capacity != capacity:
+                vol.write_metadata(md.updated(capacity=capacity))
+                log.info("volume %s/%s: capacity %d -> %d", img_uuid, vol_uuid,
+                         md.capacity, capacity)
+        return capacity
+
+
+def parse_capacity(size: Any) -> int:
+    """Bytes from the wire (decimal string or int), rounded up to 4 KiB;
+    InvalidParameterException for anything else or a negative size."""
+    try:
+        value = int(size)
+    except (TypeError, ValueError):
+        raise InvalidParameterException(
+            f"Invalid parameter: newSize {size!r}") from None
+    if value < 0:
+        raise InvalidParameterException(f"Invalid parameter: newSize {value}")
+    return (value + SIZE_ALIGNMENT - 1) // SIZE_ALIGNMENT * SIZE_ALIGNMENT
+
+
+def repair_sizes(dom: StorageDomain, img_uuid: str, vols: list[str]) -> list[str]:
+    """Volumes of a prepared chain left with capacity 0 (a resize that
+    never finished) get their image's virtual size back. Returns the
+    repaired volumes; one that cannot be read is logged and left."""
+    repaired = []
+    for vol_uuid in vols:
+        vol = dom.volume(img_uuid, vol_uuid)
+        md = vol.metadata()
+        if md.capacity != IN_TRANSACTION or md.voltype == image.SHARED:
+            continue
+        try:
+            size = int(qemuimg.info(vol.path)["virtual-size"])
+            vol.write_metadata(md.updated(capacity=size))
+        except (StorageError, KeyError, TypeError, ValueError) as e:
+            log.error("volume %s/%s: capacity 0 left unrepaired: %s", img_uuid,
+                      vol_uuid, e)
+            continue
+        log.warning("volume %s/%s: capacity 0 (an unfinished resize) repaired "
+                    "to %d", img_uuid, vol_uuid, size)
+        repaired.append(vol_uuid)
+    return repaired
 
 
 def sync_chain(dom: StorageDomain, img_uuid: str, new_chain: list[str]) -> list[str]:

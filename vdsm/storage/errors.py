@@ -186,6 +186,33 @@ TaskInProgress = _error("TaskInProgress", "Running Task in progress")
 ResourceTimeout = _error("ResourceTimeout", "Resource timeout")
 InvalidResourceName = _error("InvalidResourceName", "Invalid resource name")
 
+# --- Pool recovery (reconstructMaster, upgradeStoragePool,
+# forcedDetachStorageDomain, fenceSpmStorage): vdsm/storage/spm/recovery_*.py.
+ReconstructMasterError = _error("ReconstructMasterError",
+                                "Cannot reconstruct master domain")
+StoragePoolConnected = _error(
+    "StoragePoolConnected", "Cannot perform action while storage pool is connected")
+StoragePoolHigherVersionMasterFound = _error(
+    "StoragePoolHigherVersionMasterFound",
+    "Found master domain with higher master version than input")
+StorageDomainStatusError = _error("StorageDomainStatusError",
+                                  "Unsupported Storage Domain status")
+UnsupportedDomainVersion = _error(
+    "UnsupportedDomainVersion", "Domain version is unsupported by this version of VDSM")
+SpmParamsMismatch = _error("SpmParamsMismatch",
+                           "Pool previous lver/id don't match request")
+# OVF store, ISO files, sparsify (ovf_store.py, repo_files.py,
+# sparsify.py).
+StorageUpdateVmError = _error("StorageUpdateVmError", "Cannot update VM")
+GetFileStatsError = _error("GetFileStatsError", "Cannot get file stats")
+GetStorageDomainListError = _error("GetStorageDomainListError",
+                                   "Cannot get Storage Domains list")
+ImagesActionError = _error("ImagesActionError", "Error images action")
+# ---- Image transfer and SDM jobs (issue 13: upload/download, SDM) --------
+ImageVerificationError = _error("ImageVerificationError", "Image verification failed")
+GenerationMismatch = _error(
+    "GenerationMismatch",
+    "The provided generation does not match the actual generation")
 # Copy between domains (cloneImageStructure, syncImageData,
 # moveMultipleImages; vdsm/storage/image_copy.py).
 DestImageActionError = _error("DestImageActionError",

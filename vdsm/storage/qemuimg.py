@@ -188,3 +188,23 @@ def check(path: str, *, fmt: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str,
         return json.loads(result.out)
     except ValueError as e:
         raise QemuImgError(f"qemu-img check gave invalid JSON: {e}") from None
+
+
+def amend(path: str, *, compat: str, fmt: str = QCOW2,
+          timeout: float = DEFAULT_TIMEOUT) -> None:
+    """Change a qcow2 image's compat level in place ("0.10" or "1.1");
+    raises QemuImgError."""
+    _run([QEMU_IMG, "amend", "-f", fmt, "-o", f"compat={compat}", path],
+         timeout=timeout)
+
+
+def compare(first: str, second: str, *, timeout: float = COPY_TIMEOUT) -> bool:
+    """Whether two images (any formats, with their chains) hold the same
+    guest-visible data (``qemu-img compare``: rc 0 same, 1 different);
+    raises QemuImgError on other failures."""
+    result = commands.run([QEMU_IMG, "compare", "-U", first, second],
+                          timeout=timeout, check=False)
+    if result.rc not in (0, 1):
+        raise QemuImgError(f"qemu-img compare failed rc={result.rc}: "
+                           f"{result.err.strip()[:500]}", rc=result.rc)
+    return result.rc == 0

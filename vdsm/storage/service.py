@@ -14,6 +14,7 @@ from typing import Any
 
 from vdsm.common.errors import VdsmError
 from vdsm.common.events import NullPublisher, Publisher
+from vdsm.host.jobs import JobRegistry
 from vdsm.storage import chainsync, faults, sendtargets
 from vdsm.storage import constants as sc
 from vdsm.storage import resources as rm
@@ -37,7 +38,13 @@ from vdsm.storage.errors import (
     StorageDomainTypeError,
     StoragePoolUnknown,
 )
+from vdsm.storage.image_space import ImageSpace
 from vdsm.storage.images import ImageOperations
+from vdsm.storage.pool_ovf import PoolOvf
+from vdsm.storage.pool_recovery import PoolRecovery
+from vdsm.storage.repo_files import RepoFiles
+from vdsm.storage.sdm.operations import SdmOperations
+from vdsm.storage.sdm.service_deps import SdmDeps
 from vdsm.storage.spm import master_migration
 from vdsm.storage.spm import pool as pools
 from vdsm.storage.spm.extension import Extensions
@@ -45,6 +52,7 @@ from vdsm.storage.spm.mailbox import Callback
 from vdsm.storage.spm.pool_operations import PoolOperations
 from vdsm.storage.spm.recovery import Recoveries
 from vdsm.storage.spm.role import Spm
+from vdsm.storage.transfer.image_transfer import ImageTransfers
 from vdsm.storage.volumes import VolumeOperations, domain_lock, image_lock
 from vdsm.tasks.manager import TaskManager
 from vdsm.tasks.recovery import RecoveryRegistry
@@ -55,8 +63,10 @@ log = logging.getLogger(__name__)
 
 class StorageService:
     def __init__(self, ctx: StorageContext, *, workers: int,
-                 error_code: ErrorCode, publisher: Publisher | None = None) -> None:
-        """``publisher`` gets the domain state and pool task events."""
+                 error_code: ErrorCode, publisher: Publisher | None = None,
+                 jobs: JobRegistry | None = None) -> None:
+        """``publisher``: domain state and pool task events; ``jobs``: the
+        host jobs registry (transfers and SDM jobs)."""
         self.ctx = ctx
         self.publisher = publisher if publisher is not None else NullPublisher()
         self.workers = workers
@@ -89,9 +99,22 @@ class StorageService:
         self.cold_merge = ColdMerge(self.cache, self.resources, self._guard)
         self.chains = chainsync.VolumeChains(self.cache, self.resources,
                                              self.prepare_image)
+        # OVF store, ISO file stats, image domains, sparsify
+        self.ovf = PoolOvf(self.resources, pool=self._pool, spm=self._spm)
+        self.files = RepoFiles(self.cache, self.resources, pool=self._pool)
+        self.space = ImageSpace(self.cache, self.resources, self._guard, trim=(
+            (lambda path: ctx.supervdsm.call("trim_image", path=path))
+            if ctx.setting("sparsify_host_trim") else None))
+        self.jobs = jobs if jobs is not None else JobRegistry()
+        self.transfers = ImageTransfers(self.cache, self.resources, self._guard,
+                                        self.jobs, error_code)
+        self.sdm = SdmOperations(SdmDeps(self.cache, self.resources, ctx.leases),
+                                 self.jobs, error_code, workers=workers,
+                                 statuses=self.monitor.status)
         self._lock = threading.Lock()
         self.pool: pools.StoragePool | None = None
         self.spm: Spm | None = None
+        self.recovery = PoolRecovery(self)  # reconstruct, upgrade, fence, forced detach
 
     # --- pool and SPM plumbing ---------------------------------------------
     def _is_spm(self) -> bool:
@@ -327,6 +350,12 @@ class StorageService:
         """Run ``job(ctx)`` as a persisted pool task and wait for it."""
         return self._spm(sp_uuid).run_sync(job, verb=verb, timeout=self._sync_timeout)
 
+    def transfer_image(self, op: str, sp_uuid: str, sd_uuid: str, img_uuid: str,
+                       vol_uuid: str | None, method_args: dict[str, Any]) -> str:
+        """uploadImage/downloadImage (``op`` "upload"/"download"): an SPM task."""
+        job = self.transfers.task(op, sd_uuid, img_uuid, vol_uuid, method_args)
+        return self.spm_task(sp_uuid, f"{op}Image", job)
+
     # --- reading volumes and images -------------------------------------------
     def volume_info(self, sd_uuid: str, sp_uuid: str, img_uuid: str,
                     vol_uuid: str) -> dict[str, Any]:
@@ -354,24 +383,16 @@ class StorageService:
         with self.resources.acquire([domain_lock(sd_uuid),
                                      image_lock(sd_uuid, img_uuid, rm.SHARED)]):
             dom = self.cache.current(sd_uuid)
-            return image.prepare(dom, img_uuid, vol_uuid, run_path=run_path,
-                                  allow_illegal=allow_illegal)
+            prepared = image.prepare(dom, img_uuid, vol_uuid, run_path=run_path,
+                                     allow_illegal=allow_illegal)
+            chainsync.repair_sizes(dom, img_uuid, prepared["chain"])
+            return prepared
 
     def teardown_image(self, sd_uuid: str, sp_uuid: str, img_uuid: str,
                        vol_uuid: str | None) -> None:
         dom = self.cache.current(sd_uuid)
         vols = image.chain(dom, img_uuid, vol_uuid)
         dom.volume(img_uuid, vols[-1]).teardown()   # the whole chain
-
-    def iso_files(self, sp_uuid: str, pattern: str) -> list[str]:
-        pool = self._pool(sp_uuid)
-        for sd_uuid, status in pool.domains().items():
-            if status != sc.DOM_ACTIVE:
-                continue
-            dom = self.cache.produce(sd_uuid)
-            if dom.dom_class() == sc.ISO_DOMAIN:
-                return dom.files(pattern)
-        return []
 
     # --- monitoring --------------------------------------------------------------
     def repo_statuses(self, domains: list[str] | None = None
@@ -396,5 +417,6 @@ class StorageService:
         if self.spm is not None:
             self.spm.shutdown()
         self.monitor.shutdown()
+        self.sdm.shutdown()
         if self.ctx.io is not None:
             self.ctx.io.close_all()

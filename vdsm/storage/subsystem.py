@@ -51,7 +51,7 @@ class StorageSubsystem:
         self._error_code = agent.error_code
         self.service = StorageService(ctx, workers=config.get("vars", "task_workers"),
                                       error_code=agent.error_code,
-                                      publisher=agent.notifier)
+                                      publisher=agent.notifier, jobs=agent.jobs)
         agent.add_task_manager(PoolTasks(self.service.current_tasks))  # type: ignore
 
     def start(self) -> None:
@@ -123,7 +123,8 @@ class _DriveResolver:
 
 
 class _VolumeChains:
-    """sync(drive, chain), as vdsm.virt.livemerge.ChainSync wants."""
+    """sync(drive, chain) and set_size(drive, size), as
+    vdsm.virt.livemerge.ChainSync wants."""
 
     def __init__(self, storage: StorageSubsystem) -> None:
         self._storage = storage
@@ -131,6 +132,10 @@ class _VolumeChains:
     def sync(self, drive: dict[str, Any], chain: list[str]) -> list[str]:
         return self._storage.service.chains.sync(
             drive["domainID"], drive["imageID"], chain)
+
+    def set_size(self, drive: dict[str, Any], size: int) -> None:
+        self._storage.service.chains.set_size(
+            drive["domainID"], drive["imageID"], drive["volumeID"], size)
 
 
 class _VolumeExtender:

@@ -36,6 +36,8 @@ ErrorCode = Callable[[BaseException], int]
 
 # The classic code of a task that failed for an unknown reason.
 GENERAL_ERROR_CODE = 100
+# How long clearTask waits for a done state still being written to disk.
+RETIRE_WAIT = 10.0
 
 
 def general_error_code(error: BaseException) -> int:
@@ -235,8 +237,13 @@ class Task:
     def retire(self) -> None:
         """Refuse any further change, before the task is cleared.
 
-        Raises TaskStateError unless the task is done.
+        Raises TaskStateError unless the task is done. A done state still
+        being written (status shows it already) is waited for, bounded.
         """
+        with self._lock:
+            committing = self._state in states.DONE
+        if committing:
+            self._done.wait(RETIRE_WAIT)
         with self._lock:
             if not self._done.is_set():
                 raise TaskStateError(f"Cannot clear task {self.id} in state "

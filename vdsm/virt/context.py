@@ -18,6 +18,7 @@ from vdsm.virt.registry import VmRegistry
 if TYPE_CHECKING:
     from vdsm.virt.livemerge import ChainSync
     from vdsm.virt.ovirtagent import OvirtAgents
+    from vdsm.virt.thinprov import Extender
 
 
 @dataclass
@@ -39,3 +40,10 @@ class VirtContext:
     # the host jobs registry (live merge): the agent's, handed in
     jobs: JobRegistry = field(default_factory=JobRegistry)
     chains: ChainSync | None = None    # storage's metadata sync after a merge
+    # the volume monitor's extend_now(vm, drive name): a thin drive (or
+    # its thin replica) grown by a chunk ahead of need
+    extend_now: Callable[[Any, str], bool] | None = None
+    # storage's volume extender (the volume monitor's too) and its chunk:
+    # a live merge grows a thin block base with it before committing
+    extender: Extender | None = None
+    thin_chunk: int = 0

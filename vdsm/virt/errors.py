@@ -166,6 +166,11 @@ class HotplugMemFailed(VdsmError):
     default_message = "Failed to hotplug memory"
 
 
+class HotunplugMemFailed(VdsmError):
+    name = "HotunplugMemFailed"
+    default_message = "Failed to hotunplug memory"
+
+
 # --- live snapshot (issue 12) -----------------------------------------------
 class SnapshotFailed(VdsmError):
     name = "SnapshotFailed"

@@ -15,6 +15,7 @@ Thread-safe: each change runs under the VM's lock.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -25,13 +26,19 @@ from vdsm.virt import vmdevices, vmgraphics
 from vdsm.virt.context import VirtContext
 from vdsm.virt.domxml import nics
 from vdsm.virt.domxml.base import element, sub
-from vdsm.virt.errors import HotplugMemFailed, SetNumberOfCpusFailed, UpdateDeviceFailed
+from vdsm.virt.errors import (
+    HotplugMemFailed,
+    HotunplugMemFailed,
+    SetNumberOfCpusFailed,
+    UpdateDeviceFailed,
+)
 from vdsm.virt.vm import Vm
 from vdsm.virt.vmops import persist_conf, refresh_live, running_domain
 
 log = logging.getLogger(__name__)
 
 LIVE = libvirt.VIR_DOMAIN_AFFECT_LIVE
+UNPLUG_TIMEOUT = 15.0     # seconds the guest has to give a DIMM back
 
 
 def set_number_of_cpus(ctx: VirtContext, vm: Vm, count: Any) -> None:
@@ -85,6 +92,59 @@ def hotplug_memory(ctx: VirtContext, vm: Vm, params: Any) -> None:
         if guaranteed not in (None, ""):
             vm.conf["memGuaranteedSize"] = int(guaranteed)
         _committed(vm, dom)
+
+
+def hotunplug_memory(ctx: VirtContext, vm: Vm, params: Any, *,
+                     timeout: float = UNPLUG_TIMEOUT) -> None:
+    """Remove the DIMM ``memory.deviceId`` that hotplugMemory added. The
+    guest must offline its memory first (it can when the blocks were
+    onlined movable); HotunplugMemFailed when it does not within
+    ``timeout`` (the request stays with the guest, which may still give
+    the DIMM back later: the definition then follows at the next change)
+    or for an unknown DIMM."""
+    with vm.lock:
+        dom = running_domain(ctx, vm)
+        plugged = list(vm.conf.get("memoryDevices") or [])
+        spec = params.get("memory") if isinstance(params, dict) else None
+        dev_id = spec.get("deviceId") if isinstance(spec, dict) else None
+        dimm = next((d for d in plugged if d.get("deviceId") == dev_id), None)
+        if not dev_id or dimm is None:
+            raise HotunplugMemFailed(f"Failed to hotunplug memory: no DIMM "
+                                     f"{dev_id!r} was hotplugged (known: "
+                                     f"{[d.get('deviceId') for d in plugged]})")
+        alias = f"ua-{dimm['deviceId']}"
+        xml = etree.tostring(dimm_element(dimm), encoding="unicode")
+        try:
+            dom.detachDeviceFlags(xml, LIVE)
+            _wait_gone(dom, alias, timeout)
+        except libvirt.libvirtError as e:
+            raise HotunplugMemFailed(f"Failed to hotunplug memory: "
+                                     f"{e.get_error_message()}") from None
+        except TimeoutError as e:
+            raise HotunplugMemFailed(f"Failed to hotunplug memory: {e}") from None
+        vm.conf["memoryDevices"] = [d for d in plugged if d is not dimm]
+        vm.conf["memSize"] = int(vm.conf["memSize"]) - dimm["size"]
+        guaranteed = params.get("memGuaranteedSize")
+        if guaranteed not in (None, ""):
+            vm.conf["memGuaranteedSize"] = int(guaranteed)
+        vm.log.info("vm %s: DIMM %s (%d MiB) unplugged", vm.id, dev_id,
+                    dimm["size"])
+        _committed(vm, dom)
+
+
+def _wait_gone(dom: libvirt.virDomain, alias: str, timeout: float) -> None:
+    """Until the live XML has no memory device ``alias`` (libvirt removes
+    it when the guest ejected the DIMM)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        root = etree.fromstring(dom.XMLDesc(0))
+        if not root.xpath("devices/memory[alias/@name=$a]", a=alias):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the guest did not release DIMM {alias} in "
+                               f"{timeout:.0f} s (are its memory blocks "
+                               "online_movable?)")
+        time.sleep(0.2)
 
 
 def memory_device(params: Any, *, mem_mib: int, max_mib: int | None,

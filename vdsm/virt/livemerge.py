@@ -32,6 +32,7 @@ import libvirt
 
 from vdsm.common.errors import VdsmError
 from vdsm.host.jobs import Job
+from vdsm.virt import mergebase
 from vdsm.virt.context import VirtContext
 from vdsm.virt.domxml.base import from_string
 from vdsm.virt.domxml.chain import disk_chain
@@ -56,6 +57,9 @@ class ChainSync(Protocol):
     def sync(self, drive: dict[str, Any], chain: list[str]) -> list[str]:
         """Make the metadata follow ``chain`` (base first); the volumes
         marked ILLEGAL."""
+
+    def set_size(self, drive: dict[str, Any], size: int) -> None:
+        """Record the volume's virtual size QEMU now uses (0: resizing)."""
 
 
 @dataclasses.dataclass
@@ -96,42 +100,81 @@ def merge(ctx: VirtContext, vm: Vm, drive: dict[str, Any], base: str, top: str,
           *, bandwidth: int = 0, job_id: str | None = None) -> str:
     """Start the merge of ``top`` into ``base``; the job's id. Raises
     ImageFileNotFound for an unknown drive, MergeFailed for volumes that
-    are not a layer and its ancestor (no job registered) or a block commit
-    libvirt refuses (the job failed), JobExists for a job id in use."""
+    are not a layer and its ancestor (no job registered), a thin block
+    base that cannot be extended first or a block commit libvirt refuses
+    (the job failed), JobExists for a job id in use."""
     with vm.lock:
-        dev = find_disk(vm, drive)
-        target = dev["name"]
-        dom = vm.domain(ctx.conn.get())
-        xml = dom.XMLDesc(0)
-        paths = disk_chain(xml, target)
-        chain = [os.path.basename(p) for p in paths]
-        if top not in chain or base not in chain[chain.index(top) + 1:]:
-            raise MergeFailed(f"Merge failed: {top} into {base}: not a layer "
-                              f"and its ancestor in the chain {chain}")
+        dom, dev, xml, paths, chain = _checked(ctx, vm, drive, base, top)
         active = chain[0] == top
-        job = ctx.jobs.add(JOB_TYPE, f"merge {top} into {base} ({target})",
-                           job_id=job_id)
-        ids = {k: dev.get(k) or drive.get(k) for k in
-               ("domainID", "poolID", "imageID", "volumeID")}
-        after = [v for v in reversed(chain) if v != top]
-        record = Merge(job.id, ids, target, base, top, active, after, bandwidth)
-        flags = libvirt.VIR_DOMAIN_BLOCK_COMMIT_RELATIVE
-        if active:
-            flags |= libvirt.VIR_DOMAIN_BLOCK_COMMIT_ACTIVE
+        job = ctx.jobs.add(JOB_TYPE, f"merge {top} into {base} "
+                           f"({dev['name']})", job_id=job_id)
         try:
-            dom.blockCommit(target, paths[chain.index(base)],
-                            None if active else paths[chain.index(top)],
-                            bandwidth, flags)
-        except libvirt.libvirtError as e:
-            job.fail(MERGE_FAILED, e.get_error_message())
-            raise MergeFailed(f"Merge failed: {e.get_error_message()}") from None
+            request = mergebase.plan(dev, xml, paths, chain, base, top,
+                                     active=active, chunk=ctx.thin_chunk)
+        except MergeFailed as e:
+            job.fail(MERGE_FAILED, e.message)
+            raise
+    if request is not None:
+        # the SPM grows the base; the VM's lock is not held meanwhile
+        try:
+            mergebase.extend(ctx.extender, request)
+        except MergeFailed as e:
+            job.fail(MERGE_FAILED, e.message)
+            raise
+    with vm.lock:
+        try:
+            if request is not None:      # the chain may have changed since
+                dom, dev, xml, paths, chain = _checked(ctx, vm, drive, base,
+                                                       top)
+                active = chain[0] == top
+            record = _commit(dom, dev, paths, chain, job, base, top, active,
+                             bandwidth, drive)
+        except (MergeFailed, ImageFileNotFound) as e:
+            job.fail(MERGE_FAILED, e.message)
+            raise
         vm.block_jobs[job.id] = record
         _persist(vm, dom)
         job.start()
     vm.log.info("vm %s: merging %s into %s on %s (%s, job %s)", vm.id, top, base,
-                target, "active" if active else "internal", job.id)
+                dev["name"], "active" if active else "internal", job.id)
     _follow_in_thread(ctx, vm, record, job)
     return job.id
+
+
+def _checked(ctx: VirtContext, vm: Vm, drive: dict[str, Any], base: str, top: str
+             ) -> tuple[libvirt.virDomain, dict[str, Any], str, list[str], list[str]]:
+    """The domain, disk, live XML, chain paths and volume UUIDs (leaf
+    first) when ``top`` and ``base`` are a layer and its ancestor;
+    MergeFailed else."""
+    dev = find_disk(vm, drive)
+    dom = vm.domain(ctx.conn.get())
+    xml = dom.XMLDesc(0)
+    paths = disk_chain(xml, dev["name"])
+    chain = [os.path.basename(p) for p in paths]
+    if top not in chain or base not in chain[chain.index(top) + 1:]:
+        raise MergeFailed(f"Merge failed: {top} into {base}: not a layer "
+                          f"and its ancestor in the chain {chain}")
+    return dom, dev, xml, paths, chain
+
+
+def _commit(dom: libvirt.virDomain, dev: dict[str, Any], paths: list[str],
+            chain: list[str], job: Job, base: str, top: str, active: bool,
+            bandwidth: int, drive: dict[str, Any]) -> Merge:
+    """libvirt's block commit started; the merge's record."""
+    target = dev["name"]
+    ids = {k: dev.get(k) or drive.get(k) for k in
+           ("domainID", "poolID", "imageID", "volumeID")}
+    after = [v for v in reversed(chain) if v != top]
+    flags = libvirt.VIR_DOMAIN_BLOCK_COMMIT_RELATIVE
+    if active:
+        flags |= libvirt.VIR_DOMAIN_BLOCK_COMMIT_ACTIVE
+    try:
+        dom.blockCommit(
+            target, paths[chain.index(base)],
+            None if active else paths[chain.index(top)], bandwidth, flags)
+    except libvirt.libvirtError as e:
+        raise MergeFailed(f"Merge failed: {e.get_error_message()}") from None
+    return Merge(job.id, ids, target, base, top, active, after, bandwidth)
 
 
 def on_block_job(vm: Vm, disk: str, job_type: int, status: int) -> None:

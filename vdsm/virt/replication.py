@@ -72,14 +72,17 @@ def same_volume(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return all(a.get(k) == b.get(k) for k in VOLUME_KEYS if k != "poolID")
 
 
-def start(ctx: VirtContext, vm: Vm, src: Any, dst: Any) -> None:
+def start(ctx: VirtContext, vm: Vm, src: Any, dst: Any, *,
+          need_extend: bool = True) -> None:
     """Mirror ``src``'s active layer into the existing volume ``dst``.
 
     Returns once QEMU copies; the mirror becomes ready (every write goes
-    to both) later: :func:`is_ready`. Raises ImageFileNotFound for an
-    unknown ``src``, ReplicaError when the disk already replicates or
-    libvirt refuses the copy (then nothing is left: state and ``dst``'s
-    preparation undone)."""
+    to both) later: :func:`is_ready`. With ``need_extend`` a thin block
+    drive or replica is grown by a chunk at once (the volume monitor
+    keeps both growing while the mirror lasts, the replica first). Raises
+    ImageFileNotFound for an unknown ``src``, ReplicaError when the disk
+    already replicates or libvirt refuses the copy (then nothing is left:
+    state and ``dst``'s preparation undone)."""
     with vm.lock:
         dom = running_domain(ctx, vm)
         drive = find_drive(vm, src)
@@ -115,6 +118,10 @@ def start(ctx: VirtContext, vm: Vm, src: Any, dst: Any) -> None:
         job.start()
         vm.log.info("vm %s: %s replicating to %s (job %s)", vm.id, drive["name"],
                     path, job.id)
+        name = drive["name"]
+    if need_extend and ctx.extend_now is not None and ctx.extend_now(vm, name):
+        vm.log.info("vm %s: %s and its replica extended ahead of the mirror",
+                    vm.id, name)
 
 
 def virtual_size(path: str, fmt: str) -> int:

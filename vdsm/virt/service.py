@@ -69,9 +69,9 @@ class VirtService:
     def snapshot(self, vm_id: str, snap_drives: Any, *, memory: Any = None,
                  frozen: bool = False, timeout: Any = None,
                  freeze_timeout: Any = None) -> None:
-        snapshot.check_timeouts(timeout, freeze_timeout)
         snapshot.snapshot(self.ctx, self.vm(vm_id), snap_drives, memory=memory,
-                          frozen=frozen)
+                          frozen=frozen, timeout=timeout,
+                          freeze_timeout=freeze_timeout)
 
     # --- migration -------------------------------------------------------
     def migrate(self, vm_id: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -153,14 +153,19 @@ class VirtService:
         hotplug.hotplug_memory(self.ctx, vm, params)
         return vm.definition()
 
+    def hotunplug_memory(self, vm_id: str, params: Any) -> None:
+        hotplug.hotunplug_memory(self.ctx, self.vm(vm_id), params)
+
     def update_device(self, vm_id: str, params: Any) -> dict[str, Any]:
         vm = self.vm(vm_id)
         hotplug.update_device(self.ctx, vm, params)
         return vm.definition()
 
     # --- running VMs' disks: replication, resize, alignment; secrets -----
-    def disk_replicate_start(self, vm_id: str, src: Any, dst: Any) -> None:
-        replication.start(self.ctx, self.vm(vm_id), src, dst)
+    def disk_replicate_start(self, vm_id: str, src: Any, dst: Any,
+                             need_extend: bool = True) -> None:
+        replication.start(self.ctx, self.vm(vm_id), src, dst,
+                          need_extend=need_extend)
 
     def disk_replicate_finish(self, vm_id: str, src: Any, dst: Any) -> None:
         replication.finish(self.ctx, self.vm(vm_id), src, dst)

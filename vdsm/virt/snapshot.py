@@ -18,6 +18,7 @@ Thread-safe: runs under the VM's operation lock.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -35,6 +36,9 @@ from vdsm.virt.vmops import persist_conf, refresh_live, running_domain
 
 log = logging.getLogger(__name__)
 
+TIMEOUT = 30          # minutes a memory snapshot may take (classic default)
+FREEZE_TIMEOUT = 8    # minutes a disk-only one may take (the guest frozen)
+MINUTE = 60.0         # seconds; the unit of both (tests shrink it)
 FLAGS = (libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_REUSE_EXT
          | libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA
          | libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC)
@@ -43,6 +47,36 @@ FLAGS = (libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_REUSE_EXT
 def flags(*, memory: bool) -> int:
     """libvirt flags: disk-only unless the memory state is saved too."""
     return FLAGS if memory else FLAGS | libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY
+
+
+class Watchdog:
+    """Aborts the domain's job (the snapshot libvirt is taking) when it
+    outlasts ``limit`` seconds; ``fired`` tells the caller why it failed."""
+
+    def __init__(self, vm_id: str, dom: libvirt.virDomain, limit: float) -> None:
+        self.vm_id = vm_id
+        self.dom = dom
+        self.limit = limit
+        self.fired = False
+        self._timer = threading.Timer(limit, self._abort)
+        self._timer.daemon = True
+
+    def __enter__(self) -> Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+    def _abort(self) -> None:
+        self.fired = True
+        log.error("vm %s: snapshot still running after %.0f s: aborting it",
+                  self.vm_id, self.limit)
+        try:
+            self.dom.abortJob()
+        except libvirt.libvirtError as e:
+            log.error("vm %s: cannot abort the snapshot: %s", self.vm_id,
+                      e.get_error_message())
 
 
 def check_timeouts(timeout: Any, freeze_timeout: Any) -> None:
@@ -58,10 +92,15 @@ def check_timeouts(timeout: Any, freeze_timeout: Any) -> None:
 
 
 def snapshot(ctx: VirtContext, vm: Vm, snap_drives: Any, *,
-             memory: Any = None, frozen: bool = False) -> None:
+             memory: Any = None, frozen: bool = False,
+             timeout: Any = None, freeze_timeout: Any = None) -> None:
     """Take the live snapshot; raises InvalidParameter (malformed
     snapDrives or memory handle), SnapshotFailed (a drive not found, a new
-    volume missing or not preparable, libvirt refused), VMIsDown."""
+    volume missing or not preparable, libvirt refused or timed out),
+    VMIsDown. ``timeout`` bounds a memory snapshot, ``freeze_timeout`` a
+    disk-only one (minutes, as classic): past it libvirt's job is aborted
+    and everything undone, the guest thawed."""
+    check_timeouts(timeout, freeze_timeout)
     with vm.lock:
         dom = running_domain(ctx, vm)
         targets = snapdrives.plan(vm.devices, snap_drives)
@@ -80,7 +119,10 @@ def snapshot(ctx: VirtContext, vm: Vm, snap_drives: Any, *,
                 prepared.append(target)
             if memory_spec is not None:
                 memory_path, memory_volume = _prepare_memory(ctx, memory_spec)
-            _take(ctx, vm, dom, targets, memory_path, frozen=frozen)
+            limit = (timeout or TIMEOUT) if memory_spec is not None else \
+                (freeze_timeout or FREEZE_TIMEOUT)
+            _take(ctx, vm, dom, targets, memory_path, frozen=frozen,
+                  limit=limit * MINUTE)
         except BaseException:
             _undo(ctx, prepared, memory_volume)
             raise
@@ -121,7 +163,7 @@ def _prepare_memory(ctx: VirtContext, spec: Any
 
 def _take(ctx: VirtContext, vm: Vm, dom: libvirt.virDomain,
           targets: list[snapdrives.Target], memory_path: str | None, *,
-          frozen: bool) -> None:
+          frozen: bool, limit: float) -> None:
     names = {t.drive["name"] for t in targets}
     others = [d["name"] for d in vm.devices
               if d["type"] == "disk" and d["name"] not in names]
@@ -137,12 +179,15 @@ def _take(ctx: VirtContext, vm: Vm, dom: libvirt.virDomain,
     else:
         we_froze = _freeze(ctx, vm)
     started = time.monotonic()
+    watchdog = Watchdog(vm.id, dom, limit)
     try:
-        dom.snapshotCreateXML(xml, flags(memory=memory_path is not None))
+        with watchdog:
+            dom.snapshotCreateXML(xml, flags(memory=memory_path is not None))
     except libvirt.libvirtError as e:
-        log.error("vm %s: snapshot failed: %s", vm.id, e.get_error_message())
-        raise SnapshotFailed(f"Snapshot failed: {e.get_error_message()}") \
-            from None
+        why = (f"timed out after {limit:.0f} s ({e.get_error_message()})"
+               if watchdog.fired else e.get_error_message())
+        log.error("vm %s: snapshot failed: %s", vm.id, why)
+        raise SnapshotFailed(f"Snapshot failed: {why}") from None
     finally:
         if we_froze:
             _thaw(ctx, vm)

@@ -97,6 +97,8 @@ class VirtSubsystem:
         self.volumes = VolumeMonitor(
             self.ctx, policy=Policy.from_config(config),
             interval=config.get("vars", "vm_watermark_interval"))
+        self.ctx.extend_now = self.volumes.extend_now
+        self.ctx.thin_chunk = self.volumes.policy.chunk
         self.ctx.ovirt_agents = OvirtAgents(
             self.ctx, timeout=self.ctx.guest_agent_timeout)
         self.ctx.jobs = agent.jobs
@@ -129,6 +131,8 @@ class VirtSubsystem:
         (storage's); without one they are watched but never extended."""
         if self.volumes.extender is None:
             self.volumes.extender = extender
+        if self.ctx.extender is None:
+            self.ctx.extender = extender
 
     # --- life cycle ------------------------------------------------------
     def start(self) -> None:

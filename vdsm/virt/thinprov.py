@@ -11,6 +11,13 @@ Watermark: with ``chunk`` bytes per extension and ``percent`` of it as the
 free space to keep, ``limit = chunk * percent / 100``; libvirt's block
 threshold is set at ``physical - limit`` and an extension asks for
 ``physical + chunk`` (never past the volume's largest useful size).
+
+A drive under live storage migration mirrors into a replica
+(``diskReplicate``); when the replica is a thin block volume it must grow
+with the drive, or the mirror fails once QEMU writes past its LV. Such a
+drive is watched even when its own volume is a file: its free space is
+the smaller of the two LVs', and an extension grows the replica first,
+then the drive's own LV (as the classic agent does).
 """
 
 from __future__ import annotations
@@ -134,6 +141,43 @@ def parse_block_record(record: dict[str, Any]) -> dict[str, dict[str, int]]:
     return disks
 
 
+REPLICA_KEY = "diskReplicate"   # the drive's live storage migration target
+
+
+@dataclass(frozen=True)
+class Replica:
+    """The thin block volume a drive mirrors into."""
+
+    sd_uuid: str
+    sp_uuid: str
+    img_uuid: str
+    vol_uuid: str
+    path: str
+
+    def request(self, size: int) -> ExtendRequest:
+        return ExtendRequest(self.sd_uuid, self.sp_uuid, self.img_uuid,
+                             self.vol_uuid, size)
+
+
+def thin_replica(drive: dict[str, Any]) -> Replica | None:
+    """The drive's replica when it is a qcow2 block volume (one that must
+    be extended while mirrored); None otherwise."""
+    rep = drive.get(REPLICA_KEY)
+    if not isinstance(rep, dict) or rep.get("format") != "cow" \
+            or not is_volume(rep) or not rep.get("path"):
+        return None
+    if rep.get("diskType") != "block" and not is_block_device(rep["path"]):
+        return None
+    return Replica(rep["domainID"], rep.get("poolID", ""), rep["imageID"],
+                   rep["volumeID"], rep["path"])
+
+
+def is_watched(drive: dict[str, Any]) -> bool:
+    """A drive the volume monitor keeps ahead of QEMU: thin itself or
+    mirroring into a thin replica."""
+    return is_thin(drive, drive.get("path")) or thin_replica(drive) is not None
+
+
 @dataclass
 class ThinDrive:
     """What the monitor knows of one thin drive. Not thread-safe: the
@@ -154,16 +198,43 @@ class ThinDrive:
     extensions: int = 0
     failures: int = 0
     last_error: str = ""
+    chunked: bool = True               # its own volume is a thin LV
+    replica: Replica | None = None     # a thin replica it mirrors into
+    replica_physical: int = 0
 
     @classmethod
     def from_device(cls, dev: dict[str, Any]) -> ThinDrive:
         return cls(name=dev["name"], path=dev.get("path", ""),
                    sd_uuid=dev["domainID"], sp_uuid=dev["poolID"],
-                   img_uuid=dev["imageID"], vol_uuid=dev["volumeID"])
+                   img_uuid=dev["imageID"], vol_uuid=dev["volumeID"],
+                   chunked=is_thin(dev, dev.get("path")),
+                   replica=thin_replica(dev))
+
+    @property
+    def identity(self) -> tuple[str, str, Replica | None]:
+        """What, when it changes, makes the drive a new one to watch."""
+        return (self.vol_uuid, self.path, self.replica)
+
+    @property
+    def room(self) -> int:
+        """Bytes of LV QEMU may fill: the smaller LV of drive and replica."""
+        sizes = ([self.physical] if self.chunked else []) + \
+            ([self.replica_physical] if self.replica is not None else [])
+        return min(sizes) if sizes else self.physical
 
     def request(self, size: int) -> ExtendRequest:
         return ExtendRequest(self.sd_uuid, self.sp_uuid, self.img_uuid,
                              self.vol_uuid, size)
+
+    def requests(self, size: int) -> list[ExtendRequest]:
+        """The extensions growing every LV below ``size``: the replica's
+        first, then the drive's own."""
+        wanted = []
+        if self.replica is not None and self.replica_physical < size:
+            wanted.append(self.replica.request(size))
+        if self.chunked and self.physical < size:
+            wanted.append(self.request(size))
+        return wanted
 
     def stats(self) -> dict[str, str]:
         """Classic disk stats keys of a block volume: apparentsize and

@@ -190,10 +190,25 @@ class VolumeMonitor:
         self._maybe_resume(vm)
 
     def stats(self, vm_id: str) -> dict[str, dict[str, str]]:
-        """Classic disk stats keys of the VM's thin drives, by target name."""
+        """Classic disk stats keys of the VM's thin drives, by target name
+        (not of a file drive watched for its replica: its own stats stand)."""
         with self._lock:
             return {name: d.stats() for name, d in
-                    self._drives.get(vm_id, {}).items()}
+                    self._drives.get(vm_id, {}).items() if d.chunked}
+
+    def extend_now(self, vm: Vm, name: str) -> bool:
+        """Extend drive ``name`` by a chunk now (diskReplicateStart's
+        needExtend: the mirror starts with room ahead of it). False when
+        the drive is not watched (neither it nor its replica is thin)."""
+        with self._lock:
+            drive = self._drives_locked(vm).get(name)
+            if drive is None:
+                return False
+            if drive.state in (tp.UNSET, tp.SET):
+                drive.state = tp.EXCEEDED
+        log.info("vm %s: drive %s: extension asked ahead", vm.id, name)
+        self._schedule(vm)
+        return True
 
     def resumes(self, vm_id: str) -> int:
         """How often the VM was resumed after an ENOSPC pause."""
@@ -211,20 +226,24 @@ class VolumeMonitor:
                      record: dict[str, int] | None) -> None:
         try:
             physical = tp.read_size(drive.path)
+            replica = tp.read_size(drive.replica.path) if drive.replica else 0
         except OSError as e:
-            self._note_error(vm, drive, f"cannot read the size of {drive.path}: {e}")
+            self._note_error(vm, drive, f"cannot read the size of {e.filename}: "
+                             f"{e.strerror}")
             return
         with self._lock:
             drive.physical = physical
+            drive.replica_physical = replica
             if record is not None:
                 drive.allocation = record.get("allocation", drive.allocation)
                 drive.capacity = record.get("capacity", drive.capacity)
             if drive.state == tp.EXTENDING:
                 return
+            room = drive.room
             due = drive.state == tp.EXCEEDED or (
                 record is not None and "allocation" in record
-                and self.policy.needs_extension(drive.allocation, physical))
-            threshold = self.policy.threshold(physical)
+                and self.policy.needs_extension(drive.allocation, room))
+            threshold = self.policy.threshold(room)
             stale = drive.state == tp.UNSET or drive.threshold != threshold
         vm.thin_disks = self.stats(vm.id)
         if due:
@@ -247,7 +266,7 @@ class VolumeMonitor:
                 drive.threshold = threshold
                 drive.last_error = ""
         log.info("vm %s: drive %s block threshold %d (LV %d bytes)", vm.id,
-                 drive.name, threshold, drive.physical)
+                 drive.name, threshold, drive.room)
 
     def _extend(self, vm: Vm, drive: tp.ThinDrive) -> None:
         with self._lock:
@@ -255,31 +274,44 @@ class VolumeMonitor:
                 return
             drive.state = tp.EXCEEDED
             capacity = drive.capacity
-            size = self.policy.next_size(drive.physical, capacity) if capacity else 0
+            room = drive.room
+            size = self.policy.next_size(room, capacity) if capacity else 0
             extender = self.extender
-            if size > drive.physical and extender is not None:
+            if size > room and extender is not None:
                 drive.state = tp.EXTENDING
                 drive.extending_to = size
         if not capacity:
             self._note_error(vm, drive, "libvirt has not told its virtual size "
                              "yet; extending at the next check")
             return
-        if size <= drive.physical:
+        if size <= room:
             with self._lock:       # nothing to wait for: watched as before
                 drive.state = tp.UNSET
             self._note_error(vm, drive, "volume at its largest size "
-                             f"({drive.physical} bytes); not extending")
+                             f"({room} bytes); not extending")
             return
         if extender is None:
             self._note_error(vm, drive, "no volume extender on this host")
             return
-        request = drive.request(size)
-        log.info("vm %s: extending drive %s (volume %s) from %d to %d bytes "
+        log.info("vm %s: extending drive %s (volume %s%s) from %d to %d bytes "
                  "(allocation %d)", vm.id, drive.name, drive.vol_uuid,
-                 drive.physical, size, drive.allocation)
+                 f", replica {drive.replica.vol_uuid}" if drive.replica else "",
+                 room, size, drive.allocation)
+        self._send(vm, drive, extender, drive.requests(size))
+
+    def _send(self, vm: Vm, drive: tp.ThinDrive, extender: tp.Extender,
+              requests: list[tp.ExtendRequest]) -> None:
+        """The extensions one after the other (the replica's first); the
+        drive's state settles when the last ends or one fails."""
+        request, rest = requests[0], requests[1:]
 
         def done(error: BaseException | None) -> None:
-            self._extended(vm, drive, request, error)
+            if error is None and rest:
+                log.info("vm %s: drive %s: volume %s extended to %d bytes",
+                         vm.id, drive.name, request.vol_uuid, request.size)
+                self._send(vm, drive, extender, rest)
+            else:
+                self._extended(vm, drive, request, error)
         try:
             extender.extend(request, done)
         except Exception as e:
@@ -358,13 +390,11 @@ class VolumeMonitor:
         old = self._drives.get(vm.id, {})
         drives: dict[str, tp.ThinDrive] = {}
         for dev in vm.devices:
-            if not (dev.get("name") and dev.get("path")
-                    and tp.is_thin(dev, dev.get("path"))):
+            if not (dev.get("name") and dev.get("path") and tp.is_watched(dev)):
                 continue
             drive = tp.ThinDrive.from_device(dev)
             known = old.get(drive.name)
-            if known is not None and (known.vol_uuid, known.path) == (
-                    drive.vol_uuid, drive.path):
+            if known is not None and known.identity == drive.identity:
                 drives[drive.name] = known
                 continue
             drives[drive.name] = drive
@@ -388,7 +418,7 @@ class VolumeMonitor:
 def _at_largest(drive: tp.ThinDrive) -> bool:
     """A drive that cannot grow (already room for its whole virtual size):
     its watermark says nothing about whether the VM may run."""
-    return bool(drive.capacity) and drive.physical >= tp.max_size(drive.capacity)
+    return bool(drive.capacity) and drive.room >= tp.max_size(drive.capacity)
 
 
 def block_records(conn: libvirt.virConnect,

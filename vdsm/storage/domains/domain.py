@@ -73,8 +73,10 @@ def new_metadata(*, sd_uuid: str, name: str, dom_type: int, dom_class: int,
         sc.MD_SDUUID: sd_uuid, sc.MD_TYPE: type_name(dom_type),
         sc.MD_CLASS: class_name(dom_class), sc.MD_DESCRIPTION: name,
         sc.MD_ROLE: sc.REGULAR_DOMAIN, sc.MD_POOLS: "", sc.MD_VERSION: str(version),
-        sc.MD_BLOCK_SIZE: str(sc.BLOCK_SIZE), sc.MD_ALIGNMENT: str(sc.ALIGNMENT),
     }
+    if version >= 5:  # keys of format 5 (storage/spm/upgrade.py adds them)
+        md.update({sc.MD_BLOCK_SIZE: str(sc.BLOCK_SIZE),
+                   sc.MD_ALIGNMENT: str(sc.ALIGNMENT)})
     md.update({k: str(v) for k, v in sc.DEFAULT_LEASE_PARAMS.items()})
     md.update(extra or {})
     return md

@@ -211,6 +211,10 @@ def rename(src: str, dst: str) -> None:
     os.rename(src, dst)
 
 
+def chmod(path: str, mode: int) -> None:
+    os.chmod(path, mode)
+
+
 def link(src: str, dst: str) -> None:
     os.link(src, dst)
 
@@ -229,8 +233,9 @@ def symlink(target: str, path: str) -> None:
 def stat(path: str) -> dict[str, Any]:
     st = os.stat(path)
     return {"size": st.st_size, "allocated": st.st_blocks * 512,
-            "mtime": st.st_mtime, "mode": st.st_mode, "uid": st.st_uid,
-            "gid": st.st_gid, "isdir": os.path.isdir(path)}
+            "mtime": st.st_mtime, "ctime": st.st_ctime, "mode": st.st_mode,
+            "uid": st.st_uid, "gid": st.st_gid, "isdir": os.path.isdir(path),
+            "readable": os.access(path, os.R_OK)}
 
 
 def statvfs(path: str) -> dict[str, int]:
@@ -254,7 +259,7 @@ def check_read(path: str) -> float:
 OPERATIONS = {f.__name__: f for f in (
     read_file, read_block, write_block, write_atomic, create_file, truncate,
     preallocate, exists, listdir, glob, makedirs, mkdir, unlink, rmdir, rmtree,
-    rename, link, symlink, stat, statvfs, access, check_read, fsync_dir)}
+    rename, chmod, link, symlink, stat, statvfs, access, check_read, fsync_dir)}
 
 
 class FileOps:
@@ -314,6 +319,9 @@ class FileOps:
 
     def rename(self, src: str, dst: str) -> None:
         self._call("rename", src, dst)
+
+    def chmod(self, path: str, mode: int) -> None:
+        self._call("chmod", path, mode)
 
     def link(self, src: str, dst: str) -> None:
         self._call("link", src, dst)
