@@ -14,6 +14,8 @@ Section ``transfer`` (downloadImage/uploadImage beside curl):
 benchmarks/storage_transfer.py, run alone with ``--section transfer``.
 
     .venv/bin/python benchmarks/storage.py [--size-mb 1024] [--creates 10]
+    .venv/bin/python benchmarks/storage.py --section copy   (copy between
+        domains: benchmarks/storage_copy.py)
 
 Needs root and the sanlock package (see tests/storage/helpers.py).
 """
@@ -172,7 +174,7 @@ def main() -> int:
     parser.add_argument("--creates", type=int, default=10)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--section", choices=("core", "ovf", "transfer"),
+    parser.add_argument("--section", choices=("core", "ovf", "transfer", "copy"),
                         default="core",
                         help="run only this section (its own module)")
     parser.add_argument("--vms", type=int, default=200)
@@ -184,6 +186,10 @@ def main() -> int:
     if args.section == "transfer":
         from benchmarks.storage_transfer import transfer
         transfer(args.size_mb)
+        return 0
+    if args.section == "copy":
+        from benchmarks.storage_copy import run as copy_run
+        copy_run(args.rounds)
         return 0
     ensure_vdsm_user()
     host = StorageHost({("irs", "sd_health_check_delay"): 2.0}).start()

@@ -197,6 +197,10 @@ OPTIONS: tuple[Option, ...] = (
            "a host writes with each new request (the SPM then reads the inbox "
            "at once), and between a waiting host's looks for its answer. "
            "0 turns events off: requests wait for the next poll."),
+    Option("irs", "copy_bandwidth_mib", 0.0,
+           "MiB per second one copy of image data between domains may use "
+           "(qemu-img convert -r; cloneImageStructure/syncImageData/"
+           "moveImage); 0 for no limit."),
     Option("irs", "test_pause_file", "",
            "For tests only, never set in production: crash tests pause SPM "
            "jobs at named steps through this file (see vdsm.storage.faults)."),

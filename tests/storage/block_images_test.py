@@ -4,9 +4,9 @@ The engine's story on a pool whose master is a block domain (LVs served
 by lvfiles: no device-mapper here): RAW preallocated and COW sparse
 volumes, a snapshot chain, the reading verbs, description and legality,
 extendVolumeSize, prepareImage with data written through the VM's path,
-teardownImage, deleteVolume and deleteImage; copyImage and moveImage
-between file and block domains; every changing verb refused (654) by a
-host that is not the SPM.
+teardownImage, deleteVolume and deleteImage; copyImage, moveImage,
+cloneImageStructure and syncImageData between file and block domains;
+every changing verb refused (654) by a host that is not the SPM.
 """
 
 from __future__ import annotations
@@ -208,6 +208,18 @@ def test_copy_and_move_images_between_file_and_block_domains(host, lv_dir):
             lvm.invalidate()
             assert bvol not in [lv.name for lv in lvm.lvs(bsd)]
             compare(p, (fsd, sp, img, leaf), (fsd, sp, bimg, bvol))
+
+            # cloneImageStructure + syncImageData file -> block: the chain's
+            # LVs (COW sized by qemu-img measure), ILLEGAL until synced
+            run_task(p, p.deleteImage(bsd, sp, img))
+            run_task(p, p.cloneImageStructure(sp, fsd, img, bsd))
+            assert lv_tags(lvm, bsd, leaf).parent == base
+            assert ok(p.getVolumeInfo(bsd, sp, img, leaf))["info"]["legality"] == \
+                "ILLEGAL"
+            run_task(p, p.syncImageData(sp, fsd, img, bsd, "ALL"))
+            assert ok(p.getVolumeInfo(bsd, sp, img, leaf))["info"]["legality"] == \
+                "LEGAL"
+            compare(p, (fsd, sp, img, leaf), (bsd, sp, img, leaf))
             for sd, image in ((bsd, img), (fsd, bimg), (bsd, b2img), (fsd, fimg),
                               (fsd, img)):
                 run_task(p, p.deleteImage(sd, sp, image))

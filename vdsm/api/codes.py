@@ -121,6 +121,7 @@ CODES: dict[str, tuple[int, str]] = {
     'ImagePathError': (254, 'Image path does not exist or cannot be accessed/created'),
     'ImageValidationError': (255, 'Image validation error'),
     'ImageDeleteError': (256, "Could not remove all image's volumes"),
+    'DestImageActionError': (260, 'Error during destination image manipulation'),
     'CopyImageError': (261, 'low level Image copy failed'),
     'ImageIsNotLegalChain': (262, 'Image is not a legal chain'),
     'CouldNotValideTemplateOnTargetDomain': (263, 'Cannot validate template on target domain'),

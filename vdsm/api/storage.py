@@ -196,6 +196,12 @@ class PoolVerbs(PoolOvfVerbs):  # the OVF store verbs mixed in
     def get_spm_status(self, storagepool_id: str) -> dict[str, Any]:
         return self._svc.spm_status(storagepool_id)
 
+    def move_multiple_images(self, storagepool_id: str, src_sd_uuid: str,
+                             dst_sd_uuid: str, img_dict: dict[str, Any],
+                             vm_uuid: str = "", force: bool = False) -> str:
+        return self._svc.copies.move_multiple_images(
+            storagepool_id, src_sd_uuid, dst_sd_uuid, list(img_dict))
+
     def get_iso_list(self, storagepool_id: str, extension: str = "iso") -> list[str]:
         return self._svc.files.iso_files(storagepool_id, f"*.{extension}")
 

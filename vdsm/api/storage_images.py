@@ -39,10 +39,18 @@ class ImageVerbs(ImageSpaceVerbs):  # sparsifyImage mixed in
     def move(self, image_id: str, storagepool_id: str, storagedomain_id: str,
              dst_sd_uuid: str, operation: int, post_zero: bool = False,
              force: bool = False, vm_uuid: str | None = None) -> str:
-        ops = self._svc.image_ops
-        return self._svc.spm_task(storagepool_id, "moveImage", lambda ctx: ops.move(
-            ctx, src_sd_uuid=storagedomain_id, dst_sd_uuid=dst_sd_uuid,
-            img_uuid=image_id, op=operation))
+        return self._svc.copies.move_image(storagepool_id, storagedomain_id,
+                                           dst_sd_uuid, image_id, operation)
+
+    def clone_structure(self, image_id: str, storagepool_id: str,
+                        storagedomain_id: str, dst_sd_uuid: str) -> str:
+        return self._svc.copies.clone_image_structure(
+            storagepool_id, storagedomain_id, image_id, dst_sd_uuid)
+
+    def sync_data(self, image_id: str, storagepool_id: str, storagedomain_id: str,
+                  dst_sd_uuid: str, sync_type: str) -> str:
+        return self._svc.copies.sync_image_data(
+            storagepool_id, storagedomain_id, image_id, dst_sd_uuid, sync_type)
 
     def upload(self, method_args: dict[str, Any], storagepool_id: str,
                storagedomain_id: str, image_id: str, volume_id: str | None = None

@@ -21,6 +21,9 @@ handlers call). Where things live:
   (createVG, getVGInfo, getVGList, removeVG) over the devices the host
   lists; ``sendtargets.py``: discoverSendTargets;
 - ``images.py``/``volumes.py``: the image- and volume-changing SPM jobs;
+- ``copy_service.py``, ``image_copy.py``, ``volume_copy.py``,
+  ``qemuimg_copy.py``: copy between domains (cloneImageStructure,
+  syncImageData, moveImage, moveMultipleImages; docs/copy.md);
 - ``resources.py`` (locks), ``qemuimg.py``, ``errors.py``, ``constants.py``,
   ``context.py`` (the services passed down), ``faults.py`` (test pause points).
 """

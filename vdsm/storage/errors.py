@@ -213,3 +213,11 @@ ImageVerificationError = _error("ImageVerificationError", "Image verification fa
 GenerationMismatch = _error(
     "GenerationMismatch",
     "The provided generation does not match the actual generation")
+# Copy between domains (cloneImageStructure, syncImageData,
+# moveMultipleImages; vdsm/storage/image_copy.py).
+DestImageActionError = _error("DestImageActionError",
+                              "Error during destination image manipulation")
+MultipleMoveImageError = _error("MultipleMoveImageError",
+                                "Error moving multiple image")
+MiscNotImplementedException = _error("MiscNotImplementedException",
+                                     "Method not implemented")

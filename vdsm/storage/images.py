@@ -1,4 +1,5 @@
-"""Image-changing jobs of the SPM: delete, copy (collapse), move.
+"""Image-changing jobs of the SPM: delete, copy (collapse). Moving an
+image between domains is vdsm/storage/image_copy.py.
 
 Locks: the source image shared (exclusive when it is moved away), the
 destination image exclusive, both domains shared. A destination is built
@@ -8,10 +9,7 @@ byte is copied.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-from collections.abc import Iterator
 from typing import Callable
 
 from vdsm.storage import constants as sc
@@ -30,17 +28,14 @@ from vdsm.storage.domains.volume import (
 from vdsm.storage.errors import (
     CopyImageError,
     ImageDoesNotExistInSD,
-    MoveImageError,
     VolumeAlreadyExists,
 )
 from vdsm.storage.spm import recovery
+from vdsm.storage.volume_copy import prepared
 from vdsm.storage.volumes import domain_lock, image_lock
 from vdsm.tasks.context import TaskContext
 
 log = logging.getLogger(__name__)
-
-MOVE_OP = 2
-
 
 class ImageOperations:
     def __init__(self, cache: DomainCache, resources: rm.ResourceManager,
@@ -97,9 +92,9 @@ class ImageOperations:
                 disktype=src_md.disktype, description=description, voltype=role)
             dst.write_metadata(md)
             try:
-                with _prepared(src):
+                with prepared(src):
                     _create_target(dst, md, src.path, src_md.format, parent=None)
-                    with _prepared(dst):
+                    with prepared(dst):
                         qemuimg.convert(src.path, dst.path,
                                         src_format=qemu_format(src_md.format),
                                         dst_format=qemu_format(fmt), create=False)
@@ -113,76 +108,6 @@ class ImageOperations:
             ctx.clear_recoveries()
         log.info("copied %s/%s/%s to %s/%s/%s", sd_uuid, src_img_uuid, src_vol_uuid,
                  dst_sd_uuid, dst_img_uuid, dst_vol_uuid)
-
-    def move(self, ctx: TaskContext, *, src_sd_uuid: str, dst_sd_uuid: str,
-             img_uuid: str, op: int) -> None:
-        """moveImage: copy every volume of the chain as it is (op 1), and
-        remove the source afterwards (op 2)."""
-        src_mode = rm.EXCLUSIVE if op == MOVE_OP else rm.SHARED
-        locks = [domain_lock(src_sd_uuid), domain_lock(dst_sd_uuid),
-                 image_lock(src_sd_uuid, img_uuid, src_mode),
-                 image_lock(dst_sd_uuid, img_uuid)]
-        with self.resources.acquire(locks):
-            src_dom = self.cache.produce(src_sd_uuid)
-            dst_dom = self.cache.produce(dst_sd_uuid)
-            vols = image.chain(src_dom, img_uuid)
-            if dst_dom.volumes(img_uuid):
-                raise MoveImageError(f"Image {img_uuid} already exists on "
-                                     f"{dst_sd_uuid}")
-            self.guard()
-            dst_dom.create_image(img_uuid)
-            ctx.add_recovery(recovery.REMOVE_IMAGE, {"sd_uuid": dst_sd_uuid,
-                                                     "img_uuid": img_uuid})
-            for vol_uuid in vols:
-                ctx.check_abort()
-                self.guard()
-                self._copy_volume(src_dom, dst_dom, img_uuid, vol_uuid)
-            if op == MOVE_OP:
-                ctx.clear_recoveries()
-                self.guard()
-                for vol_uuid in vols:
-                    src_dom.volume(img_uuid, vol_uuid).update(legality=sc.ILLEGAL_VOL)
-                src_dom.delete_image(img_uuid)
-            else:
-                ctx.clear_recoveries()
-        log.info("%s image %s from %s to %s", "moved" if op == MOVE_OP else "copied",
-                 img_uuid, src_sd_uuid, dst_sd_uuid)
-
-    def _copy_volume(self, src_dom: StorageDomain, dst_dom: StorageDomain,
-                     img_uuid: str, vol_uuid: str) -> None:
-        src = src_dom.volume(img_uuid, vol_uuid)
-        md = src.metadata()
-        if md.image != img_uuid:
-            raise MoveImageError(f"Image {img_uuid} is based on template "
-                                 f"{md.image}; move the template first")
-        dst = dst_dom.new_volume(img_uuid, vol_uuid)
-        dst_md = md.updated(domain=dst_dom.sd_uuid, legality=sc.ILLEGAL_VOL)
-        dst.write_metadata(dst_md)
-        parent = dst_dom.volume(img_uuid, md.parent) if md.has_parent else None
-        try:
-            with _prepared(src):
-                _create_target(dst, dst_md, src.path, md.format, parent=parent)
-                with _prepared(dst):
-                    qemuimg.convert(src.path, dst.path,
-                                    src_format=qemu_format(md.format),
-                                    dst_format=qemu_format(md.format),
-                                    backing=md.parent if md.has_parent else None,
-                                    create=False, cwd=os.path.dirname(src.path))
-        except qemuimg.QemuImgError as e:
-            raise MoveImageError(f"Error moving image: {e.message}") from None
-        dst.create_lease()
-        dst.write_metadata(md.updated(domain=dst_dom.sd_uuid))
-
-
-@contextlib.contextmanager
-def _prepared(vol: Volume) -> Iterator[None]:
-    """The volume (and its chain) usable on this host for the copy: a
-    block volume's LVs active, as on any host qemu-img runs on."""
-    vol.prepare()
-    try:
-        yield
-    finally:
-        vol.teardown()
 
 
 def _create_target(dst: Volume, md: VolumeMetadata, src_path: str, src_format: str,

@@ -23,6 +23,7 @@ from vdsm.storage.blockdevs import BlockStorage
 from vdsm.storage.coldmerge import ColdMerge
 from vdsm.storage.connections.registry import ConnectionRegistry
 from vdsm.storage.context import StorageContext
+from vdsm.storage.copy_service import CopyService
 from vdsm.storage.domains import image
 from vdsm.storage.domains.cache import DomainCache
 from vdsm.storage.domains.monitor import DomainMonitor, DomainStatus
@@ -89,6 +90,9 @@ class StorageService:
         self.extensions = Extensions(ctx, self.cache)
         self.volume_ops = VolumeOperations(self.cache, self.resources, self._guard)
         self.image_ops = ImageOperations(self.cache, self.resources, self._guard)
+        self.copies = CopyService(self.cache, self.resources, self._guard,
+                                  self.spm_task, self._spm,
+                                  ctx.setting("copy_bandwidth_mib"))
         self.cold_merge = ColdMerge(self.cache, self.resources, self._guard)
         self.chains = chainsync.VolumeChains(self.cache, self.resources,
                                              self.prepare_image)

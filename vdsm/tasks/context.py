@@ -41,6 +41,10 @@ class TaskContext:
         """Sleep up to ``timeout`` seconds; return True early if aborting."""
         return self._task.wait_abort(timeout)
 
+    def set_progress(self, percent: float) -> None:
+        """Show how far the job is (0-100) in the task's info."""
+        self._task.set_progress(percent)
+
     def add_recovery(self, name: str, args: dict[str, Any] | None = None) -> None:
         """Register the undo step ``name(**args)``; persisted before returning.
 

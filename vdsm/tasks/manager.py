@@ -192,13 +192,13 @@ class TaskManager:
     def get_status(self, task_id: str) -> dict[str, Any]:
         return self._get(task_id).status()
 
-    def get_info(self, task_id: str) -> dict[str, str]:
+    def get_info(self, task_id: str) -> dict[str, Any]:
         return self._get(task_id).info()
 
     def get_all_statuses(self, tag: str | None = None) -> dict[str, dict[str, Any]]:
         return {t.id: t.status() for t in self._select(tag)}
 
-    def get_all_info(self, tag: str | None = None) -> dict[str, dict[str, str]]:
+    def get_all_info(self, tag: str | None = None) -> dict[str, dict[str, Any]]:
         return {t.id: t.info() for t in self._select(tag)}
 
     def get_all_tasks(self) -> dict[str, dict[str, Any]]:

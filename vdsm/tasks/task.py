@@ -77,6 +77,7 @@ class Task:
         self._abort = threading.Event()
         self._done = threading.Event()
         self._retired = False
+        self._progress: int | None = None  # percent, for jobs that report it
 
     # Reading
 
@@ -117,9 +118,18 @@ class Task:
             "message": self._message,
         }
 
-    def info(self) -> dict[str, str]:
-        """The classic ``TaskInfo``."""
-        return {"id": self.id, "verb": self.verb}
+    def info(self) -> dict[str, Any]:
+        """The classic ``TaskInfo``, with ``progress`` (percent) once the
+        job reported some."""
+        info: dict[str, Any] = {"id": self.id, "verb": self.verb}
+        progress = self._progress
+        if progress is not None:
+            info["progress"] = progress
+        return info
+
+    def set_progress(self, percent: float) -> None:
+        """Record how far the job is (0-100); kept in memory only."""
+        self._progress = max(0, min(100, int(percent)))
 
     def details(self) -> dict[str, Any]:
         """The classic task details of ``Host.getAllTasks``."""

@@ -26,7 +26,7 @@ class PoolTasks:
     def get_status(self, task_id: str) -> dict[str, Any]:
         return self._manager(task_id).get_status(task_id)
 
-    def get_info(self, task_id: str) -> dict[str, str]:
+    def get_info(self, task_id: str) -> dict[str, Any]:
         return self._manager(task_id).get_info(task_id)
 
     def stop(self, task_id: str) -> None:
