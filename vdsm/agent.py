@@ -36,6 +36,7 @@ from vdsm.supervdsm.client import SupervdsmClient
 from vdsm.tasks.manager import TaskManager
 
 if TYPE_CHECKING:
+    from vdsm.host.policy.subsystem import PolicySubsystem
     from vdsm.network.subsystem import NetworkSubsystem
     from vdsm.storage.subsystem import StorageSubsystem
     from vdsm.virt.subsystem import VirtSubsystem
@@ -62,6 +63,7 @@ DEFAULT_SUBSYSTEMS: tuple[str, ...] = (
     "vdsm.network.subsystem:NetworkSubsystem",
     "vdsm.storage.subsystem:StorageSubsystem",
     "vdsm.virt.subsystem:VirtSubsystem",
+    "vdsm.host.policy.subsystem:PolicySubsystem",  # after virt: its guests
 )
 
 
@@ -183,6 +185,10 @@ class Agent:
             virt.set_volume_chains(storage.volume_chains)
         if network is not None and virt is not None:
             network.set_vm_users(virt.network_users)
+        # policy engine (issue 14): it balloons and tunes virt's VMs
+        policy = cast("PolicySubsystem | None", self.subsystems.get("policy"))
+        if policy is not None and virt is not None:
+            policy.set_guests(virt.policy_guests)
         for sub in self.subsystems.values():
             if isinstance(sub, CapabilityExtender):
                 self.host.add_extender(sub)

@@ -244,6 +244,12 @@ OPTIONS: tuple[Option, ...] = (
            "keep it on loopback unless the network is trusted)."),
     Option("metrics", "port", 9111,
            "TCP port of the metrics listener; 0 picks a free port (tests)."),
+    # --- policy: the memory and QoS policy engine (issue 14, classic MOM) ---
+    Option("policy", "enabled", True,
+           "Run the policy engine (KSM, balloon, I/O tuning) in vdsmd."),
+    Option("policy", "interval", 15.0,
+           "Seconds between policy cycles (classic MOM's policy-engine-"
+           "interval default)."),
 )
 
 _BY_KEY = {(o.section, o.key): o for o in OPTIONS}

@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 from vdsm.api import storage as storage_api
 from vdsm.api.host import HostVerbs
 from vdsm.api.network import NetworkVerbs
+from vdsm.api.policy import PolicyVerbs
 from vdsm.api.services import HostInfo, HostJobs, TaskManagers, TaskScheduler
 from vdsm.api.task import TaskVerbs
 from vdsm.api.vm import VirtHostVerbs, VmVerbs
 
 if TYPE_CHECKING:
+    from vdsm.host.policy.subsystem import PolicySubsystem
     from vdsm.network.subsystem import NetworkSubsystem
     from vdsm.storage.subsystem import StorageSubsystem
     from vdsm.virt.subsystem import VirtSubsystem
@@ -62,6 +64,8 @@ def subsystem_handlers(subsystem: Any, *, host_tasks: TaskScheduler) -> Handlers
         return network_handlers(cast("NetworkSubsystem", subsystem))
     if name == "storage":
         return storage_handlers(cast("StorageSubsystem", subsystem), host_tasks)
+    if name == "policy":  # issue 14: setMOMPolicy, setKsmTune
+        return {"Host": PolicyVerbs(cast("PolicySubsystem", subsystem).service)}
     if isinstance(subsystem, HandlerProvider):
         return subsystem.handlers()
     return {}

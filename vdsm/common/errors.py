@@ -69,3 +69,11 @@ class ResourceUnavailable(VdsmError):
 class CannotRetrieveHWInfo(VdsmError):
     name = "CannotRetrieveHWInfo"
     default_message = "Failed to read hardware information"
+
+
+# --- policy engine (issue 14: Host.setMOMPolicy, setMOMPolicyParameters) ---
+class MOMPolicyUpdateFailed(VdsmError):
+    """A policy or parameter refused; the policy in effect stays."""
+
+    name = "MOMPolicyUpdateFailed"
+    default_message = "Failed to set mom policy"

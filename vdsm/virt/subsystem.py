@@ -32,6 +32,7 @@ from vdsm.virt.migration.limits import Slots
 from vdsm.virt.migration.peer import Peer, PeerCredentials
 from vdsm.virt.migration.settings import MigrationSettings
 from vdsm.virt.ovirtagent import OvirtAgents
+from vdsm.virt.policyguests import PolicyGuests
 from vdsm.virt.registry import VmRegistry
 from vdsm.virt.sampling import Sampler
 from vdsm.virt.service import VirtService
@@ -102,6 +103,8 @@ class VirtSubsystem:
         self.ctx.ovirt_agents = OvirtAgents(
             self.ctx, timeout=self.ctx.guest_agent_timeout)
         self.ctx.jobs = agent.jobs
+        # what the host's policy engine balloons and tunes (issue 14)
+        self.policy_guests = PolicyGuests(self.ctx)
 
     def _setup_migration(self, config: Any) -> None:
         settings = MigrationSettings.from_config(config)
