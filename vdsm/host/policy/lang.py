@@ -70,6 +70,8 @@ def parse(text: str) -> list[Node]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None:
+            if text[pos] == '"':
+                raise PolicySyntaxError(line, "string not closed on its line")
             raise PolicySyntaxError(line, f"unexpected character {text[pos]!r}")
         pos = m.end()
         kind, value = m.lastgroup, m.group()
