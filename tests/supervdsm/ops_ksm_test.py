@@ -65,3 +65,42 @@ def test_missing_ksm_is_a_ksm_error(monkeypatch, tmp_path):
     with pytest.raises(KSMUpdateFailed, match="not available") as e:
         set_ksm(CTX, run=True, pages_to_scan=100)
     assert e.value.name == "KSMUpdateFailed"
+
+
+# --- tune_ksm (issue 14: the policy engine's and setKsmTune's op) ---------
+def test_tune_ksm_writes_only_what_is_given(saved_ksm):
+    from vdsm.supervdsm.ops_ksm import tune_ksm
+    merge = read("merge_across_nodes")
+    try:
+        result = tune_ksm(CTX, pages_to_scan=321, sleep_millisecs=41,
+                          merge_across_nodes=merge)
+    except KSMUpdateFailed as e:
+        pytest.skip(f"this machine refuses KSM writes: {e}")
+    assert result == {"pages_to_scan": 321, "sleep_millisecs": 41,
+                      "merge_across_nodes": merge}
+    assert read("run") == saved_ksm["run"]     # not given: untouched
+    assert tune_ksm(CTX, run=1) == {"run": 1}
+    assert read("run") == 1
+    assert tune_ksm(CTX, run=0) == {"run": 0}
+
+
+@pytest.mark.parametrize("kwargs", [
+    {}, {"run": 3}, {"run": -1}, {"merge_across_nodes": 2},
+    {"pages_to_scan": 0}, {"sleep_millisecs": 60_001},
+    {"run": 1, "pages_to_scan": 0},   # one bad value: nothing written
+])
+def test_tune_ksm_refuses_before_writing(kwargs):
+    from vdsm.supervdsm.ops_ksm import tune_ksm
+    before = {k: read(k) for k in KEYS} if os.path.isdir(ops_ksm.KSM_DIR) else {}
+    with pytest.raises(InvalidParameter):
+        tune_ksm(CTX, **kwargs)
+    if before:
+        assert {k: read(k) for k in KEYS} == before
+
+
+def test_tune_ksm_is_an_allowlisted_op():
+    op = ops.load()["tune_ksm"]
+    with pytest.raises(InvalidParameter, match="unexpected"):
+        ops.validate(op, {"run": 1, "max_page_sharing": 5})
+    with pytest.raises(InvalidParameter, match="must be of type"):
+        ops.validate(op, {"run": "1"})
