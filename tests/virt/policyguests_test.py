@@ -60,7 +60,7 @@ def saved_ksm() -> Iterator[dict[str, int] | None]:
 @pytest.fixture(scope="module")
 def policy_agent(saved_ksm, libvirtd, guest) -> Iterator[VirtAgent]:
     for agent in running_agent(libvirtd.uri, subsystems=[PolicySubsystem],
-                               policy__interval=0.5):
+                               policy__enabled=True, policy__interval=0.5):
         agent.root.start_supervdsmd()
         # not short of memory until a test says so; fast balloon steps
         _params(agent, pressure_threshold=0.0, ksm_free_percent=0.0,
