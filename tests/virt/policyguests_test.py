@@ -69,9 +69,17 @@ def policy_agent(saved_ksm, libvirtd, guest) -> Iterator[VirtAgent]:
 
 
 @pytest.fixture(scope="module")
-def balloon_vm(policy_agent, guest) -> Iterator[str]:
+def balloon_vm(policy_agent, guest, tmp_path_factory) -> Iterator[str]:
+    """96 MiB, 80 guaranteed, one 16 MiB virtio disk (vda) for I/O limits."""
+    tmp = tmp_path_factory.mktemp("policy")
+    os.chmod(tmp, 0o755)
+    disk = str(tmp / "data.img")
+    with open(disk, "wb") as f:
+        f.truncate(16 << 20)
     yield from booted_vm(policy_agent, vm_params(
-        guest, memGuaranteedSize=GUARANTEED_KIB // 1024))
+        guest, memGuaranteedSize=GUARANTEED_KIB // 1024,
+        drives=[{"path": disk, "format": "raw", "iface": "virtio",
+                 "serial": "vdsm-policy"}]))
 
 
 def _params(agent: VirtAgent, **values: Any) -> None:
@@ -107,6 +115,7 @@ def test_balloon_shrinks_under_pressure_never_below_guaranteed(
     agent, vm_id = policy_agent, balloon_vm
     _wait_memory_stats(agent, vm_id)
     assert _balloon(agent, vm_id)["balloon_cur"] == MAX_KIB
+    assert _balloon(agent, vm_id)["balloon_min"] == GUARANTEED_KIB
     seen = []
 
     def shrunk_to_floor() -> bool:
@@ -197,3 +206,32 @@ def test_set_ksm_tune(policy_agent, saved_ksm):
         answer = proxy.setKsmTune(bad)
         assert answer["status"]["code"] == KSM_FAILED, (bad, answer)
     assert _read_ksm("pages_to_scan") == 222
+
+
+IO_POLICY = {"name": "vda", "maximum": {"total_iops_sec": 500},
+             "guaranteed": {"total_iops_sec": 100}}
+
+
+def _iops(agent: VirtAgent, vm_id: str) -> int:
+    """vda's total_iops_sec as libvirt applies it now (getIoTune)."""
+    answer = agent.proxy.getIoTune(vm_id)
+    assert answer["status"]["code"] == 0, answer
+    return {d["name"]: d["ioTune"] for d in answer["ioTuneList"]}["vda"][
+        "total_iops_sec"]
+
+
+def test_io_limits_follow_io_pressure(policy_agent, balloon_vm):
+    """Under I/O pressure (a threshold below any reading) the guaranteed
+    limits, otherwise the maximum, read back from libvirt."""
+    agent, vm_id = policy_agent, balloon_vm
+    answer = agent.proxy.updateVmPolicy({"vmId": vm_id, "ioTune": [IO_POLICY]})
+    assert answer["status"]["code"] == 0, answer
+    assert _iops(agent, vm_id) == 500
+    _params(agent, io_pressure_threshold=-1)
+    try:
+        wait_for(lambda: _iops(agent, vm_id) == 100, WITHIN,
+                 "the guaranteed I/O limits under I/O pressure")
+    finally:
+        _params(agent, io_pressure_threshold=1000)
+    wait_for(lambda: _iops(agent, vm_id) == 500, WITHIN,
+             "the maximum I/O limits once the pressure passed")
