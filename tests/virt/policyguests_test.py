@@ -11,6 +11,7 @@ and restored after the module (the agent is stopped first).
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 from typing import Any, Iterator
 
 import libvirt
@@ -19,6 +20,8 @@ import pytest
 from vdsm.host.policy import rules
 from vdsm.host.policy.subsystem import PolicySubsystem
 from vdsm.supervdsm.ops_ksm import KSM_DIR
+from vdsm.virt import status as st
+from vdsm.virt.policyguests import record
 
 from .harness import VirtAgent, booted_vm, running_agent, stats, vm_params, wait_for
 
@@ -235,3 +238,26 @@ def test_io_limits_follow_io_pressure(policy_agent, balloon_vm):
         _params(agent, io_pressure_threshold=1000)
     wait_for(lambda: _iops(agent, vm_id) == 500, WITHIN,
              "the maximum I/O limits once the pressure passed")
+
+
+def test_record_from_a_vms_memory():
+    """Pure: the seam's figures from a sample (KiB), None when not Up or
+    never sampled."""
+    sample = {"balloonInfo": {"balloon_cur": "90000", "balloon_max": "98304"},
+              "memoryStats": {"mem_total": "90000", "mem_unused": "50000",
+                              "mem_cached": "10000"}}
+    vm = SimpleNamespace(id="v", status=st.UP, sample=sample,
+                         balloon_target=None,
+                         conf={"memGuaranteedSize": 80,
+                               "qos": {"ioTunePolicy": {"vda": {}}}})
+    assert record(vm, "maximum") == {
+        "id": "v", "balloon_cur": 90000, "balloon_max": 98304,
+        "balloon_min": 81920, "balloon_target": 98304, "mem_unused": 50000,
+        "mem_used": 30000, "io_policy": 1, "io_choice": "maximum",
+        "vcpu_limit": None}
+    vm.sample = {"balloonInfo": sample["balloonInfo"]}   # no driver stats
+    assert record(vm, None)["mem_used"] is None
+    vm.sample = {}
+    assert record(vm, None) is None
+    vm.sample, vm.status = sample, st.PAUSED
+    assert record(vm, None) is None
