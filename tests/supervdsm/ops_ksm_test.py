@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from tests.ksmguard import exclusive_ksm
 from vdsm.common.errors import InvalidParameter
 from vdsm.config import Config
 from vdsm.supervdsm import ops, ops_ksm
@@ -27,11 +28,12 @@ def saved_ksm():
         pytest.skip(f"kernel without KSM: {ops_ksm.KSM_DIR} missing")
     if os.geteuid() != 0:
         pytest.skip("writing KSM settings needs root")
-    saved = {k: read(k) for k in KEYS}
-    yield saved
-    for k in ("pages_to_scan", "sleep_millisecs", "run"):
-        with open(os.path.join(ops_ksm.KSM_DIR, k), "w") as f:
-            f.write(str(saved[k]))
+    with exclusive_ksm():
+        saved = {k: read(k) for k in KEYS}
+        yield saved
+        for k in ("pages_to_scan", "sleep_millisecs", "run"):
+            with open(os.path.join(ops_ksm.KSM_DIR, k), "w") as f:
+                f.write(str(saved[k]))
 
 
 def test_set_ksm_writes_and_reports(saved_ksm):

@@ -17,6 +17,7 @@ from typing import Any, Iterator
 import libvirt
 import pytest
 
+from tests.ksmguard import exclusive_ksm
 from vdsm.host.policy import rules
 from vdsm.host.policy.subsystem import PolicySubsystem
 from vdsm.supervdsm.ops_ksm import KSM_DIR
@@ -47,17 +48,18 @@ def saved_ksm() -> Iterator[dict[str, int] | None]:
     if not os.path.isdir(KSM_DIR) or os.geteuid() != 0:
         yield None
         return
-    saved = {k: _read_ksm(k) for k in KSM_KEYS}
-    try:
-        _write_ksm("pages_to_scan", saved["pages_to_scan"])
-    except OSError:
-        yield None
-        return
-    try:
-        yield saved
-    finally:
-        for name in ("pages_to_scan", "sleep_millisecs", "run"):
-            _write_ksm(name, saved[name])
+    with exclusive_ksm():   # the whole module: its agent's policy writes KSM
+        saved = {k: _read_ksm(k) for k in KSM_KEYS}
+        try:
+            _write_ksm("pages_to_scan", saved["pages_to_scan"])
+        except OSError:
+            yield None
+            return
+        try:
+            yield saved
+        finally:
+            for name in ("pages_to_scan", "sleep_millisecs", "run"):
+                _write_ksm(name, saved[name])
 
 
 @pytest.fixture(scope="module")
