@@ -200,7 +200,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("irs", "copy_bandwidth_mib", 0.0,
            "MiB per second one copy of image data between domains may use "
            "(qemu-img convert -r; cloneImageStructure/syncImageData/"
-           "moveImage); 0 for no limit."),
+           "moveImage, SDM.copy_data); 0 for no limit."),
     Option("irs", "test_pause_file", "",
            "For tests only, never set in production: crash tests pause SPM "
            "jobs at named steps through this file (see vdsm.storage.faults)."),

@@ -105,7 +105,8 @@ class StorageService:
         self.jobs = jobs if jobs is not None else JobRegistry()
         self.transfers = ImageTransfers(self.cache, self.resources, self._guard,
                                         self.jobs, error_code)
-        self.sdm = SdmOperations(SdmDeps(self.cache, self.resources, ctx.leases),
+        self.sdm = SdmOperations(SdmDeps(self.cache, self.resources, ctx.leases,
+                                         float(ctx.setting("copy_bandwidth_mib"))),
                                  self.jobs, error_code, workers=workers,
                                  statuses=self.monitor.status)
         self._lock = threading.Lock()
