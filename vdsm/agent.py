@@ -30,6 +30,7 @@ from vdsm.common.errors import InvalidConfiguration
 from vdsm.common.events import Notifier
 from vdsm.config import Config
 from vdsm.host.jobs import JobRegistry
+from vdsm.host.maintenance import Maintenance
 from vdsm.host.service import CapabilityExtender, HostService
 from vdsm.host.stats import HostStatsSampler
 from vdsm.supervdsm.client import SupervdsmClient
@@ -136,6 +137,8 @@ class Agent:
             config.get("vars", "host_stats_interval"), **self._stats_sources())
         self.host = HostService(config, hooks=self.hooks,
                                 supervdsm=self.supervdsm, stats=self.host_stats)
+        # host services (issue 14): prepareForShutdown, HA maintenance mode
+        self.maintenance = Maintenance(config.state_dir)
         self._connect_subsystems()
         self.dispatcher = Dispatcher(
             self.schema, wiring.core_handlers(self.host, self.task_managers,
@@ -145,6 +148,11 @@ class Agent:
             handlers = wiring.subsystem_handlers(sub, host_tasks=self.tasks)
             for namespace, handler in handlers.items():
                 self.dispatcher.add_handlers(namespace, handler)
+        virt = self._virt()
+        for namespace, handler in wiring.host_service_handlers(
+                self.maintenance, virt.hostdevs if virt else None,
+                virt.service if virt else None):
+            self.dispatcher.add_handlers(namespace, handler)
         self.server: ApiServer | None = None
         # GET /metrics on its own listener ([metrics]); None when disabled
         self.metrics = metrics.from_agent(self)
@@ -186,6 +194,13 @@ class Agent:
         for sub in self.subsystems.values():
             if isinstance(sub, CapabilityExtender):
                 self.host.add_extender(sub)
+        # host services (issue 14): maintenance gates VMs, empties storage
+        self.host.add_stats_part(self.maintenance.extend_stats)
+        if virt is not None:
+            virt.set_admission(self.maintenance.check_new_vm)
+        if storage is not None:
+            self.maintenance.add_shutdown_step(
+                "storage", storage.service.prepare_for_shutdown)
 
     # --- services shared by the verbs and the subsystems ----------------
     def _record_call(self, ctx: Any, verb: Any) -> None:

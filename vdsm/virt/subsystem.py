@@ -17,9 +17,11 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from vdsm.common.errors import InvalidConfiguration
+from vdsm.host.hostdev.service import HostdevService
 from vdsm.virt import livemerge, recovery
 from vdsm.virt import status as st
 from vdsm.virt.connection import Connection, LibvirtUnavailable
@@ -87,6 +89,9 @@ class VirtSubsystem:
             publisher=agent.notifier)
         self._setup_migration(config)
         self.service = VirtService(self.ctx)
+        # host devices (issue 14): node devices over the same connection
+        self.hostdevs = HostdevService(conn.get, supervdsm=agent.supervdsm)
+        self.service.hostdevs = self.hostdevs
         self.sampler = Sampler(self.ctx,
                                interval=config.get("vars", "vm_sample_interval"),
                                timeout=config.get("vars", "vm_sample_timeout"))
@@ -125,6 +130,11 @@ class VirtSubsystem:
         (storage's); without one only the VM's drive follows."""
         if self.ctx.chains is None:
             self.ctx.chains = chains
+
+    def set_admission(self, check: Callable[[], None]) -> None:
+        """New VMs (create, incoming migrations) pass ``check`` first; it
+        raises to refuse them (after prepareForShutdown)."""
+        self.service.admission = check
 
     def set_volume_extender(self, extender: Extender) -> None:
         """Thin block volumes of running VMs grow through ``extender``
