@@ -18,6 +18,8 @@ from vdsm.host.hostdev import nodedev, sriov
 
 log = logging.getLogger(__name__)
 
+STUB_DRIVERS = ("vfio-pci", "pci-stub")
+
 
 class Privileged(Protocol):
     def call(self, op: str, /, **args: Any) -> Any: ...
@@ -80,9 +82,16 @@ class HostdevService:
         return params
 
     def reattach(self, name: str) -> None:
-        """Give a PCI device back to its host driver (hostdevReattach)."""
+        """Give a PCI device back to its host driver (hostdevReattach).
+        Nothing to do (logged) unless it is bound to a stub driver: a
+        device its host driver holds is never touched."""
         dev = self._lookup(name)
-        if self.params(name)["capability"] != "pci":
+        params = nodedev.parse(dev.XMLDesc(0), sysfs=self._sysfs)[1]
+        if params["capability"] != "pci":
+            return
+        if params.get("driver") not in STUB_DRIVERS:
+            log.info("%s is with its host driver %s: nothing to reattach",
+                     name, params.get("driver"))
             return
         try:
             dev.reAttach()
