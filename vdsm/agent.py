@@ -29,6 +29,7 @@ from vdsm.common import hooks, pki
 from vdsm.common.errors import InvalidConfiguration
 from vdsm.common.events import Notifier
 from vdsm.config import Config
+from vdsm.host.hostdev.service import HostdevService
 from vdsm.host.jobs import JobRegistry
 from vdsm.host.maintenance import Maintenance
 from vdsm.host.service import CapabilityExtender, HostService
@@ -139,6 +140,7 @@ class Agent:
                                 supervdsm=self.supervdsm, stats=self.host_stats)
         # host services (issue 14): prepareForShutdown, HA maintenance mode
         self.maintenance = Maintenance(config.state_dir)
+        self.hostdevs: HostdevService | None = None
         self._connect_subsystems()
         self.dispatcher = Dispatcher(
             self.schema, wiring.core_handlers(self.host, self.task_managers,
@@ -150,8 +152,7 @@ class Agent:
                 self.dispatcher.add_handlers(namespace, handler)
         virt = self._virt()
         for namespace, handler in wiring.host_service_handlers(
-                self.maintenance, virt.hostdevs if virt else None,
-                virt.service if virt else None):
+                self.maintenance, self.hostdevs, virt.service if virt else None):
             self.dispatcher.add_handlers(namespace, handler)
         self.server: ApiServer | None = None
         # GET /metrics on its own listener ([metrics]); None when disabled
@@ -194,10 +195,14 @@ class Agent:
         for sub in self.subsystems.values():
             if isinstance(sub, CapabilityExtender):
                 self.host.add_extender(sub)
-        # host services (issue 14): maintenance gates VMs, empties storage
+        # host services (issue 14): maintenance gates VMs, empties storage;
+        # host devices over virt's libvirt connection
         self.host.add_stats_part(self.maintenance.extend_stats)
         if virt is not None:
             virt.set_admission(self.maintenance.check_new_vm)
+            self.hostdevs = HostdevService(virt.ctx.conn.get,
+                                           supervdsm=self.supervdsm)
+            virt.set_host_devices(self.hostdevs)
         if storage is not None:
             self.maintenance.add_shutdown_step(
                 "storage", storage.service.prepare_for_shutdown)

@@ -91,7 +91,7 @@ def test_detach_without_iommu_is_refused_before_libvirt(virt_agent, listing):
                  and d["params"]["is_assignable"] == "true")[0]
     before = _driver(nodedev.pci_path(pci))
     with pytest.raises(HostdevDetachFailed, match="no IOMMU"):
-        virt_agent.virt.hostdevs.detach(pci)
+        virt_agent.agent.hostdevs.detach(pci)
     assert _driver(nodedev.pci_path(pci)) == before
 
 

@@ -21,7 +21,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from vdsm.common.errors import InvalidConfiguration
-from vdsm.host.hostdev.service import HostdevService
 from vdsm.virt import livemerge, recovery
 from vdsm.virt import status as st
 from vdsm.virt.connection import Connection, LibvirtUnavailable
@@ -29,6 +28,7 @@ from vdsm.virt.context import VirtContext
 from vdsm.virt.domxml.domain import HostOptions
 from vdsm.virt.drives import DriveResolver
 from vdsm.virt.guestagent import GuestAgentPoller
+from vdsm.virt.hostdevs import HostDevices
 from vdsm.virt.livemerge import ChainSync
 from vdsm.virt.migration.limits import Slots
 from vdsm.virt.migration.peer import Peer, PeerCredentials
@@ -89,9 +89,6 @@ class VirtSubsystem:
             publisher=agent.notifier)
         self._setup_migration(config)
         self.service = VirtService(self.ctx)
-        # host devices (issue 14): node devices over the same connection
-        self.hostdevs = HostdevService(conn.get, supervdsm=agent.supervdsm)
-        self.service.hostdevs = self.hostdevs
         self.sampler = Sampler(self.ctx,
                                interval=config.get("vars", "vm_sample_interval"),
                                timeout=config.get("vars", "vm_sample_timeout"))
@@ -130,6 +127,11 @@ class VirtSubsystem:
         (storage's); without one only the VM's drive follows."""
         if self.ctx.chains is None:
             self.ctx.chains = chains
+
+    def set_host_devices(self, hostdevs: HostDevices) -> None:
+        """hotplugHostdev/hotunplugHostdev detach and reattach through
+        ``hostdevs`` (the agent's, over this subsystem's connection)."""
+        self.service.hostdevs = hostdevs
 
     def set_admission(self, check: Callable[[], None]) -> None:
         """New VMs (create, incoming migrations) pass ``check`` first; it
