@@ -203,6 +203,7 @@ class Agent:
             self.hostdevs = HostdevService(virt.ctx.conn.get,
                                            supervdsm=self.supervdsm)
             virt.set_host_devices(self.hostdevs)
+            self.host.add_extender(self.hostdevs)
         if storage is not None:
             self.maintenance.add_shutdown_step(
                 "storage", storage.service.prepare_for_shutdown)

@@ -11,6 +11,7 @@ and a failing step.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -77,7 +78,10 @@ def test_prepare_for_shutdown_gives_back_leases_and_refuses_vms(host, pool):
     assert sd in repo.get("info", repo)
     assert any(sd in line for line in _lockspaces(host))
 
+    start = time.monotonic()
     ok(p.prepareForShutdown())
+    print(f"prepareForShutdown (SPM, 1 domain): "
+          f"{time.monotonic() - start:.2f}s")
 
     assert _lockspaces(host) == []                      # host ids released
     assert p.getSpmStatus(sp)["status"]["code"] != 0    # no pool connected

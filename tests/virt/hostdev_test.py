@@ -55,6 +55,11 @@ def test_listing_is_libvirts_node_devices(virt_agent, listing):
             assert "iommu_group" in params
 
 
+def test_passthrough_capability(virt_agent):
+    caps = virt_agent.proxy.getVdsCapabilities()["info"]
+    assert caps["hostdevPassthrough"] == str(not NO_IOMMU).lower()
+
+
 def test_listing_by_caps(virt_agent, listing):
     answer = virt_agent.proxy.hostdevListByCaps(["pci"])
     assert set(answer["deviceList"]) == {

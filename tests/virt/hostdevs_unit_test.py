@@ -79,7 +79,7 @@ def test_a_refused_device_undoes_the_ones_before(vm):
 def test_a_failed_attach_gives_the_device_back(vm):
     vm.dom.fail_attach = "0x10"
     devs = _Devices()
-    with pytest.raises(HostdevDetachFailed, match="Could not attach host device pci_0000_05_10_0"):
+    with pytest.raises(HostdevDetachFailed, match="Could not attach host device"):
         hostdevs.hotplug(None, vm, devs, ["pci_0000_05_10_0"])
     assert devs.log == [("detach", "pci_0000_05_10_0"),
                         ("reattach", "pci_0000_05_10_0")]

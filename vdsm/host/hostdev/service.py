@@ -32,6 +32,11 @@ class HostdevService:
         self._supervdsm = supervdsm
         self._sysfs = sysfs
 
+    def extend_capabilities(self, info: dict[str, Any]) -> None:
+        """The classic ``hostdevPassthrough``: 'true' with an IOMMU."""
+        info["hostdevPassthrough"] = str(
+            nodedev.iommu_available(self._sysfs)).lower()
+
     def list_by_caps(self, caps: list[str] | None = None
                      ) -> dict[str, dict[str, Any]]:
         """{name: {'params': {...}}} of every node device, or only those
