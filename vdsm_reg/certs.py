@@ -13,7 +13,7 @@ import os
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from vdsm.common import pki
@@ -96,9 +96,17 @@ def check_host_cert(pem: bytes, key: rsa.RSAPrivateKey,
     if cert.issuer != ca.subject:
         raise CertificateError("signed certificate was not issued by the CA")
     ca_key = ca.public_key()
+    algorithm = cert.signature_hash_algorithm
     try:
-        ca_key.verify(cert.signature, cert.tbs_certificate_bytes,  # type: ignore[call-arg,union-attr]
-                      padding.PKCS1v15(), cert.signature_hash_algorithm)  # type: ignore[arg-type]
+        if isinstance(ca_key, rsa.RSAPublicKey):
+            ca_key.verify(cert.signature, cert.tbs_certificate_bytes,
+                          padding.PKCS1v15(), algorithm)  # type: ignore[arg-type]
+        elif isinstance(ca_key, ec.EllipticCurvePublicKey):
+            ca_key.verify(cert.signature, cert.tbs_certificate_bytes,
+                          ec.ECDSA(algorithm))  # type: ignore[arg-type]
+        else:
+            raise CertificateError(f"unsupported CA key type "
+                                   f"{type(ca_key).__name__}")
     except (InvalidSignature, TypeError, ValueError) as e:
         raise CertificateError(f"signature does not verify with the CA: {e}") from e
     return cert
