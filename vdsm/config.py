@@ -250,6 +250,25 @@ OPTIONS: tuple[Option, ...] = (
     Option("policy", "interval", 15.0,
            "Seconds between policy cycles (classic MOM's policy-engine-"
            "interval default)."),
+    # --- registration: vdsm-reg joins the host to a manager (vdsm_reg/) ---
+    Option("registration", "manager_url", "",
+           "https://manager[:port][/prefix] to register with; empty: vdsm-reg "
+           "does nothing."),
+    Option("registration", "manager_fingerprint", "",
+           "SHA-256 fingerprint (AA:BB:...) the manager's CA must have; "
+           "empty trusts the CA fetched on first use (logged)."),
+    Option("registration", "host_address", "",
+           "Address sent to the manager; empty: management_ip, else the "
+           "local address of the route to the manager."),
+    Option("registration", "retry_initial", 5.0,
+           "Seconds before the first retry; doubled per attempt, jittered."),
+    Option("registration", "retry_max", 300.0,
+           "Longest wait between two registration attempts (seconds)."),
+    Option("registration", "retry_timeout", 0.0,
+           "Give up after this many seconds (exit 2); 0 retries until "
+           "approved."),
+    Option("registration", "request_timeout", 30.0,
+           "Seconds one request to the manager may take."),
 )
 
 _BY_KEY = {(o.section, o.key): o for o in OPTIONS}

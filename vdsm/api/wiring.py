@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
+from vdsm.api import host_services
 from vdsm.api import storage as storage_api
 from vdsm.api.host import HostVerbs
 from vdsm.api.network import NetworkVerbs
@@ -53,6 +54,18 @@ def network_handlers(network: NetworkSubsystem) -> Handlers:
 def storage_handlers(storage: StorageSubsystem, host_tasks: TaskScheduler
                      ) -> Handlers:
     return storage_api.handlers(storage.service, host_tasks)
+
+
+def host_service_handlers(maintenance: Any, hostdevs: Any, vms: Any
+                          ) -> list[tuple[str, object]]:
+    """Maintenance and host devices (issue 14); the device verbs only with
+    the virt subsystem (it owns the libvirt connection)."""
+    handlers: list[tuple[str, object]] = [
+        ("Host", host_services.MaintenanceVerbs(maintenance))]
+    if hostdevs is not None and vms is not None:
+        handlers += [("Host", host_services.HostdevVerbs(hostdevs)),
+                     ("VM", host_services.VmHostdevVerbs(vms))]
+    return handlers
 
 
 def subsystem_handlers(subsystem: Any, *, host_tasks: TaskScheduler) -> Handlers:

@@ -77,3 +77,21 @@ class MOMPolicyUpdateFailed(VdsmError):
 
     name = "MOMPolicyUpdateFailed"
     default_message = "Failed to set mom policy"
+
+
+# --- host services: maintenance and host devices (issue 14) -----------------
+class PreparingForShutdown(VdsmError):
+    """After prepareForShutdown: the host takes no new VMs."""
+
+    name = "ResourceUnavailable"
+    default_message = "Resource unavailable: the host is preparing for shutdown"
+
+
+class SetHAPolicyFailed(VdsmError):
+    name = "SetHAPolicyFailed"
+    default_message = "Failed to set Hosted Engine HA policy"
+
+
+class HostdevDetachFailed(VdsmError):
+    name = "HostdevDetachFailed"
+    default_message = "Could not detach host device"

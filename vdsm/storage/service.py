@@ -15,7 +15,7 @@ from typing import Any
 from vdsm.common.errors import VdsmError
 from vdsm.common.events import NullPublisher, Publisher
 from vdsm.host.jobs import JobRegistry
-from vdsm.storage import chainsync, faults, sendtargets
+from vdsm.storage import chainsync, faults, sendtargets, shutdown
 from vdsm.storage import constants as sc
 from vdsm.storage import resources as rm
 from vdsm.storage.block_growth import BlockGrowth
@@ -375,6 +375,11 @@ class StorageService:
         self.monitor.stop_monitoring([sd_uuid])
 
     # --- life cycle -----------------------------------------------------------------
+    def prepare_for_shutdown(self) -> dict[str, Any]:
+        """Give back every lease (prepareForShutdown; vdsm.storage.shutdown)."""
+        with self._lock:
+            return shutdown.prepare(self)
+
     def shutdown(self) -> None:
         if self.spm is not None:
             self.spm.shutdown()
