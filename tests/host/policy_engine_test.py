@@ -13,13 +13,13 @@ from vdsm.host.policy import hostfigures
 from vdsm.host.policy.engine import PolicyEngine
 from vdsm.host.policy.interp import PolicyRuntimeError
 from vdsm.supervdsm.errors import KSMUpdateFailed
-from vdsm.virt.errors import BalloonError
+from vdsm.virt.errors import BalloonError, CpuTuneError
 
 HOST = {"mem_available": 1_000_000, "mem_free": 900_000, "swap_total": 0,
         "swap_free": 0, "io_pressure": 0.0, "ksm_run": 0,
         "ksm_pages_to_scan": 100, "ksm_sleep_millisecs": 20,
         "ksm_pages_shared": 0, "ksm_pages_sharing": 0,
-        "ksm_merge_across_nodes": 1}
+        "ksm_merge_across_nodes": 1, "cpu_count": 2}
 
 
 class Guests:
@@ -27,7 +27,9 @@ class Guests:
         self.vms = {"a": {"id": "a", "balloon_cur": 98304, "balloon_max": 98304,
                           "balloon_min": 81920, "balloon_target": 98304,
                           "mem_used": 20000, "mem_unused": 70000,
-                          "io_policy": 0, "io_choice": None}}
+                          "io_policy": 0, "io_choice": None,
+                          "vcpu_limit": None, "vcpu_quota": -1,
+                          "vcpu_period": 100000, "vcpu_count": 1}}
         self.calls = []
         self.fail = None
 
@@ -43,6 +45,12 @@ class Guests:
     def set_io_choice(self, vm_id, choice):
         self.calls.append(("io", vm_id, choice))
         self.vms[vm_id]["io_choice"] = choice
+
+    def set_cpu_tune(self, vm_id, quota, period):
+        if self.fail:
+            raise self.fail
+        self.calls.append(("cpu", vm_id, quota, period))
+        self.vms[vm_id].update(vcpu_quota=quota, vcpu_period=period)
 
 
 @pytest.fixture
@@ -162,3 +170,30 @@ def test_real_host_figures():
     figures = hostfigures.read()
     assert 0 < figures["mem_free"] <= figures["mem_available"]
     assert figures["ksm_pages_to_scan"] >= 0
+
+
+def test_cpu_limit_applied_once_and_cleared(rig, caplog):
+    engine, _, _, guests = rig
+    guests.vms["a"]["vcpu_limit"] = 50
+    with caplog.at_level(logging.INFO, logger="vdsm.host.policy.engine"):
+        assert engine.run_cycle()["guests"] == {
+            "a": {"vcpu_quota": 100000, "vcpu_period": 100000}}
+        for _ in range(3):
+            assert engine.run_cycle()["guests"] == {}   # already set
+    assert [c for c in guests.calls if c[0] == "cpu"] == [
+        ("cpu", "a", 100000, 100000)]
+    assert len([r for r in caplog.records if "vCPU quota" in r.message]) == 1
+    guests.vms["a"]["vcpu_limit"] = 100                 # cleared
+    assert engine.run_cycle()["guests"] == {
+        "a": {"vcpu_quota": -1, "vcpu_period": 100000}}
+    assert engine.run_cycle()["guests"] == {}
+
+
+def test_cpu_tune_failure_logged_once(rig, caplog):
+    engine, _, _, guests = rig
+    guests.vms["a"]["vcpu_limit"] = 50
+    guests.fail = CpuTuneError("cannot set vcpu_quota: refused")
+    with caplog.at_level(logging.WARNING, logger="vdsm.host.policy.engine"):
+        for _ in range(3):
+            assert engine.run_cycle()["guests"] == {}
+    assert len([r for r in caplog.records if "refused" in r.message]) == 1

@@ -144,7 +144,8 @@ def test_default_policy_decisions():
                               "io_pressure": 50.0})
         guest = entities.guest({"id": "g", "balloon_cur": cur,
                                 "balloon_max": 98304, "balloon_min": 81920,
-                                "mem_used": 20000, "io_policy": 1})
+                                "mem_used": 20000, "io_policy": 1,
+                                "vcpu_limit": None})
         program.run({"Host": host, "Guests": [guest], **params})
         return host.controls, guest.controls
 

@@ -81,23 +81,17 @@ def test_cpu_values_refused(key, value):
         qp.cpu_value(value, key, CpuTuneError)
 
 
-def test_limit_quota_shares_the_host_among_the_vcpus():
-    # 50% of a 2-CPU host for a 1-vCPU VM: the vCPU may use a whole period
-    assert qp.limit_quota(50, period=100000, host_cpus=2, vcpus=1,
-                          error=UpdateVMPolicyFailed) == 100000
-    assert qp.limit_quota("25", period=100000, host_cpus=2, vcpus=2,
-                          error=UpdateVMPolicyFailed) == 25000
-    assert qp.limit_quota(100, period=100000, host_cpus=2, vcpus=2,
-                          error=UpdateVMPolicyFailed) == -1
-    assert qp.limit_quota(1, period=1000, host_cpus=1, vcpus=8,
-                          error=UpdateVMPolicyFailed) == 1000  # libvirt's least
+def test_vcpu_limit_is_a_percentage():
+    # the quota is the policy engine's (tests/host/policy_cpu_test.py)
+    assert qp.vcpu_limit(50, UpdateVMPolicyFailed) == 50
+    assert qp.vcpu_limit("25", UpdateVMPolicyFailed) == 25
+    assert qp.vcpu_limit(100, UpdateVMPolicyFailed) == 100
 
 
-@pytest.mark.parametrize("limit", [0, 101, -3, "x", None])
-def test_limit_quota_refused(limit):
+@pytest.mark.parametrize("limit", [0, 101, -3, "x", None, True])
+def test_vcpu_limit_refused(limit):
     with pytest.raises(UpdateVMPolicyFailed, match="vcpuLimit"):
-        qp.limit_quota(limit, period=100000, host_cpus=2, vcpus=1,
-                       error=UpdateVMPolicyFailed)
+        qp.vcpu_limit(limit, UpdateVMPolicyFailed)
 
 
 def test_stats_classic_keys():

@@ -5,7 +5,9 @@ memory figures, the definition's ``memGuaranteedSize`` and I/O policies),
 so a cycle never waits for a QEMU. Actions go through the same paths as
 the verbs: the balloon through :func:`guestops.set_balloon_target`, I/O
 limits through :func:`qos.set_io_tune` (guaranteed or maximum of each
-drive's ``updateVmPolicy`` ioTune policy). Thread-safe.
+drive's ``updateVmPolicy`` ioTune policy), the vCPU quota and period
+(from ``updateVmPolicy``'s vcpuLimit) through :func:`qos.set_vcpu_tune`.
+Thread-safe.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import threading
 from typing import Any
 
-from vdsm.virt import guestops, qos
+from vdsm.virt import guestops, qos, qosparams
 from vdsm.virt import status as st
 from vdsm.virt.context import VirtContext
 
@@ -39,11 +41,18 @@ def record(vm: Any, io_choice: str | None) -> dict[str, Any] | None:
         used = max(0, int(mem["mem_total"]) - unused
                    - int(mem.get("mem_cached", 0)))
     target = vm.balloon_target if vm.balloon_target is not None else high
+    qos_state = qos.state(vm)
+    limit = qos_state.get("vcpuLimit")
     return {"id": vm.id, "balloon_cur": cur, "balloon_max": high,
             "balloon_min": min(guaranteed, high), "balloon_target": target,
             "mem_unused": unused, "mem_used": used,
-            "io_policy": int(bool(qos.state(vm).get("ioTunePolicy"))),
-            "io_choice": io_choice, "vcpu_limit": qos.state(vm).get("vcpuLimit")}
+            "io_policy": int(bool(qos_state.get("ioTunePolicy"))),
+            "io_choice": io_choice, "vcpu_limit": limit,
+            "vcpu_user_limit": limit,   # MOM's name: its policies read it
+            "vcpu_quota": int(qos_state.get("vcpuQuota", -1)),
+            "vcpu_period": int(qos_state.get("vcpuPeriod",
+                                             qosparams.DEFAULT_PERIOD)),
+            "vcpu_count": int(vm.vmdef.smp)}
 
 
 class PolicyGuests:
@@ -78,6 +87,11 @@ class PolicyGuests:
             qos.set_io_tune(self._ctx, vm, items)
         with self._lock:
             self._io_choice[vm_id] = choice
+
+    def set_cpu_tune(self, vm_id: str, quota: int, period: int) -> None:
+        """Set the vCPU quota and period together; raises CpuTuneError
+        (nothing changed), VMIsDown, NoSuchVM."""
+        qos.set_vcpu_tune(self._ctx, self._vm(vm_id), quota, period)
 
     def _vm(self, vm_id: str) -> Any:
         return self._ctx.registry.get(vm_id)

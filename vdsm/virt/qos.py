@@ -99,11 +99,26 @@ def set_cpu_tune(ctx: VirtContext, vm: Vm, key: str, value: Any) -> None:
         _store(vm, dom, qos)
 
 
+def set_vcpu_tune(ctx: VirtContext, vm: Vm, quota: int, period: int) -> None:
+    """The policy engine's vCPU quota and period, set in one call;
+    CpuTuneError, nothing changed, on a value out of range or a refusal."""
+    quota = qosparams.cpu_value(quota, "vcpu_quota", CpuTuneError)
+    period = qosparams.cpu_value(period, "vcpu_period", CpuTuneError)
+    with vm.lock:
+        dom = running_domain(ctx, vm)
+        _apply_sched(dom, {"vcpu_quota": quota, "vcpu_period": period},
+                     CpuTuneError)
+        qos = state(vm)
+        qos["vcpuQuota"], qos["vcpuPeriod"] = quota, period
+        _store(vm, dom, qos)
+
+
 def update_vm_policy(ctx: VirtContext, vm: Vm, params: Any) -> None:
-    """updateVmPolicy: ``vcpuLimit`` (percent of the host's CPUs, applied as
-    a vCPU quota) and ``ioTune`` policies (their maximum applied as the
-    drive's limits). UpdateVMPolicyFailed, nothing changed, on bad input
-    or a refusal."""
+    """updateVmPolicy: ``vcpuLimit`` (percent of the host's CPUs, 100: no
+    limit) is checked and kept; the policy engine turns it into the vCPU
+    quota and period at its next cycle, as classic MOM did. ``ioTune``
+    policies: their maximum applied as the drive's limits.
+    UpdateVMPolicyFailed, nothing changed, on bad input or a refusal."""
     if not isinstance(params, dict):
         raise UpdateVMPolicyFailed("params must be a map")
     with vm.lock:
@@ -114,26 +129,17 @@ def update_vm_policy(ctx: VirtContext, vm: Vm, params: Any) -> None:
         if params.get("ioTune") is not None:
             policies = qosparams.policies(drives(vm), params["ioTune"],
                                           _policy_error)
-        quota = None
+        limit = None
         if params.get("vcpuLimit") not in (None, ""):
-            quota = qosparams.limit_quota(
-                params["vcpuLimit"], period=qos.get("vcpuPeriod") or
-                qosparams.DEFAULT_PERIOD, host_cpus=_host_cpus(dom),
-                vcpus=vm.vmdef.smp, error=_policy_error)
-        undo = {}
+            # kept only: the policy engine applies it (vdsm/host/policy)
+            limit = qosparams.vcpu_limit(params["vcpuLimit"], _policy_error)
         if policies:
             maximum = {n: p["maximum"] for n, p in policies.items()}
-            undo = _apply_io(dom, maximum, UpdateVMPolicyFailed)
+            _apply_io(dom, maximum, UpdateVMPolicyFailed)
             qos.setdefault("ioTunePolicy", {}).update(policies)
             qos.setdefault("ioTune", {}).update(maximum)
-        if quota is not None:
-            try:
-                _apply_sched(dom, {"vcpu_quota": quota}, UpdateVMPolicyFailed)
-            except UpdateVMPolicyFailed:
-                _restore_io(dom, undo)
-                raise
-            qos["vcpuLimit"] = int(params["vcpuLimit"])
-            qos["vcpuQuota"] = quota
+        if limit is not None:
+            qos["vcpuLimit"] = limit
         _store(vm, dom, qos)
 
 
@@ -170,14 +176,6 @@ def _apply_sched(dom: libvirt.virDomain, params: dict[str, int],
     except libvirt.libvirtError as e:
         raise error(f"cannot set {', '.join(params)}: "
                     f"{e.get_error_message()}") from None
-
-
-def _host_cpus(dom: libvirt.virDomain) -> int:
-    try:
-        return int(dom.connect().getInfo()[2])
-    except libvirt.libvirtError as e:
-        raise UpdateVMPolicyFailed(f"cannot read the host's CPU count: "
-                                   f"{e.get_error_message()}") from None
 
 
 def _store(vm: Vm, dom: libvirt.virDomain, qos: dict[str, Any]) -> None:

@@ -120,20 +120,16 @@ def cpu_value(value: Any, key: str, error: ErrorType) -> int:
     return number
 
 
-def limit_quota(limit: Any, *, period: int, host_cpus: int, vcpus: int,
-                error: ErrorType) -> int:
-    """The per-vCPU quota that lets the whole VM use ``limit`` percent of
-    the host's CPUs (100: no limit, -1)."""
+def vcpu_limit(limit: Any, error: ErrorType) -> int:
+    """updateVmPolicy's vcpuLimit: a percentage from 1 to 100 (100: no
+    limit); ``error`` otherwise."""
     try:
         percent = int(limit) if not isinstance(limit, bool) else 0
     except (TypeError, ValueError):
         percent = 0
     if not 1 <= percent <= 100:
         raise error(f"vcpuLimit must be a percentage from 1 to 100, got {limit!r}")
-    if percent == 100:
-        return -1
-    quota = period * percent * host_cpus // (100 * max(1, vcpus))
-    return min(max(quota, QUOTA_RANGE[0]), QUOTA_RANGE[1])
+    return percent
 
 
 def disk_drives(live_disks: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -6,7 +6,10 @@ current state: KSM through supervdsm, balloon targets and I/O limits
 through the guests seam. A change is logged once, when it is made (not on
 every cycle); a failing policy or action is logged when its message
 changes. ``set_policy`` checks a new text completely before it replaces
-the old one, so a refused text leaves the old policy running.
+the old one, so a refused text leaves the old policy running. An accepted
+policy and parameters are kept on disk (:mod:`store`) and loaded at
+start; the figures of the last cycles are kept for ``StatAvg``
+(:mod:`history`).
 
 Thread-safe: the verbs may call in while the cycle thread runs.
 """
@@ -21,7 +24,9 @@ from typing import Any, Callable, Protocol
 
 from vdsm.common.errors import MOMPolicyUpdateFailed, VdsmError
 from vdsm.host.policy import entities, hostfigures, lang, rules
+from vdsm.host.policy.history import History
 from vdsm.host.policy.interp import Interpreter, PolicyRuntimeError
+from vdsm.host.policy.store import PolicyStore
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +39,25 @@ class Guests(Protocol):
 
     def records(self) -> list[dict[str, Any]]:
         """Figures per running VM: id, balloon_cur/max/min/target (KiB),
-        mem_used/mem_unused (KiB or None), io_policy, io_choice."""
+        mem_used/mem_unused (KiB or None), io_policy, io_choice,
+        vcpu_limit (percent or None), vcpu_quota, vcpu_period (µs),
+        vcpu_count."""
 
     def set_balloon_target(self, vm_id: str, kib: int) -> None: ...
 
     def set_io_choice(self, vm_id: str, choice: str) -> None: ...
 
+    def set_cpu_tune(self, vm_id: str, quota: int, period: int) -> None: ...
+
 
 class PolicyEngine:
     def __init__(self, *, interval: float, tune_ksm: Callable[..., Any],
                  guests: Guests | None = None,
-                 read_host: Callable[[], dict[str, Any]] = hostfigures.read
-                 ) -> None:
-        """``tune_ksm(**values)`` writes KSM settings (supervdsm's op)."""
+                 read_host: Callable[[], dict[str, Any]] = hostfigures.read,
+                 store: PolicyStore | None = None) -> None:
+        """``tune_ksm(**values)`` writes KSM settings (supervdsm's op);
+        ``store`` keeps the accepted policy and parameters (None: memory
+        only)."""
         if interval <= 0:
             raise ValueError(f"interval must be positive: {interval}")
         self.interval = interval
@@ -58,6 +69,11 @@ class PolicyEngine:
         self._program = lang.parse(self._text)
         Interpreter(self._program)  # the default must pass the checks
         self._params: dict[str, Any] = {}
+        self._custom: str | None = None   # the text set, None: the default
+        self._store = store
+        self._history = History()
+        if store is not None:
+            self._load(store)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_problem: dict[str, str] = {}
@@ -74,7 +90,8 @@ class PolicyEngine:
             log.warning("policy refused: %s", e)
             raise MOMPolicyUpdateFailed(f"Failed to set mom policy: {e}") from None
         with self._lock:
-            self._text, self._program = text, program
+            self._text, self._program, self._custom = text, program, text
+            self._save()
         log.info("policy replaced (%d lines)", text.count("\n") + 1)
 
     def set_parameters(self, values: dict[str, Any]) -> None:
@@ -87,12 +104,48 @@ class PolicyEngine:
         with self._lock:
             changed = {k: v for k, v in clean.items() if self._params.get(k) != v}
             self._params.update(clean)
+            if changed:
+                self._save()
         for name, value in sorted(changed.items()):
             log.info("policy parameter %s = %s", name, value)
 
     def policy(self) -> tuple[str, dict[str, Any]]:
         with self._lock:
             return self._text, dict(self._params)
+
+    def _load(self, store: PolicyStore) -> None:
+        """The stored policy and parameters; a policy that no longer
+        parses or a bad parameter is logged and left out."""
+        text, params = store.load()
+        if text is not None:
+            try:
+                program = lang.parse(text)
+                Interpreter(program)
+            except lang.PolicySyntaxError as e:
+                log.warning("stored policy in %s refused (%s): running the "
+                            "default policy", store.path, e)
+            else:
+                self._text, self._program, self._custom = text, program, text
+                log.info("stored policy loaded from %s", store.path)
+        for name, value in params.items():
+            try:
+                self._params[name] = _number(name, value)
+            except MOMPolicyUpdateFailed as e:
+                log.warning("stored policy parameter left out: %s", e)
+        if self._params:
+            log.info("stored policy parameters loaded: %s",
+                     ", ".join(sorted(self._params)))
+
+    def _save(self) -> None:
+        """Keep the accepted state on disk (called under the lock); a
+        failure is logged: the new state is in force, but not kept."""
+        if self._store is None:
+            return
+        try:
+            self._store.save(self._custom, self._params)
+        except OSError as e:
+            log.error("policy not kept across restarts, cannot write %s: %s",
+                      self._store.path, e)
 
     # --- a cycle -----------------------------------------------------------
     def run_cycle(self) -> dict[str, Any]:
@@ -103,9 +156,12 @@ class PolicyEngine:
         """
         with self._lock:
             program, params = self._program, dict(self._params)
-        host = entities.host(self._read_host())
+        figures = self._read_host()
+        host = entities.host(figures, self._history.add("host", figures))
         records = self.guests.records() if self.guests is not None else []
-        guests = [entities.guest(r) for r in records]
+        guests = [entities.guest(r, self._history.add(f"vm:{r['id']}", r))
+                  for r in records]
+        self._history.keep_only(["host", *(f"vm:{r['id']}" for r in records)])
         Interpreter(program).run({**params, "Host": host, "Guests": guests})
         self.cycles += 1
         return {"ksm": self._apply_ksm(host),
@@ -152,7 +208,29 @@ class PolicyEngine:
                 log.info("policy: vm %s I/O limits %s -> %s", vm_id,
                          figures.get("io_choice"), choice)
                 changes["io_tune"] = choice
+        changes.update(self._apply_cpu(guest))
         return changes
+
+    def _apply_cpu(self, guest: entities.Entity) -> dict[str, int]:
+        """The vCPU quota and period the policy asked for, set together
+        when either differs from the VM's current ones."""
+        assert self.guests is not None
+        figures, controls = guest.figures, guest.controls
+        if "vcpu_quota" not in controls and "vcpu_period" not in controls:
+            return {}
+        quota = int(round(controls.get("vcpu_quota", figures.get("vcpu_quota"))))
+        period = int(round(controls.get("vcpu_period",
+                                        figures.get("vcpu_period"))))
+        if (quota, period) == (figures.get("vcpu_quota"),
+                               figures.get("vcpu_period")):
+            return {}
+        vm_id = figures["id"]
+        if not self._act(vm_id, self.guests.set_cpu_tune, vm_id, quota, period):
+            return {}
+        log.info("policy: vm %s vCPU quota %s -> %d, period %s -> %d µs", vm_id,
+                 figures.get("vcpu_quota"), quota, figures.get("vcpu_period"),
+                 period)
+        return {"vcpu_quota": quota, "vcpu_period": period}
 
     def _act(self, what: str, func: Callable[..., Any], *args: Any) -> bool:
         try:

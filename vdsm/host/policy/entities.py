@@ -1,9 +1,10 @@
 """What a policy reads and steers: the Host and each guest.
 
 An entity exposes figures as attributes (``Host.mem_free``,
-``guest.balloon_cur``) and three methods: ``(X.Stat "name")`` and
-``(X.StatAvg "name")`` (the figure, or nothing when it is unknown: test it
-with ``valid``) and ``(X.Control "name" value)``, which records a wish.
+``guest.balloon_cur``) and three methods: ``(X.Stat "name")`` (the
+figure, or nothing when it is unknown: test it with ``valid``),
+``(X.StatAvg "name")`` (its mean over the last cycles, see :mod:`history`)
+and ``(X.Control "name" value)``, which records a wish.
 The engine applies the wishes after the whole policy ran, so a policy
 that fails half way changes nothing. Only the names in ``controls`` may
 be set: a misspelled control is an error, not a silent no-op.
@@ -11,20 +12,27 @@ be set: a misspelled control is an error, not a silent no-op.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
+
+from vdsm.host.policy.history import average
 
 HOST_CONTROLS = frozenset({"ksm_run", "ksm_pages_to_scan", "ksm_sleep_millisecs",
                            "ksm_merge_across_nodes"})
-GUEST_CONTROLS = frozenset({"balloon_target", "io_tune"})
+GUEST_CONTROLS = frozenset({"balloon_target", "io_tune", "vcpu_quota",
+                            "vcpu_period"})
 
 
 class Entity:
     """Figures to read and a record of the controls set (not thread-safe)."""
 
     def __init__(self, kind: str, figures: dict[str, Any],
-                 controls: frozenset[str]) -> None:
+                 controls: frozenset[str],
+                 samples: Sequence[dict[str, Any]] = ()) -> None:
+        """``samples``: the last cycles' figures for StatAvg (this cycle's
+        included; none: StatAvg is this cycle's figure)."""
         self.kind = kind
         self.figures = figures
+        self.samples = samples or (figures,)
         self.allowed = controls
         self.controls: dict[str, Any] = {}
 
@@ -37,6 +45,8 @@ class Entity:
         if method in ("Stat", "StatAvg"):
             if len(args) != 1 or not isinstance(args[0], str):
                 raise TypeError(f"{method} takes one figure name")
+            if method == "StatAvg":
+                return average(self.samples, args[0])
             return self.figures.get(args[0])
         if method == "Control":
             if len(args) != 2 or args[0] not in self.allowed:
@@ -52,9 +62,11 @@ class Entity:
         return f"{self.kind}({self.figures.get('id', '')})"
 
 
-def host(figures: dict[str, Any]) -> Entity:
-    return Entity("Host", figures, HOST_CONTROLS)
+def host(figures: dict[str, Any],
+         samples: Sequence[dict[str, Any]] = ()) -> Entity:
+    return Entity("Host", figures, HOST_CONTROLS, samples)
 
 
-def guest(figures: dict[str, Any]) -> Entity:
-    return Entity("guest", figures, GUEST_CONTROLS)
+def guest(figures: dict[str, Any],
+          samples: Sequence[dict[str, Any]] = ()) -> Entity:
+    return Entity("guest", figures, GUEST_CONTROLS, samples)

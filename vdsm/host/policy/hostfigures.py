@@ -3,8 +3,8 @@
 Memory in KiB: ``mem_available`` is MemTotal and ``mem_free`` the kernel's
 MemAvailable (what can be had without swapping), as MOM named them.
 ``io_pressure`` is the PSI ``some avg10`` of /proc/pressure/io (0 on a
-kernel without PSI). ``ksm_*`` are /sys/kernel/mm/ksm's values (absent
-without KSM).
+kernel without PSI). ``cpu_count`` is the online CPUs. ``ksm_*`` are
+/sys/kernel/mm/ksm's values (absent without KSM).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ def read(ksm_dir: str = KSM_DIR, psi_io: str = PSI_IO) -> dict[str, Any]:
         "swap_total": meminfo.get("SwapTotal", 0),
         "swap_free": meminfo.get("SwapFree", 0),
         "io_pressure": parse_psi(procfs.read_optional(psi_io) or ""),
+        "cpu_count": os.cpu_count() or 1,
     }
     for name in KSM_FILES:
         text = procfs.read_optional(os.path.join(ksm_dir, name))

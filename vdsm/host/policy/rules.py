@@ -1,4 +1,4 @@
-"""The default policy: KSM, balloon and I/O tuning, after classic MOM's.
+"""The default policy: KSM, balloon, CPU and I/O tuning, after classic MOM's.
 
 Figures are KiB (memory) and percent (``Host.io_pressure``: the kernel's
 I/O pressure, share of time some task waited for I/O over 10 s). Every
@@ -12,6 +12,7 @@ DEFAULT_POLICY = r"""
 (defparam ksmEnabled 1)
 (defparam balloonEnabled 1)
 (defparam ioTuneEnabled 1)
+(defparam cpuTuneEnabled 1)
 (defparam ksmMergeAcrossNodes 1)
 (defparam pressure_threshold 0.20)         # free share: below it memory is short
 (defparam min_guest_free_percent 0.20)     # free memory a shrunk guest keeps
@@ -79,5 +80,32 @@ DEFAULT_POLICY = r"""
     (if (and ioTuneEnabled guest.io_policy)
         (guest.Control "io_tune"
             (if (> Host.io_pressure io_pressure_threshold) "guaranteed" "maximum"))
+        0))
+
+# --- CPU: a VM's vcpuLimit (updateVmPolicy: percent of all the host's CPUs)
+# as a quota per period for each of its vCPUs, as MOM's 04-cputune. Only
+# VMs given a limit are steered; a limit of 100 (or cpuTuneEnabled 0) puts
+# back no quota and the default period. ---
+(defvar default_quota -1)
+(defvar default_period 100000)             # µs
+
+(def cpu_limit (guest) {
+    (defvar quota (/ (* (/ guest.vcpu_limit 100.0) default_period Host.cpu_count)
+                     guest.vcpu_count))
+    # libvirt takes no quota under 1000 µs: stretch quota and period alike
+    (defvar stretch (if (> quota 1000) 1 (+ 1 (/ 1000 quota))))
+    (guest.Control "vcpu_quota" (* stretch quota))
+    (guest.Control "vcpu_period" (* stretch default_period))
+})
+
+(def cpu_unlimited (guest) {
+    (guest.Control "vcpu_quota" default_quota)
+    (guest.Control "vcpu_period" default_period)
+})
+
+(with Guests guest
+    (if (valid guest.vcpu_limit)
+        (if (and cpuTuneEnabled (< guest.vcpu_limit 100))
+            (cpu_limit guest) (cpu_unlimited guest))
         0))
 """

@@ -2,7 +2,8 @@
 
 The agent builds it after virt and hands it virt's guests seam
 (:meth:`PolicySubsystem.set_guests`); without virt the policy still runs
-KSM. KSM is written through supervdsm's ``tune_ksm`` op only.
+KSM. KSM is written through supervdsm's ``tune_ksm`` op only. The
+accepted policy and parameters are kept under the agent's state dir.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from vdsm.common.errors import InvalidParameter
 from vdsm.host.policy.engine import Guests, PolicyEngine
+from vdsm.host.policy.store import PolicyStore
 from vdsm.supervdsm.errors import KSMUpdateFailed
 
 if TYPE_CHECKING:
@@ -76,7 +78,8 @@ class PolicySubsystem:
         config = agent.config
         self.enabled = bool(config.get("policy", "enabled"))
         self.engine = PolicyEngine(interval=config.get("policy", "interval"),
-                                   tune_ksm=self._tune_ksm)
+                                   tune_ksm=self._tune_ksm,
+                                   store=PolicyStore(config.state_dir))
         self.service = PolicyService(self.engine, agent.supervdsm)
 
     def _tune_ksm(self, **values: int) -> Any:
