@@ -135,12 +135,16 @@ class AgentRoot:
 
 
 @contextlib.contextmanager
-def in_process_agent(subsystems: list[Any]) -> Iterator[Any]:
+def in_process_agent(subsystems: list[Any],
+                     root: AgentRoot | None = None) -> Iterator[Any]:
     """An Agent with ``subsystems`` serving on port 0 under a temporary
-    root, with ``proxy`` (XML-RPC as the engine) and ``root`` attached."""
+    root, with ``proxy`` (XML-RPC as the engine) and ``root`` attached.
+    ``root``: an existing one (a restart: the caller cleans it up)."""
     from vdsm.agent import Agent
 
-    root = AgentRoot({("addresses", "management_port"): 0})
+    own = root is None
+    if root is None:
+        root = AgentRoot({("addresses", "management_port"): 0})
     agent = Agent(root.config, subsystems=subsystems)
     try:
         agent.bind()
@@ -154,4 +158,5 @@ def in_process_agent(subsystems: list[Any]) -> Iterator[Any]:
         yield agent
     finally:
         agent.stop()
-        root.cleanup()
+        if own:
+            root.cleanup()

@@ -24,7 +24,9 @@ from vdsm.supervdsm.ops_ksm import KSM_DIR
 from vdsm.virt import status as st
 from vdsm.virt.policyguests import record
 
+from .conftest import _private_libvirtd
 from .harness import VirtAgent, booted_vm, running_agent, stats, vm_params, wait_for
+from .privlibvirt import PrivateLibvirt
 
 MOM_POLICY_FAILED, KSM_FAILED = 54, 71   # classic codes
 MAX_KIB, GUARANTEED_KIB = 96 * 1024, 80 * 1024
@@ -60,6 +62,13 @@ def saved_ksm() -> Iterator[dict[str, int] | None]:
         finally:
             for name in ("pages_to_scan", "sleep_millisecs", "run"):
                 _write_ksm(name, saved[name])
+
+
+@pytest.fixture(scope="module")
+def libvirtd(netns: str) -> Iterator[PrivateLibvirt]:
+    """The module's own libvirtd, seeing the cpu cgroup controller: the
+    policy sets the guest's vCPU quota (the session's one cannot)."""
+    yield from _private_libvirtd(netns, cgroups=("cpu", "cpuacct"))
 
 
 @pytest.fixture(scope="module")
@@ -242,6 +251,47 @@ def test_io_limits_follow_io_pressure(policy_agent, balloon_vm):
              "the maximum I/O limits once the pressure passed")
 
 
+def _sched(agent: VirtAgent, vm_id: str) -> tuple[int, int]:
+    """The domain's live (vcpu_quota, vcpu_period), as libvirt reads them."""
+    conn = libvirt.open(agent.uri)
+    try:
+        params = conn.lookupByUUIDString(vm_id).schedulerParametersFlags(
+            libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    finally:
+        conn.close()
+    return params["vcpu_quota"], params["vcpu_period"]
+
+
+def _host_cpus(agent: VirtAgent) -> int:
+    conn = libvirt.open(agent.uri)
+    try:
+        return conn.getInfo()[2]
+    finally:
+        conn.close()
+
+
+def test_vcpu_limit_applied_by_policy_cycle(policy_agent, balloon_vm):
+    """updateVmPolicy keeps vcpuLimit; the policy's next cycles set the
+    vCPU quota (half of the host's CPUs for the one vCPU) and, the limit
+    cleared (100), put back the unlimited quota and default period."""
+    agent, vm_id = policy_agent, balloon_vm
+    before = _sched(agent, vm_id)
+    quota = 50 * 100000 * _host_cpus(agent) // 100
+    answer = agent.proxy.updateVmPolicy({"vmId": vm_id, "vcpuLimit": 50})
+    assert answer["status"]["code"] == 0, answer
+    try:
+        wait_for(lambda: _sched(agent, vm_id) == (quota, 100000), WITHIN,
+                 f"the policy's vCPU quota {quota}")
+        vm_stats = stats(agent.proxy, vm_id)
+        assert (vm_stats["vcpuQuota"], vm_stats["vcpuUserLimit"]) == (
+            str(quota), 50)
+    finally:
+        answer = agent.proxy.updateVmPolicy({"vmId": vm_id, "vcpuLimit": 100})
+        assert answer["status"]["code"] == 0, answer
+    wait_for(lambda: _sched(agent, vm_id) == before, WITHIN,
+             f"the quota and period put back to {before}")
+
+
 def test_record_from_a_vms_memory():
     """Pure: the seam's figures from a sample (KiB), None when not Up or
     never sampled."""
@@ -249,14 +299,15 @@ def test_record_from_a_vms_memory():
               "memoryStats": {"mem_total": "90000", "mem_unused": "50000",
                               "mem_cached": "10000"}}
     vm = SimpleNamespace(id="v", status=st.UP, sample=sample,
-                         balloon_target=None,
+                         balloon_target=None, vmdef=SimpleNamespace(smp=2),
                          conf={"memGuaranteedSize": 80,
                                "qos": {"ioTunePolicy": {"vda": {}}}})
     assert record(vm, "maximum") == {
         "id": "v", "balloon_cur": 90000, "balloon_max": 98304,
         "balloon_min": 81920, "balloon_target": 98304, "mem_unused": 50000,
         "mem_used": 30000, "io_policy": 1, "io_choice": "maximum",
-        "vcpu_limit": None}
+        "vcpu_limit": None, "vcpu_user_limit": None, "vcpu_quota": -1,
+        "vcpu_period": 100000, "vcpu_count": 2}
     vm.sample = {"balloonInfo": sample["balloonInfo"]}   # no driver stats
     assert record(vm, None)["mem_used"] is None
     vm.sample = {}
