@@ -1,7 +1,8 @@
 """Cost of one policy-engine cycle with 100 VMs, as a share of one core.
 
 It measures the engine, not libvirt: the 100 guests are in-memory records
-of the shape virt's seam gives (idle guests, half with I/O policies) and
+of the shape virt's seam gives (idle guests, half with I/O policies, half
+with a vcpuLimit) and
 their actions are no-ops; the host figures are read for real (/proc,
 /sys/kernel/mm/ksm) and KSM writes are no-ops. Under pressure (every guest
 shrinks every cycle) is the costly case; no pressure the usual one.
@@ -29,7 +30,11 @@ class FakeGuests:
             "id": f"vm-{i:03d}", "balloon_cur": 4 << 20, "balloon_max": 4 << 20,
             "balloon_min": 2 << 20, "balloon_target": 4 << 20,
             "mem_used": 1 << 20, "mem_unused": 3 << 20,
-            "io_policy": i % 2, "io_choice": None} for i in range(count)]
+            "io_policy": i % 2, "io_choice": None,
+            # half the VMs with a vcpuLimit: the CPU part steers them
+            "vcpu_limit": 50 if i % 2 else None, "vcpu_quota": -1,
+            "vcpu_period": 100000, "vcpu_count": 2} for i in range(count)]
+        self._by_id = {r["id"]: r for r in self._records}
 
     def records(self) -> list[dict]:
         return [dict(r) for r in self._records]
@@ -39,6 +44,9 @@ class FakeGuests:
 
     def set_io_choice(self, vm_id: str, choice: str) -> None:
         pass
+
+    def set_cpu_tune(self, vm_id: str, quota: int, period: int) -> None:
+        self._by_id[vm_id].update(vcpu_quota=quota, vcpu_period=period)
 
 
 def measure(vms: int, cycles: int, *, policy: str | None = None,
