@@ -2,8 +2,8 @@
 
 It measures the engine, not libvirt: the 100 guests are in-memory records
 of the shape virt's seam gives (idle guests, half with I/O policies, half
-with a vcpuLimit) and
-their actions are no-ops; the host figures are read for real (/proc,
+with a vcpuLimit) and their actions are no-ops; the host figures are read
+for real (/proc,
 /sys/kernel/mm/ksm) and KSM writes are no-ops. Under pressure (every guest
 shrinks every cycle) is the costly case; no pressure the usual one.
 
