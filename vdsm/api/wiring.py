@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from vdsm.api import storage as storage_api
+from vdsm.api.fencing import FencingVerbs
 from vdsm.api.host import HostVerbs
 from vdsm.api.network import NetworkVerbs
 from vdsm.api.services import HostInfo, HostJobs, TaskManagers, TaskScheduler
@@ -18,6 +19,7 @@ from vdsm.api.task import TaskVerbs
 from vdsm.api.vm import VirtHostVerbs, VmVerbs
 
 if TYPE_CHECKING:
+    from vdsm.host.fencing.service import FencingService
     from vdsm.network.subsystem import NetworkSubsystem
     from vdsm.storage.subsystem import StorageSubsystem
     from vdsm.virt.subsystem import VirtSubsystem
@@ -37,6 +39,10 @@ def core_handlers(host: HostInfo, tasks: TaskManagers,
                   jobs: HostJobs | None = None) -> Handlers:
     """The Host and Task verbs of the agent itself."""
     return {"Host": HostVerbs(host, tasks, jobs), "Task": TaskVerbs(tasks)}
+
+
+def fencing_handlers(fencing: FencingService) -> Handlers:
+    return {"Host": FencingVerbs(fencing)}
 
 
 def virt_handlers(virt: VirtSubsystem) -> Handlers:

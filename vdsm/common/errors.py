@@ -69,3 +69,11 @@ class ResourceUnavailable(VdsmError):
 class CannotRetrieveHWInfo(VdsmError):
     name = "CannotRetrieveHWInfo"
     default_message = "Failed to read hardware information"
+
+
+# --- fencing proxy (Host.fenceNode) ------------------------------------------
+class UnsupportedFenceAgent(VdsmError):
+    """No executable ``fence_<agent>`` in the fence agents directory."""
+
+    name = "UnsupportedFenceAgent"
+    default_message = "Unsupported fencing agent"
