@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vdsm.common.errors import InvalidParameter
 from vdsm.host.fencing.agent_input import FenceRequest
 from vdsm.host.fencing.service import FencingService
 
@@ -16,6 +17,8 @@ class FencingVerbs:
                    password: str, action: str, secure: bool = False,
                    options: str = "", policy: dict[str, Any] | None = None
                    ) -> dict[str, Any]:
+        if policy is not None and not isinstance(policy, dict):
+            raise InvalidParameter("Invalid parameter: policy must be a struct")
         request = FenceRequest(addr=addr, port=port, agent=agent,
                                username=username, password=password,
                                action=action, secure=secure, options=options)

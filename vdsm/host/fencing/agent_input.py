@@ -3,12 +3,19 @@
 Every parameter, the password included, goes on the agent's stdin: a
 command line is visible to every user in /proc/*/cmdline. :func:`masked`
 is what may be logged of that text.
+
+fence_ipmilan (and its aliases fence_idrac, fence_ilo3, ...) is the one
+exception: it would put the password on ipmitool's command line (``-P``),
+readable until ipmitool overwrites it. For it the password goes into the
+environment instead (IPMI_PASSWORD, readable only by the same user and
+root) and ``ipmitool_env.sh`` runs ipmitool with ``-E``.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vdsm.common.errors import InvalidParameter
 
@@ -27,6 +34,19 @@ _REFUSED_OPTIONS = frozenset({
     "sudo", "use_sudo", "debug_file", "debug", "identity_file",
     "ssh_path", "telnet_path", "snmpget_path", "snmpset_path",
     "snmpwalk_path", "amttool_path", "gnutlscli_path"})
+
+
+IPMITOOL_ENV = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "ipmitool_env.sh")
+_IPMILAN = "fence_ipmilan"
+
+
+@dataclass(frozen=True)
+class AgentInput:
+    """What the agent gets: its stdin text and extra environment."""
+
+    text: str
+    env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,8 +87,14 @@ def parse_options(options: str) -> list[str]:
     return items
 
 
-def build(request: FenceRequest) -> str:
-    """The stdin text for the agent. Raises InvalidParameter."""
+def is_ipmilan(agent_path: str) -> bool:
+    """Whether the agent is fence_ipmilan under any of its alias names."""
+    return os.path.basename(os.path.realpath(agent_path)) == _IPMILAN
+
+
+def build(request: FenceRequest, *, ipmilan: bool = False) -> AgentInput:
+    """The agent's input; ``ipmilan``: the password through the
+    environment (see the module's doc). Raises InvalidParameter."""
     if request.action not in ACTIONS:
         raise InvalidParameter(f"Invalid parameter: action {request.action!r}")
     for what, value in (("addr", request.addr), ("username", request.username),
@@ -76,7 +102,13 @@ def build(request: FenceRequest) -> str:
         if "\n" in value or "\r" in value:
             raise InvalidParameter(f"Invalid parameter: {what} has a line break")
     lines = [f"ipaddr={request.addr}", f"login={request.username}",
-             f"passwd={request.password}", f"action={request.action}"]
+             f"action={request.action}"]
+    env = {}
+    if ipmilan:
+        lines.append(f"ipmitool_path={IPMITOOL_ENV}")
+        env["IPMI_PASSWORD"] = request.password
+    else:
+        lines.append(f"passwd={request.password}")
     port = str(request.port).strip()
     if port not in ("", "0"):
         if not port.isdigit():
@@ -86,7 +118,7 @@ def build(request: FenceRequest) -> str:
         name = agent_name(request.agent)
         lines.append(_SECURE_OPTION.get(name, "secure=1"))
     lines += parse_options(request.options)
-    return "\n".join(lines) + "\n"
+    return AgentInput("\n".join(lines) + "\n", env)
 
 
 def masked(text: str) -> str:

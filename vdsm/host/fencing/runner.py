@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 FAILED = 1          # the classic code of a failed fence agent
 POWER_ON, POWER_OFF, POWER_UNKNOWN = "on", "off", "unknown"
+# The agents are Python scripts: their deprecation noise is no message.
+_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
+        "PYTHONWARNINGS": "ignore::DeprecationWarning"}
 
 
 @dataclass(frozen=True)
@@ -45,15 +48,16 @@ def agent_path(agent_dir: str, agent: str) -> str:
     return path
 
 
-def run(path: str, stdin_text: str, *, timeout: float) -> AgentResult:
+def run(path: str, given: agent_input.AgentInput, *,
+        timeout: float) -> AgentResult:
     """Run the agent with everything on stdin; at most ``timeout`` seconds
     (then the agent's process group is killed). Never raises for the
     agent's own failure."""
-    log.debug("running %s with input:\n%s", path,
-              agent_input.masked(stdin_text))
+    log.debug("running %s with input:\n%s (environment: %s)", path,
+              agent_input.masked(given.text), sorted(given.env))
     try:
-        result = commands.run([path], data=stdin_text, timeout=timeout,
-                              check=False)
+        result = commands.run([path], data=given.text, timeout=timeout,
+                              env={**_ENV, **given.env}, check=False)
     except commands.CommandError as e:
         if e.rc is None and "timed out" in e.reason:
             return AgentResult(None, e.out or "", e.err or "")

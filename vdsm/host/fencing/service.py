@@ -31,8 +31,9 @@ class FencingService:
         failures (wrong password, unreachable device, timeout) are answered
         with code 1 and the agent's message.
         """
-        stdin_text = agent_input.build(request)
         path = runner.agent_path(self.agent_dir, request.agent)
+        given = agent_input.build(request,
+                                  ipmilan=agent_input.is_ipmilan(path))
         if request.action != "status":
             decision = policy.decide(fencing_policy, self.lease_status)
             if not decision.fence:
@@ -42,8 +43,12 @@ class FencingService:
                         "operationStatus": "skipped", "power": "unknown"}
             log.info("fencing %s: %s (%s)", request.addr, request.action,
                      decision.reason)
-        result = runner.run(path, stdin_text, timeout=self.timeout)
+        result = runner.run(path, given, timeout=self.timeout)
         answer = runner.answer(request.action, result, timeout=self.timeout)
+        message = answer["status"]["message"]
+        if request.password and request.password in message:  # an agent echoed it
+            answer["status"]["message"] = message.replace(
+                request.password, agent_input.MASK)
         log.info("fence agent %s %s on %s: rc=%s, answer %s", request.agent,
                  request.action, request.addr, result.rc, answer)
         return answer
