@@ -211,7 +211,8 @@ def lockspace(host):
     with open(ids, "wb") as f:
         f.truncate(1024 * 1024)
     os.chmod(ids, 0o666)
-    commands.run(["sanlock", "direct", "init", "-s", f"{name}:0:{ids}:0"],
+    commands.run(["sanlock", "direct", "init", "-o", "1", "-s",
+                  f"{name}:0:{ids}:0"],
                  timeout=30)
     target = SanlockDaemon(os.path.join(top, "target-run"))
     target.start()
