@@ -12,6 +12,8 @@ daemon) on a loop-backed ext4 mounted as a POSIX domain, and compares:
 Section ``ovf`` (OVF store, sparsify): benchmarks/storage_ovf.py.
 Section ``transfer`` (downloadImage/uploadImage beside curl):
 benchmarks/storage_transfer.py, run alone with ``--section transfer``.
+Section ``block-transfer`` (downloadImage into a growing block volume
+beside curl): benchmarks/storage_transfer_block.py.
 
     .venv/bin/python benchmarks/storage.py [--size-mb 1024] [--creates 10]
     .venv/bin/python benchmarks/storage.py --section copy   (copy between
@@ -174,7 +176,8 @@ def main() -> int:
     parser.add_argument("--creates", type=int, default=10)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--section", choices=("core", "ovf", "transfer", "copy"),
+    parser.add_argument("--section", choices=("core", "ovf", "transfer", "copy",
+                                                 "block-transfer"),
                         default="core",
                         help="run only this section (its own module)")
     parser.add_argument("--vms", type=int, default=200)
@@ -186,6 +189,10 @@ def main() -> int:
     if args.section == "transfer":
         from benchmarks.storage_transfer import transfer
         transfer(args.size_mb)
+        return 0
+    if args.section == "block-transfer":
+        from benchmarks.storage_transfer_block import block_transfer
+        block_transfer(min(args.size_mb, 512), args.rounds)
         return 0
     if args.section == "copy":
         from benchmarks.storage_copy import run as copy_run

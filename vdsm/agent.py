@@ -30,13 +30,16 @@ from vdsm.common.errors import InvalidConfiguration
 from vdsm.common.events import Notifier
 from vdsm.config import Config
 from vdsm.host.fencing.service import FencingService
+from vdsm.host.hostdev.service import HostdevService
 from vdsm.host.jobs import JobRegistry
+from vdsm.host.maintenance import Maintenance
 from vdsm.host.service import CapabilityExtender, HostService
 from vdsm.host.stats import HostStatsSampler
 from vdsm.supervdsm.client import SupervdsmClient
 from vdsm.tasks.manager import TaskManager
 
 if TYPE_CHECKING:
+    from vdsm.host.policy.subsystem import PolicySubsystem
     from vdsm.network.subsystem import NetworkSubsystem
     from vdsm.storage.subsystem import StorageSubsystem
     from vdsm.virt.subsystem import VirtSubsystem
@@ -63,6 +66,7 @@ DEFAULT_SUBSYSTEMS: tuple[str, ...] = (
     "vdsm.network.subsystem:NetworkSubsystem",
     "vdsm.storage.subsystem:StorageSubsystem",
     "vdsm.virt.subsystem:VirtSubsystem",
+    "vdsm.host.policy.subsystem:PolicySubsystem",  # after virt: its guests
 )
 
 
@@ -137,6 +141,9 @@ class Agent:
             config.get("vars", "host_stats_interval"), **self._stats_sources())
         self.host = HostService(config, hooks=self.hooks,
                                 supervdsm=self.supervdsm, stats=self.host_stats)
+        # host services (issue 14): prepareForShutdown, HA maintenance mode
+        self.maintenance = Maintenance(config.state_dir)
+        self.hostdevs: HostdevService | None = None
         self._connect_subsystems()
         self.dispatcher = Dispatcher(
             self.schema, wiring.core_handlers(self.host, self.task_managers,
@@ -149,6 +156,10 @@ class Agent:
             handlers = wiring.subsystem_handlers(sub, host_tasks=self.tasks)
             for namespace, handler in handlers.items():
                 self.dispatcher.add_handlers(namespace, handler)
+        virt = self._virt()
+        for namespace, handler in wiring.host_service_handlers(
+                self.maintenance, self.hostdevs, virt.service if virt else None):
+            self.dispatcher.add_handlers(namespace, handler)
         self.server: ApiServer | None = None
         # GET /metrics on its own listener ([metrics]); None when disabled
         self.metrics = metrics.from_agent(self)
@@ -195,9 +206,25 @@ class Agent:
             virt.set_volume_chains(storage.volume_chains)
         if network is not None and virt is not None:
             network.set_vm_users(virt.network_users)
+        # policy engine (issue 14): it balloons and tunes virt's VMs
+        policy = cast("PolicySubsystem | None", self.subsystems.get("policy"))
+        if policy is not None and virt is not None:
+            policy.set_guests(virt.policy_guests)
         for sub in self.subsystems.values():
             if isinstance(sub, CapabilityExtender):
                 self.host.add_extender(sub)
+        # host services (issue 14): maintenance gates VMs, empties storage;
+        # host devices over virt's libvirt connection
+        self.host.add_stats_part(self.maintenance.extend_stats)
+        if virt is not None:
+            virt.set_admission(self.maintenance.check_new_vm)
+            self.hostdevs = HostdevService(virt.ctx.conn.get,
+                                           supervdsm=self.supervdsm)
+            virt.set_host_devices(self.hostdevs)
+            self.host.add_extender(self.hostdevs)
+        if storage is not None:
+            self.maintenance.add_shutdown_step(
+                "storage", storage.service.prepare_for_shutdown)
 
     # --- services shared by the verbs and the subsystems ----------------
     def _record_call(self, ctx: Any, verb: Any) -> None:

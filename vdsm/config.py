@@ -200,7 +200,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("irs", "copy_bandwidth_mib", 0.0,
            "MiB per second one copy of image data between domains may use "
            "(qemu-img convert -r; cloneImageStructure/syncImageData/"
-           "moveImage); 0 for no limit."),
+           "moveImage, SDM.copy_data); 0 for no limit."),
     Option("irs", "test_pause_file", "",
            "For tests only, never set in production: crash tests pause SPM "
            "jobs at named steps through this file (see vdsm.storage.faults)."),
@@ -244,6 +244,31 @@ OPTIONS: tuple[Option, ...] = (
            "keep it on loopback unless the network is trusted)."),
     Option("metrics", "port", 9111,
            "TCP port of the metrics listener; 0 picks a free port (tests)."),
+    # --- policy: the memory and QoS policy engine (issue 14, classic MOM) ---
+    Option("policy", "enabled", True,
+           "Run the policy engine (KSM, balloon, I/O tuning) in vdsmd."),
+    Option("policy", "interval", 15.0,
+           "Seconds between policy cycles (classic MOM's policy-engine-"
+           "interval default)."),
+    # --- registration: vdsm-reg joins the host to a manager (vdsm_reg/) ---
+    Option("registration", "manager_url", "",
+           "https://manager[:port][/prefix] to register with; empty: vdsm-reg "
+           "does nothing."),
+    Option("registration", "manager_fingerprint", "",
+           "SHA-256 fingerprint (AA:BB:...) the manager's CA must have; "
+           "empty trusts the CA fetched on first use (logged)."),
+    Option("registration", "host_address", "",
+           "Address sent to the manager; empty: management_ip, else the "
+           "local address of the route to the manager."),
+    Option("registration", "retry_initial", 5.0,
+           "Seconds before the first retry; doubled per attempt, jittered."),
+    Option("registration", "retry_max", 300.0,
+           "Longest wait between two registration attempts (seconds)."),
+    Option("registration", "retry_timeout", 0.0,
+           "Give up after this many seconds (exit 2); 0 retries until "
+           "approved."),
+    Option("registration", "request_timeout", 30.0,
+           "Seconds one request to the manager may take."),
     # --- fencing proxy (Host.fenceNode) ---
     Option("fencing", "agent_dir", "/usr/sbin",
            "Where the fence agents are: fenceNode's agent X runs "

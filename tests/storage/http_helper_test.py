@@ -140,3 +140,49 @@ def test_https_with_a_trusted_ca_and_without(source: str, tmp_path: str) -> None
                        aborting=lambda: False, timeout=60)   # the host's CAs only
     finally:
         srv.close()
+
+
+def test_shown_url_drops_query_and_user() -> None:
+    assert http_helper.shown_url("https://u:pw@h.example:8443/i/1?ticket=abc") == \
+        "https://h.example:8443/i/1?(hidden)"
+    assert http_helper.shown_url("http://h/image") == "http://h/image"
+
+
+def test_confirmed_size_goes_on_or_refuses_before_a_byte(server: TransferServer,
+                                                         source: str,
+                                                         tmp_path: str) -> None:
+    sizes: list[int] = []
+    target = os.path.join(tmp_path, "target")
+    result = transfer("get", server.url, target, on_size=sizes.append)
+    assert sizes == [SIZE] and result.total == SIZE
+    assert read(target) == read(source)
+
+    class Refused(Exception):
+        pass
+
+    def refuse(size: int) -> None:
+        raise Refused(size)
+
+    other = os.path.join(tmp_path, "other")
+    with pytest.raises(Refused):
+        runner.run("get", server.url, other, headers={}, progress=lambda p: None,
+                   aborting=lambda: False, timeout=60, on_size=refuse)
+    assert not os.path.exists(other) or os.path.getsize(other) == 0
+
+
+def test_device_target_is_not_cut_and_must_hold_the_image(
+        server: TransferServer, source: str, tmp_path: str) -> None:
+    """``device``: an LV (here a file standing in for one) keeps its size."""
+    lv = os.path.join(tmp_path, "lv")
+    with open(lv, "wb") as f:
+        f.truncate(SIZE + 8192)
+    result = transfer("get", server.url, lv, device=True)
+    assert result.bytes == SIZE and os.path.getsize(lv) == SIZE + 8192
+    assert read(lv)[:SIZE] == read(source)
+    small = os.path.join(tmp_path, "small")
+    with open(small, "wb") as f:
+        f.truncate(SIZE - 1)
+    with pytest.raises(ImageVerificationError, match="holds"):
+        runner.run("get", server.url, small, headers={}, progress=lambda p: None,
+                   aborting=lambda: False, timeout=60, device=True)
+    assert os.path.getsize(small) == SIZE - 1

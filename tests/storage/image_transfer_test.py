@@ -13,7 +13,12 @@ domain on a loop ext4) and a local HTTP server started by the test:
   50 %, the volume ILLEGAL; stopTask ends it at once (the helper killed),
   the job failed, the volume still ILLEGAL;
 - bad methodArgs are refused at once, before any task; an image of two
-  volumes fails the task with 261 (classic: one volume only).
+  volumes fails the task with 261 (classic: one volume only);
+- a ticket in the URL's query and a token in the headers never reach the
+  agent's log (at DEBUG), neither for a download that succeeds nor for
+  one the server answers 404; the log shows the URL without its query;
+- an image larger than the volume's capacity allows is refused with 206
+  before a byte is written: the volume stays LEGAL and unchanged.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from tests.storage.helpers import (
 )
 from tests.storage.transfer_server import TransferServer
 from tests.storage.transferagent import (
+    RAW,
     MiB,
     agent_log,
     agent_with_pool,
@@ -48,11 +54,12 @@ from vdsm.storage import qemuimg
 pytestmark = [need_root, need_sanlock]
 IMAGE_VIRTUAL = 64 * MiB
 VERIFICATION_ERROR = 484   # classic ImageVerificationError
+VOLUME_EXTEND_ERROR = 206  # classic VolumeExtendingError
 
 
 @pytest.fixture(scope="module")
 def agent() -> Iterator[tuple[Any, dict[str, Any]]]:
-    yield from agent_with_pool()
+    yield from agent_with_pool(overrides={("logging", "level"): "DEBUG"})
 
 
 @pytest.fixture(scope="module")
@@ -194,3 +201,45 @@ def test_stalled_transfer_shows_progress_and_stops(agent: Any, server: TransferS
     assert status["taskResult"] != "success", status
     assert job(host, task)["status"] == "failed"
     assert volume_info(host, pool, img, vol)["legality"] == "ILLEGAL"
+
+
+def test_tickets_and_tokens_never_reach_the_log(agent: Any, server: TransferServer,
+                                                image: str) -> None:
+    host, pool = agent
+    img, vol = create_volume(host, pool, size=IMAGE_VIRTUAL)
+    server.configure(source=image)
+    ticket, token = f"tkt-{new_uuid()}", f"tok-{new_uuid()}"
+    p = host.proxy()
+
+    def args(path: str) -> dict[str, Any]:
+        return {"method": "http", "url": f"{server.url}{path}?ticket={ticket}",
+                "headers": {"Authorization": f"Bearer {token}"}}
+
+    task = ok(p.downloadImage(args(""), pool["sp"], pool["sd"], img, vol))["uuid"]
+    assert wait_task(p, task)["taskResult"] == "success"
+    assert f"{server.url}?(hidden)" in job(host, task)["description"]
+    failed = ok(p.downloadImage(args("-missing"), pool["sp"], pool["sd"], img,
+                                vol))["uuid"]
+    status = wait_task(p, failed)
+    assert status["code"] == 261 and "HTTP 404" in status["message"], status
+    assert ticket not in status["message"]
+    text = agent_log(host)
+    assert "calling Image.download" in text       # the call log at DEBUG
+    assert ticket not in text and token not in text
+    assert "/image?(hidden)" in text and "/image-missing?(hidden)" in text
+    assert read(volume_path(host, pool, img, vol)) == read(image)
+
+
+def test_image_larger_than_the_capacity_is_refused(agent: Any, server: TransferServer,
+                                                    image: str) -> None:
+    host, pool = agent
+    img, vol = create_volume(host, pool, size=8 * MiB, fmt=RAW)
+    path = volume_path(host, pool, img, vol)
+    before = read(path)
+    server.configure(source=image)          # 12 MiB of qcow2 > 8 MiB RAW
+    task, status = download(agent, server.url, img, vol)
+    assert status["code"] == VOLUME_EXTEND_ERROR, status
+    assert "does not fit" in status["message"]
+    assert job(host, task)["error"]["code"] == VOLUME_EXTEND_ERROR
+    assert volume_info(host, pool, img, vol)["legality"] == "LEGAL"
+    assert read(path) == before

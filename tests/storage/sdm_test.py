@@ -4,7 +4,10 @@ each job followed with Host.getJobs (type storage) to its end:
 - SDM.create_volume (twice), SDM.copy_data between the two volumes
   (qemu-img compare equal), SDM.amend_volume 1.1 -> 0.10 -> 1.1 (read
   back with qemu-img info), SDM.update_volume; each change bumps the
-  generation, the volumes stay LEGAL;
+  generation, the volumes stay LEGAL; the copy shows intermediate
+  progress in Host.getJobs while it runs (the test slows the real
+  qemu-img by stopping and continuing it: ``-r`` would not help, qemu-img
+  reports 100 % at once and sleeps at the end), then done at 100;
 - a copy onto a too small destination: job failed with 261 and a
   message, the destination ILLEGAL;
 - a stale generation: job failed with 911;
@@ -16,8 +19,13 @@ each job followed with Host.getJobs (type storage) to its end:
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +37,7 @@ from tests.storage.transferagent import (
     MiB,
     agent_with_pool,
     create_volume,
+    job,
     jsonrpc,
     volume_info,
     volume_path,
@@ -64,6 +73,70 @@ def run_job(host: Any, verb: str, **params: Any) -> dict[str, Any]:
     return record
 
 
+def follow_job(host: Any, job_id: str, timeout: float = 60
+               ) -> tuple[dict[str, Any], list[int]]:
+    """The job's final record and the progress values seen while it ran."""
+    seen: list[int] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record = job(host, job_id)
+        if record.get("status") in ("done", "failed"):
+            return record, seen
+        if record.get("status") == "running" and "progress" in record:
+            seen.append(record["progress"])
+    raise TimeoutError(f"job {job_id} not ended after {timeout} s: {seen}")
+
+
+def _find_process(words: list[str], timeout: float) -> int | None:
+    """The pid of a process whose argv holds all ``words``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    argv = f.read().decode(errors="replace").split("\0")
+            except OSError:
+                continue
+            if all(w in argv for w in words):
+                return int(pid)
+        time.sleep(0.002)
+    return None
+
+
+@contextlib.contextmanager
+def slowed(words: list[str], run_s: float = 0.002, stop_s: float = 0.08
+           ) -> Iterator[None]:
+    """Slow the (agent's) process whose argv holds ``words``: a thread lets
+    it run ``run_s``, stops it ``stop_s``, until it exits; always
+    continued at the end."""
+    done = threading.Event()
+
+    def pace() -> None:
+        pid = _find_process(words, 10)
+        if pid is None:
+            return
+        try:
+            while not done.is_set():
+                os.kill(pid, signal.SIGSTOP)
+                if done.wait(stop_s):
+                    break
+                os.kill(pid, signal.SIGCONT)
+                done.wait(run_s)
+        except ProcessLookupError:
+            return
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+    thread = threading.Thread(target=pace, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(15)
+
+
 def div(pool: dict[str, Any], img: str, vol: str, **extra: Any) -> dict[str, Any]:
     return {"endpoint_type": "div", "sd_id": pool["sd"], "img_id": img,
             "vol_id": vol, **extra}
@@ -87,13 +160,18 @@ def test_create_copy_amend_update(agent: Any) -> None:
     src = sdm_create(host, pool, 32 * MiB)
     dst = sdm_create(host, pool, 32 * MiB)
     src_path, dst_path = (volume_path(host, pool, *v) for v in (src, dst))
-    commands.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 6M", src_path],
+    commands.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 24M", src_path],
                  timeout=30)
     assert volume_info(host, pool, *dst)["legality"] == "LEGAL"
 
-    record = run_job(host, "SDM.copy_data", source=div(pool, *src),
-                     destination=div(pool, *dst, generation=0))
+    copy_id = new_uuid()
+    jsonrpc(host, "SDM.copy_data", {"job_id": copy_id, "source": div(pool, *src),
+                                    "destination": div(pool, *dst, generation=0)})
+    with slowed(["qemu-img", "convert", dst_path]):
+        record, seen = follow_job(host, copy_id)
     assert (record["status"], record["progress"]) == ("done", 100), record
+    assert [p for p in seen if 0 < p < 100], seen     # it moved while running
+    assert seen == sorted(seen), seen
     assert qemuimg.compare(src_path, dst_path)
     assert volume_info(host, pool, *dst)["generation"] == 1
 

@@ -79,7 +79,7 @@ class _Handler(BaseHTTPRequestHandler):
         srv = self.server
         wanted = self.headers.get("Range", "")
         srv.requests.append(("GET", wanted))
-        if self.path != "/image":
+        if self.path.split("?")[0] != "/image":
             self.send_error(404)
             return
         size = os.path.getsize(srv.source)

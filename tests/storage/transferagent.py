@@ -26,11 +26,14 @@ MiB = 1024 * 1024
 COW, RAW, SPARSE = 4, 5, 2
 
 
-def agent_with_pool(disk_mb: int = 256) -> Iterator[tuple[StorageHost, dict[str, Any]]]:
-    """A started agent (sanlock, supervdsmd, vdsmd) as SPM of a new pool;
-    everything stopped by pid afterwards."""
+def agent_with_pool(disk_mb: int = 256,
+                    overrides: dict[tuple[str, str], Any] | None = None
+                    ) -> Iterator[tuple[StorageHost, dict[str, Any]]]:
+    """A started agent (sanlock, supervdsmd, vdsmd; ``overrides``: more
+    configuration) as SPM of a new pool; everything stopped by pid
+    afterwards."""
     ensure_vdsm_user()
-    host = StorageHost()
+    host = StorageHost(overrides)
     host.start()
     try:
         with loop_ext4(disk_mb) as device:

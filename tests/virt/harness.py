@@ -55,10 +55,13 @@ def agent_overrides(uri: str, **extra: Any) -> dict[tuple[str, str], Any]:
 class VirtAgent:
     """An agent running the virt subsystem in this process, on port 0."""
 
-    def __init__(self, uri: str, root: AgentRoot | None = None, **extra: Any) -> None:
+    def __init__(self, uri: str, root: AgentRoot | None = None, *,
+                 subsystems: list[Any] | None = None, **extra: Any) -> None:
+        """``subsystems``: factories after virt's (e.g. the policy engine)."""
         self.root = root or AgentRoot(agent_overrides(uri, **extra))
         self.config = self.root.config
-        self.agent = Agent(self.config, subsystems=[VirtSubsystem])
+        self.agent = Agent(self.config,
+                           subsystems=[VirtSubsystem, *(subsystems or [])])
         self.agent.bind()
         self.agent.start()
         self.agent.server.serve_in_thread()
@@ -168,10 +171,11 @@ def booted_vm(agent: VirtAgent, params: dict[str, Any]) -> Iterator[str]:
         agent.proxy.destroy(params["vmId"])
 
 
-def running_agent(uri: str, **extra: Any) -> Iterator[VirtAgent]:
+def running_agent(uri: str, *, subsystems: list[Any] | None = None,
+                  **extra: Any) -> Iterator[VirtAgent]:
     """A VirtAgent for a fixture to yield; on exit it is stopped and no
     domain of its VMs is left."""
-    agent = VirtAgent(uri, **extra)
+    agent = VirtAgent(uri, subsystems=subsystems, **extra)
     try:
         yield agent
     finally:

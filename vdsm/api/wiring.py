@@ -10,16 +10,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
+from vdsm.api import host_services
 from vdsm.api import storage as storage_api
 from vdsm.api.fencing import FencingVerbs
 from vdsm.api.host import HostVerbs
 from vdsm.api.network import NetworkVerbs
+from vdsm.api.policy import PolicyVerbs
 from vdsm.api.services import HostInfo, HostJobs, TaskManagers, TaskScheduler
 from vdsm.api.task import TaskVerbs
 from vdsm.api.vm import VirtHostVerbs, VmVerbs
 
 if TYPE_CHECKING:
     from vdsm.host.fencing.service import FencingService
+    from vdsm.host.policy.subsystem import PolicySubsystem
     from vdsm.network.subsystem import NetworkSubsystem
     from vdsm.storage.subsystem import StorageSubsystem
     from vdsm.virt.subsystem import VirtSubsystem
@@ -59,6 +62,18 @@ def storage_handlers(storage: StorageSubsystem, host_tasks: TaskScheduler
     return storage_api.handlers(storage.service, host_tasks)
 
 
+def host_service_handlers(maintenance: Any, hostdevs: Any, vms: Any
+                          ) -> list[tuple[str, object]]:
+    """Maintenance and host devices (issue 14); the device verbs only with
+    the virt subsystem (it owns the libvirt connection)."""
+    handlers: list[tuple[str, object]] = [
+        ("Host", host_services.MaintenanceVerbs(maintenance))]
+    if hostdevs is not None and vms is not None:
+        handlers += [("Host", host_services.HostdevVerbs(hostdevs)),
+                     ("VM", host_services.VmHostdevVerbs(vms))]
+    return handlers
+
+
 def subsystem_handlers(subsystem: Any, *, host_tasks: TaskScheduler) -> Handlers:
     """The handlers serving one subsystem's services, by its name."""
     name = subsystem.name
@@ -68,6 +83,8 @@ def subsystem_handlers(subsystem: Any, *, host_tasks: TaskScheduler) -> Handlers
         return network_handlers(cast("NetworkSubsystem", subsystem))
     if name == "storage":
         return storage_handlers(cast("StorageSubsystem", subsystem), host_tasks)
+    if name == "policy":  # issue 14: setMOMPolicy, setKsmTune
+        return {"Host": PolicyVerbs(cast("PolicySubsystem", subsystem).service)}
     if isinstance(subsystem, HandlerProvider):
         return subsystem.handlers()
     return {}

@@ -71,6 +71,32 @@ class CannotRetrieveHWInfo(VdsmError):
     default_message = "Failed to read hardware information"
 
 
+# --- policy engine (issue 14: Host.setMOMPolicy, setMOMPolicyParameters) ---
+class MOMPolicyUpdateFailed(VdsmError):
+    """A policy or parameter refused; the policy in effect stays."""
+
+    name = "MOMPolicyUpdateFailed"
+    default_message = "Failed to set mom policy"
+
+
+# --- host services: maintenance and host devices (issue 14) -----------------
+class PreparingForShutdown(VdsmError):
+    """After prepareForShutdown: the host takes no new VMs."""
+
+    name = "ResourceUnavailable"
+    default_message = "Resource unavailable: the host is preparing for shutdown"
+
+
+class SetHAPolicyFailed(VdsmError):
+    name = "SetHAPolicyFailed"
+    default_message = "Failed to set Hosted Engine HA policy"
+
+
+class HostdevDetachFailed(VdsmError):
+    name = "HostdevDetachFailed"
+    default_message = "Could not detach host device"
+
+
 # --- fencing proxy (Host.fenceNode) ------------------------------------------
 class UnsupportedFenceAgent(VdsmError):
     """No executable ``fence_<agent>`` in the fence agents directory."""

@@ -17,7 +17,7 @@ MASK = "****"
 SECRET_KEYS = frozenset({
     "password", "passwd", "secret", "key", "chap_password", "chappassword",
     "initiatorpassword", "targetpassword", "mutual_password", "token",
-    "ticket"})
+    "ticket", "authorization"})
 
 
 def is_secret_key(key: object) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from vdsm.common.errors import VdsmError
@@ -40,6 +41,7 @@ class HostService:
         self._supervdsm = supervdsm
         self._stats = stats
         self._extenders: list[CapabilityExtender] = []
+        self._stats_parts: list[Callable[[dict[str, Any]], None]] = []
         self._iscsi_name: str | None = None
 
     def add_extender(self, extender: CapabilityExtender) -> None:
@@ -54,9 +56,19 @@ class HostService:
             extender.extend_capabilities(info)
         return info
 
+    def add_stats_part(self, extend: Callable[[dict[str, Any]], None]) -> None:
+        """At start-up only: ``extend(stats)`` adds its keys (from memory,
+        never waiting) to every getVdsStats answer."""
+        self._stats_parts.append(extend)
+
     def stats(self) -> dict[str, Any]:
         """The latest sample (getVdsStats); never waits for sampling."""
-        return self._stats.get()
+        stats = self._stats.get()
+        if self._stats_parts:
+            stats = dict(stats)
+            for extend in self._stats_parts:
+                extend(stats)
+        return stats
 
     def hardware_info(self) -> dict[str, Any]:
         """Raises the supervdsm errors (the DMI table is root-only)."""

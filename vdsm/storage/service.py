@@ -15,7 +15,7 @@ from typing import Any
 from vdsm.common.errors import VdsmError
 from vdsm.common.events import NullPublisher, Publisher
 from vdsm.host.jobs import JobRegistry
-from vdsm.storage import chainsync, faults, sendtargets
+from vdsm.storage import chainsync, faults, sendtargets, shutdown
 from vdsm.storage import constants as sc
 from vdsm.storage import resources as rm
 from vdsm.storage.block_growth import BlockGrowth
@@ -105,7 +105,8 @@ class StorageService:
         self.jobs = jobs if jobs is not None else JobRegistry()
         self.transfers = ImageTransfers(self.cache, self.resources, self._guard,
                                         self.jobs, error_code)
-        self.sdm = SdmOperations(SdmDeps(self.cache, self.resources, ctx.leases),
+        self.sdm = SdmOperations(SdmDeps(self.cache, self.resources, ctx.leases,
+                                         float(ctx.setting("copy_bandwidth_mib"))),
                                  self.jobs, error_code, workers=workers,
                                  statuses=self.monitor.status)
         self._lock = threading.Lock()
@@ -374,6 +375,11 @@ class StorageService:
         self.monitor.stop_monitoring([sd_uuid])
 
     # --- life cycle -----------------------------------------------------------------
+    def prepare_for_shutdown(self) -> dict[str, Any]:
+        """Give back every lease (prepareForShutdown; vdsm.storage.shutdown)."""
+        with self._lock:
+            return shutdown.prepare(self)
+
     def shutdown(self) -> None:
         if self.spm is not None:
             self.spm.shutdown()

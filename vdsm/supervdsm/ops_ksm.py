@@ -67,3 +67,41 @@ def _read(name: str) -> int:
             return int(f.read().strip())
     except (OSError, ValueError) as e:
         raise KSMUpdateFailed(f"cannot read {path}: {e}") from None
+
+
+# Limits of tune_ksm's values: run 0 stop, 1 run, 2 stop and unmerge.
+KSM_RANGES = {"run": (0, 2), "merge_across_nodes": (0, 1),
+              "pages_to_scan": (1, MAX_PAGES_TO_SCAN),
+              "sleep_millisecs": (1, MAX_SLEEP_MILLISECS)}
+# merge_across_nodes first (the kernel takes it only while nothing is
+# merged), the rate before run so KSM never starts at the old rate.
+KSM_ORDER = ("merge_across_nodes", "pages_to_scan", "sleep_millisecs", "run")
+
+
+@operation
+def tune_ksm(ctx: OpContext, *, run: int | None = None,
+             pages_to_scan: int | None = None,
+             sleep_millisecs: int | None = None,
+             merge_across_nodes: int | None = None) -> dict[str, int]:
+    """Write the given KSM settings (only these four files); return the
+    values now in effect. The policy engine and Host.setKsmTune use it.
+
+    Every value is checked before anything is written (InvalidParameter);
+    KSMUpdateFailed when the kernel has no KSM or refuses a value.
+    """
+    given = {"run": run, "pages_to_scan": pages_to_scan,
+             "sleep_millisecs": sleep_millisecs,
+             "merge_across_nodes": merge_across_nodes}
+    values = {k: v for k, v in given.items() if v is not None}
+    if not values:
+        raise InvalidParameter("tune_ksm: no value given")
+    for name, value in values.items():
+        low, high = KSM_RANGES[name]
+        if not low <= value <= high:
+            raise InvalidParameter(f"{name} must be {low}..{high}, got {value}")
+    if not os.path.isdir(KSM_DIR):
+        raise KSMUpdateFailed(f"KSM is not available ({KSM_DIR} is missing)")
+    for name in KSM_ORDER:
+        if name in values:
+            _write(name, values[name])
+    return {name: _read(name) for name in values}

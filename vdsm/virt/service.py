@@ -7,13 +7,16 @@ payload value. Errors are VdsmError subclasses (NoSuchVM, VMIsDown...).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
+from vdsm.common.errors import MethodNotImplemented
 from vdsm.virt import (
     diskalign,
     disksize,
     guestops,
     hibernation,
+    hostdevs,
     hotplug,
     lifecycle,
     livemerge,
@@ -37,12 +40,17 @@ log = logging.getLogger(__name__)
 class VirtService:
     def __init__(self, ctx: VirtContext) -> None:
         self.ctx = ctx
+        # host services (issue 14): the gate new VMs pass (raises to refuse
+        # them, e.g. after prepareForShutdown) and the host devices
+        self.admission: Callable[[], None] = lambda: None
+        self.hostdevs: hostdevs.HostDevices | None = None
 
     def vm(self, vm_id: str) -> Vm:
         return self.ctx.registry.get(vm_id)
 
     # --- life cycle ------------------------------------------------------
     def create(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.admission()
         vmdef = vmparams.parse(params)
         vm = lifecycle.create(self.ctx, vmdef)
         return vm.definition()
@@ -79,6 +87,7 @@ class VirtService:
 
     def migration_create(self, params: dict[str, Any],
                          incoming_limit: int | None) -> dict[str, Any]:
+        self.admission()
         return destination.migration_create(self.ctx, params, incoming_limit)
 
     def migrate_cancel(self, vm_id: str) -> None:
@@ -232,3 +241,17 @@ class VirtService:
 
     def desktop_send_hc_command(self, vm_id: str, message: str) -> None:
         guestops.desktop_command(self.ctx, self.vm(vm_id), str(message))
+
+    # --- host devices (issue 14) -----------------------------------------
+    def hotplug_hostdev(self, vm_id: str, names: list[str]) -> list[str]:
+        return hostdevs.hotplug(self.ctx, self.vm(vm_id), self._hostdevs(),
+                                names)
+
+    def hotunplug_hostdev(self, vm_id: str, names: list[str]) -> list[str]:
+        return hostdevs.hotunplug(self.ctx, self.vm(vm_id), self._hostdevs(),
+                                  names)
+
+    def _hostdevs(self) -> hostdevs.HostDevices:
+        if self.hostdevs is None:
+            raise MethodNotImplemented("Not implemented: no host devices")
+        return self.hostdevs

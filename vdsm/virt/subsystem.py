@@ -17,6 +17,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from vdsm.common.errors import InvalidConfiguration
@@ -27,11 +28,13 @@ from vdsm.virt.context import VirtContext
 from vdsm.virt.domxml.domain import HostOptions
 from vdsm.virt.drives import DriveResolver
 from vdsm.virt.guestagent import GuestAgentPoller
+from vdsm.virt.hostdevs import HostDevices
 from vdsm.virt.livemerge import ChainSync
 from vdsm.virt.migration.limits import Slots
 from vdsm.virt.migration.peer import Peer, PeerCredentials
 from vdsm.virt.migration.settings import MigrationSettings
 from vdsm.virt.ovirtagent import OvirtAgents
+from vdsm.virt.policyguests import PolicyGuests
 from vdsm.virt.registry import VmRegistry
 from vdsm.virt.sampling import Sampler
 from vdsm.virt.service import VirtService
@@ -102,6 +105,8 @@ class VirtSubsystem:
         self.ctx.ovirt_agents = OvirtAgents(
             self.ctx, timeout=self.ctx.guest_agent_timeout)
         self.ctx.jobs = agent.jobs
+        # what the host's policy engine balloons and tunes (issue 14)
+        self.policy_guests = PolicyGuests(self.ctx)
 
     def _setup_migration(self, config: Any) -> None:
         settings = MigrationSettings.from_config(config)
@@ -125,6 +130,16 @@ class VirtSubsystem:
         (storage's); without one only the VM's drive follows."""
         if self.ctx.chains is None:
             self.ctx.chains = chains
+
+    def set_host_devices(self, hostdevs: HostDevices) -> None:
+        """hotplugHostdev/hotunplugHostdev detach and reattach through
+        ``hostdevs`` (the agent's, over this subsystem's connection)."""
+        self.service.hostdevs = hostdevs
+
+    def set_admission(self, check: Callable[[], None]) -> None:
+        """New VMs (create, incoming migrations) pass ``check`` first; it
+        raises to refuse them (after prepareForShutdown)."""
+        self.service.admission = check
 
     def set_volume_extender(self, extender: Extender) -> None:
         """Thin block volumes of running VMs grow through ``extender``

@@ -50,6 +50,10 @@ def vm_stats(vm: Vm) -> dict[str, Any]:
     if vm.balloon_target is not None and "balloonInfo" in stats:
         stats["balloonInfo"] = dict(stats["balloonInfo"],
                                     balloon_target=str(vm.balloon_target))
+    guaranteed = vm.conf.get("memGuaranteedSize")   # MiB: the policy's floor
+    if guaranteed and "balloonInfo" in stats:
+        stats["balloonInfo"] = dict(stats["balloonInfo"],
+                                    balloon_min=str(int(guaranteed) * 1024))
     if "sampleTime" in vm.sample:
         stats["statsAge"] = f"{max(0.0, time.time() - vm.sample['sampleTime']):.2f}"
     migration = vm.migration

@@ -2,18 +2,22 @@
 
 The destination keeps its own format, size and parent (qemu-img convert
 -n into the existing volume); it is ILLEGAL while written and LEGAL with
-the next generation once the copy completed. A destination too small for
-the source, or any qemu-img failure, fails the job with CopyImageError and
-leaves the destination ILLEGAL.
+the next generation once the copy completed. The copy runs as a watched
+``qemu-img convert -p`` (:mod:`vdsm.storage.qemuimg_copy`, limited to
+``[irs] copy_bandwidth_mib`` like the other copies of image data), its
+percentage passed to the host job as it moves, so Host.getJobs shows it.
+A destination too small for the source, or any qemu-img failure, fails
+the job with CopyImageError and leaves the destination ILLEGAL.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from typing import Callable
 
 from vdsm.storage import constants as sc
-from vdsm.storage import qemuimg
+from vdsm.storage import qemuimg, qemuimg_copy
 from vdsm.storage.domains.file.volume import qemu_format
 from vdsm.storage.errors import CopyImageError
 from vdsm.storage.sdm import volume_state
@@ -24,7 +28,10 @@ from vdsm.storage.sdm.service_deps import SdmDeps
 log = logging.getLogger(__name__)
 
 
-def run(deps: SdmDeps, source: VolumeRef, destination: VolumeRef) -> None:
+def run(deps: SdmDeps, source: VolumeRef, destination: VolumeRef, *,
+        progress: Callable[[float], None] = lambda percent: None) -> None:
+    """Raises CopyImageError and what the guard and the metadata checks
+    raise (GenerationMismatch, DomainAlreadyLocked...)."""
     with locked(deps.resources, deps.leases, deps.cache, exclusive=[destination],
                 shared=[source]):
         src = deps.cache.produce(source.sd_uuid).volume(source.img_uuid,
@@ -38,11 +45,13 @@ def run(deps: SdmDeps, source: VolumeRef, destination: VolumeRef) -> None:
         try:
             dst.prepare()
             try:
-                qemuimg.convert(
+                argv = qemuimg_copy.convert_argv(
                     src.path, dst.path, src_format=qemu_format(src_md.format),
-                    dst_format=qemu_format(dst_md.format), create=False,
+                    dst_format=qemu_format(dst_md.format),
                     backing=dst_md.parent if dst_md.has_parent else None,
-                    cwd=os.path.dirname(dst.path))
+                    rate=qemuimg_copy.rate_limit(deps.copy_bandwidth_mib))
+                qemuimg_copy.run_convert(argv, cwd=os.path.dirname(dst.path),
+                                         progress=progress)
             finally:
                 dst.teardown()
         except qemuimg.QemuImgError as e:

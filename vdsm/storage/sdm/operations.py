@@ -57,7 +57,8 @@ class SdmOperations:
     def copy_data(self, job_id: str, source: Any, destination: Any) -> None:
         src, dst = copy_endpoint(source), copy_endpoint(destination)
         self.runner.start(job_id, f"copy data {src.vol_uuid} to {dst.vol_uuid}",
-                          lambda job: copy_data.run(self.deps, src, dst))
+                          lambda job: copy_data.run(self.deps, src, dst,
+                                                    progress=job.progress_to))
 
     def amend_volume(self, job_id: str, vol_info: Any, qcow2_attr: Any) -> None:
         ref, compat = volume_ref(vol_info), amend_volume.parse(qcow2_attr)

@@ -14,3 +14,4 @@ class SdmDeps:
     cache: DomainCache
     resources: rm.ResourceManager
     leases: LeaseManager
+    copy_bandwidth_mib: float = 0.0     # SDM.copy_data's qemu-img -r; 0: none

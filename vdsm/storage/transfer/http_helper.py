@@ -1,14 +1,24 @@
 """The transfer helper process: one HTTP(S) GET into a file, or PUT from one.
 
 Run by :mod:`vdsm.storage.transfer.runner` as ``python -m
-vdsm.storage.transfer.http_helper get|put URL PATH`` so that a slow or hung
-server blocks a child the agent can kill, never an agent thread. Request
-headers (they may carry a ticket or a token) come as JSON on stdin, never
-on the command line. It reports on stdout, one JSON object a line:
+vdsm.storage.transfer.http_helper get|put PATH`` so that a slow or hung
+server blocks a child the agent can kill, never an agent thread. The URL
+and the request headers (either may carry a ticket or a token) come as one
+JSON line on stdin (``{"url": ..., "headers": {...}}``), never on the
+command line, and every message names the URL without its query or user
+(:func:`shown_url`). It reports on stdout, one JSON object a line:
+``{"event": "size", "total": N}`` (a GET, once the size is known),
 ``{"event": "progress", "done": N, "total": M}``, ``{"event": "resume",
 "offset": N}``, and last ``{"event": "done", ...}`` or ``{"event":
-"error", "kind": "truncated"|"http"|"connection", "message": ...}`` (exit
-status 0 or 2).
+"error", "kind": "truncated"|"http"|"connection"|"refused", "message":
+...}`` (exit status 0 or 2).
+
+With ``--confirm-size`` a GET writes nothing before the agent answered
+the size event with a ``go`` line on stdin (it grows a block volume's LV
+first, or refuses the image: anything else ends the helper). With
+``--device`` the target is a block device (an LV): it must already hold
+the whole image, it is never truncated, and the size is verified by the
+bytes written.
 
 A GET whose connection breaks is retried from the offset reached with
 ``Range: bytes=N-`` when the server advertised ``Accept-Ranges: bytes``
@@ -53,6 +63,22 @@ def parse_content_range(value: str) -> tuple[int, int, int]:
     if unit != "bytes" or not total.isdigit():
         raise ValueError(f"unusable Content-Range {value!r}")
     return int(first), int(last), int(total)
+
+
+def shown_url(url: str) -> str:
+    """``url`` fit for a log line or an error message: no user or password
+    and no query (a ticket or a token often travels there)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    query = "?(hidden)" if parts.query else ""
+    return f"{parts.scheme}://{host}{parts.path}{query}"
+
+
+def device_size(fd: int) -> int:
+    """Bytes a file or block device holds (st_size is 0 for a device)."""
+    return os.lseek(fd, 0, os.SEEK_END)
 
 
 def connect(url: str, *, timeout: float, cafile: str | None
@@ -100,32 +126,50 @@ def _open_get(url: str, headers: dict[str, str], offset: int, *, timeout: float,
     if resp.status != 200:
         body = resp.read(512).decode("utf-8", "replace")
         conn.close()
-        raise TransferFailed("http", f"GET {url}: HTTP {resp.status} {resp.reason}: "
-                                     f"{body}")
+        raise TransferFailed("http", f"GET {shown_url(url)}: HTTP {resp.status} "
+                                     f"{resp.reason}: {body}")
     length = resp.getheader("Content-Length")
     if length is None or not length.isdigit():
         conn.close()
-        raise TransferFailed("truncated", f"GET {url}: no Content-Length, the size "
-                                          "cannot be verified")
+        raise TransferFailed("truncated", f"GET {shown_url(url)}: no Content-Length, "
+                                          "the size cannot be verified")
     return conn, resp, 0, int(length)
 
 
+def confirm_size(total: int) -> None:
+    """Report the size and wait for the agent's ``go`` (stdin)."""
+    emit("size", total=total)
+    answer = sys.stdin.readline().strip()
+    if answer != "go":
+        raise TransferFailed("refused", f"the agent refused an image of {total} "
+                                        f"bytes ({answer or 'no answer'})")
+
+
 def download(url: str, path: str, headers: dict[str, str], *, retries: int,
-             timeout: float, cafile: str | None) -> dict[str, int]:
+             timeout: float, cafile: str | None, confirm: bool = False,
+             device: bool = False) -> dict[str, int]:
     progress = Progress()
     offset, total, resumes = 0, -1, 0
     ranges = False
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o660)
+    shown = shown_url(url)
+    fd = os.open(path, os.O_WRONLY if device else os.O_WRONLY | os.O_CREAT, 0o660)
     try:
         while True:
             try:
                 conn, resp, start, size = _open_get(url, headers, offset,
                                                     timeout=timeout, cafile=cafile)
             except BROKEN as e:
-                raise TransferFailed("connection", f"GET {url}: {e!r}") from None
+                raise TransferFailed("connection", f"GET {shown}: {e!r}") from None
             if total not in (-1, size):
-                raise TransferFailed("truncated", f"GET {url}: size changed from "
+                raise TransferFailed("truncated", f"GET {shown}: size changed from "
                                                   f"{total} to {size}")
+            if total == -1:
+                if confirm:
+                    confirm_size(size)
+                if device and device_size(fd) < size:
+                    raise TransferFailed("truncated", f"{path} holds "
+                                         f"{device_size(fd)} bytes, the image "
+                                         f"{size}")
             total = size
             ranges = ranges or resp.getheader("Accept-Ranges", "") == "bytes"
             offset = start          # 0 when the server ignored the Range
@@ -141,17 +185,18 @@ def download(url: str, path: str, headers: dict[str, str], *, retries: int,
             except BROKEN as e:
                 if not ranges or resumes >= retries:
                     raise TransferFailed(
-                        "truncated", f"GET {url}: connection lost after {offset} of "
-                                     f"{total} bytes ({type(e).__name__})") from None
+                        "truncated", f"GET {shown}: connection lost after {offset} "
+                                     f"of {total} bytes ({type(e).__name__})") from None
                 resumes += 1
                 emit("resume", offset=offset, total=total)
             finally:
                 conn.close()
-        os.ftruncate(fd, total)
+        if not device:
+            os.ftruncate(fd, total)
         os.fsync(fd)
+        written = offset if device else os.fstat(fd).st_size
     finally:
         os.close(fd)
-    written = os.stat(path).st_size
     if written != total:
         raise TransferFailed("truncated", f"{path} has {written} bytes, expected "
                                           f"{total}")
@@ -184,7 +229,9 @@ def upload(url: str, path: str, headers: dict[str, str], *, retries: int,
     """PUT the file; a broken connection restarts it from the start (a PUT
     has no standard way to resume)."""
     progress = Progress()
-    total = os.stat(path).st_size
+    with open(path, "rb") as f:
+        total = device_size(f.fileno())      # a whole LV, as classic sent it
+    shown = shown_url(url)
     attempt = 0
     while True:
         conn, target = connect(url, timeout=timeout, cafile=cafile)
@@ -202,8 +249,8 @@ def upload(url: str, path: str, headers: dict[str, str], *, retries: int,
             body = resp.read(512).decode("utf-8", "replace")
         except BROKEN as e:
             if attempt >= retries:
-                raise TransferFailed("truncated", f"PUT {url}: connection lost after "
-                                                  f"{sent} of {total} bytes "
+                raise TransferFailed("truncated", f"PUT {shown}: connection lost "
+                                                  f"after {sent} of {total} bytes "
                                                   f"({type(e).__name__})") from None
             attempt += 1
             emit("resume", offset=0, total=total)
@@ -211,7 +258,7 @@ def upload(url: str, path: str, headers: dict[str, str], *, retries: int,
         finally:
             conn.close()
         if resp.status not in (200, 201, 204):
-            raise TransferFailed("http", f"PUT {url}: HTTP {resp.status} "
+            raise TransferFailed("http", f"PUT {shown}: HTTP {resp.status} "
                                          f"{resp.reason}: {body}")
         progress.report(total, total, force=True)
         return {"bytes": sent, "total": total, "resumes": attempt}
@@ -220,19 +267,29 @@ def upload(url: str, path: str, headers: dict[str, str], *, retries: int,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("op", choices=("get", "put"))
-    parser.add_argument("url")
     parser.add_argument("path")
     parser.add_argument("--retries", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--cafile")
+    parser.add_argument("--confirm-size", action="store_true")
+    parser.add_argument("--device", action="store_true")
     args = parser.parse_args(argv)
-    raw = sys.stdin.read()
-    headers = {str(k): str(v) for k, v in (json.loads(raw) if raw.strip()
-                                           else {}).items()}
-    run = download if args.op == "get" else upload
     try:
-        result = run(args.url, args.path, headers, retries=args.retries,
-                     timeout=args.timeout, cafile=args.cafile)
+        request = json.loads(sys.stdin.readline())
+        url = str(request["url"])
+        headers = {str(k): str(v) for k, v in request.get("headers", {}).items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        emit("error", kind="connection", message=f"bad request on stdin: "
+                                                 f"{type(e).__name__}")
+        return 2
+    try:
+        if args.op == "get":
+            result = download(url, args.path, headers, retries=args.retries,
+                              timeout=args.timeout, cafile=args.cafile,
+                              confirm=args.confirm_size, device=args.device)
+        else:
+            result = upload(url, args.path, headers, retries=args.retries,
+                            timeout=args.timeout, cafile=args.cafile)
     except TransferFailed as e:
         emit("error", kind=e.kind, message=str(e))
         return 2

@@ -6,10 +6,13 @@ on disk (a qcow2 file stays qcow2) to ``methodArgs["url"]``; "download"
 GETs the URL into the volume. Each also registers a host job of type
 ``storage`` under the task's id, so ``Host.getJobs`` shows its progress.
 
-Download: the image is locked exclusively and the volume marked ILLEGAL
-before the first byte is written; it turns LEGAL only after the helper
-verified the whole size (bytes written == Content-Length) and the file on
-disk has that size. Any failure (server gone mid-transfer, HTTP error,
+Download: the image is locked exclusively; once the server answered with
+the image's size, the size is checked against the volume's capacity and a
+block volume's LV extended to hold it (:mod:`.target`), and the volume is
+marked ILLEGAL before the first byte is written; it turns LEGAL only after
+the helper verified the whole size (bytes written == Content-Length) and
+the file on disk has that size (an LV: at least). A refused size leaves
+the volume as it was. Any failure (server gone mid-transfer, HTTP error,
 timeout, abort, agent crash) leaves it ILLEGAL: never a half volume that
 looks usable. Upload only reads (image lock shared) and changes nothing.
 """
@@ -33,7 +36,8 @@ from vdsm.storage.errors import (
     ImageVerificationError,
     InvalidParameterException,
 )
-from vdsm.storage.transfer import runner
+from vdsm.storage.transfer import runner, target
+from vdsm.storage.transfer.http_helper import shown_url
 from vdsm.storage.volumes import domain_lock, image_lock
 from vdsm.tasks.context import TaskContext
 
@@ -54,7 +58,8 @@ def check_method_args(method_args: dict[str, Any]) -> tuple[str, dict[str, str]]
             f"{method_args.get('method')!r} (only 'http')")
     url = method_args.get("url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise InvalidParameterException(f"Invalid parameter: url {url!r}")
+        shown = shown_url(url) if isinstance(url, str) else type(url).__name__
+        raise InvalidParameterException(f"Invalid parameter: url {shown!r}")
     headers = method_args.get("headers") or {}
     if not isinstance(headers, dict):
         raise InvalidParameterException("Invalid parameter: headers must be a struct")
@@ -87,32 +92,44 @@ class ImageTransfers:
     def download(self, ctx: TaskContext, *, sd_uuid: str, img_uuid: str,
                  vol_uuid: str | None, method_args: dict[str, Any]) -> None:
         url, headers = check_method_args(method_args)
-        with self._job(ctx, f"download {url} into {sd_uuid}/{img_uuid}") as job, \
+        shown = shown_url(url)
+        with self._job(ctx, f"download {shown} into {sd_uuid}/{img_uuid}") as job, \
                 self.resources.acquire([domain_lock(sd_uuid),
                                         image_lock(sd_uuid, img_uuid)]):
             vol = self._volume(sd_uuid, img_uuid, vol_uuid)
+            md = vol.metadata()
             self.guard()
-            vol.update(legality=sc.ILLEGAL_VOL)   # until every byte is verified
+
+            def on_size(total: int) -> None:
+                """Before the first byte: room for the image, then ILLEGAL
+                until every byte is verified."""
+                target.make_room(vol, md, total, guard=self.guard)
+                self.guard()
+                vol.update(legality=sc.ILLEGAL_VOL)
+
             with _prepared(vol):
                 result = runner.run("get", url, vol.path, headers=headers,
                                     progress=job.progress_to,
                                     aborting=lambda: ctx.aborting,
-                                    timeout=self.timeout, retries=self.retries)
+                                    timeout=self.timeout, retries=self.retries,
+                                    on_size=on_size, device=target.is_device(vol))
                 on_disk = vol.size()["apparentsize"]
-            if result.bytes != result.total or on_disk != result.total:
+            if result.bytes != result.total or not target.holds_image(vol,
+                                                                     result.total):
                 raise ImageVerificationError(
                     f"Image verification failed: {result.bytes} bytes received, "
                     f"{on_disk} on disk, {result.total} expected")
             ctx.check_abort()
             self.guard()
             vol.update(legality=sc.LEGAL_VOL)
-            log.info("downloaded %s into %s/%s/%s: %d bytes, %d resumes", url,
+            log.info("downloaded %s into %s/%s/%s: %d bytes, %d resumes", shown,
                      sd_uuid, img_uuid, vol.vol_uuid, result.total, result.resumes)
 
     def upload(self, ctx: TaskContext, *, sd_uuid: str, img_uuid: str,
                vol_uuid: str | None, method_args: dict[str, Any]) -> None:
         url, headers = check_method_args(method_args)
-        with self._job(ctx, f"upload {sd_uuid}/{img_uuid} to {url}") as job, \
+        with self._job(ctx, f"upload {sd_uuid}/{img_uuid} to {shown_url(url)}"
+                       ) as job, \
                 self.resources.acquire([domain_lock(sd_uuid),
                                         image_lock(sd_uuid, img_uuid, rm.SHARED)]):
             vol = self._volume(sd_uuid, img_uuid, vol_uuid)
@@ -122,7 +139,7 @@ class ImageTransfers:
                                     aborting=lambda: ctx.aborting,
                                     timeout=self.timeout, retries=self.retries)
             log.info("uploaded %s/%s/%s to %s: %d bytes", sd_uuid, img_uuid,
-                     vol.vol_uuid, url, result.total)
+                     vol.vol_uuid, shown_url(url), result.total)
 
     def _volume(self, sd_uuid: str, img_uuid: str, vol_uuid: str | None) -> Volume:
         """The one volume transferred: as classic, an image of several

@@ -1,0 +1,5 @@
+import sys
+
+from vdsm_reg.service import main
+
+sys.exit(main())
