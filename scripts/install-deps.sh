@@ -12,7 +12,8 @@ libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients \
 qemu-system-x86 qemu-utils iproute2 procps passwd \
 sanlock lvm2 gcc libc6-dev libfuse3-dev fuse3 pkg-config e2fsprogs util-linux \
 busybox dnsmasq-base python3-prometheus-client prometheus \
-tgt libiscsi-bin open-iscsi"
+tgt libiscsi-bin open-iscsi \
+fence-agents ipmitool openipmi"
 
 missing=""
 for p in $DEBS; do

@@ -52,6 +52,9 @@ class FuzzAgent(AgentRoot):
         super().__init__({("network", "netns"): self.ns_name,
                           ("vars", "libvirt_uri"): NO_LIBVIRT,
                           ("vars", "domain_type"): "qemu",
+                          # no fence agent: fenceNode must never power
+                          # anything here (nor wait for a random address)
+                          ("fencing", "agent_dir"): "/nonexistent/vdsm-fuzz",
                           ("logging", "level"): "DEBUG"})
         self.local_dir = os.path.join(self.root, "local-domain")
         os.makedirs(self.local_dir)

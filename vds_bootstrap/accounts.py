@@ -40,15 +40,23 @@ def user_exists(name: str) -> bool:
     return True
 
 
-def ensure_group(name: str) -> bool:
-    """Create a system group unless it exists. Returns True when created.
+def groupadd_argv(name: str, *, gid: int | None = None) -> list[str]:
+    argv = ["groupadd", "--system"]
+    if gid is not None:
+        argv += ["--gid", str(gid)]
+    return argv + [name]
+
+
+def ensure_group(name: str, *, gid: int | None = None) -> bool:
+    """Create a system group unless it exists (with ``gid`` if given, else
+    the system's choice). Returns True when created.
 
     Raises CommandError when groupadd fails and the group still is missing.
     """
     if group_exists(name):
         return False
     try:
-        commands.run(["groupadd", "--system", name], timeout=30)
+        commands.run(groupadd_argv(name, gid=gid), timeout=30)
     except commands.CommandError:
         if group_exists(name):
             return False
@@ -64,23 +72,33 @@ def user_groups(name: str) -> set[str]:
             if g.gr_gid == primary or name in g.gr_mem}
 
 
+def useradd_argv(name: str, *, home: str, shell: str, groups: Sequence[str] = (),
+                 comment: str = "", uid: int | None = None) -> list[str]:
+    argv = ["useradd", "--system", "--user-group", "--no-create-home",
+            "--home-dir", home, "--shell", shell]
+    if uid is not None:
+        argv += ["--uid", str(uid)]
+    if comment:
+        argv += ["--comment", comment]
+    if groups:
+        argv += ["--groups", ",".join(groups)]
+    return argv + [name]
+
+
 def ensure_user(name: str, *, home: str, groups: Sequence[str] = (),
-                comment: str = "") -> bool:
-    """A system user with its own group, no login shell, in ``groups``.
+                comment: str = "", uid: int | None = None) -> bool:
+    """A system user with its own group, no login shell, in ``groups``
+    (with ``uid`` if given, else the system's choice).
 
     An existing user is left as it is except that missing ``groups`` are
     added. Returns True when anything changed. Raises CommandError.
     """
     changed = False
     if not user_exists(name):
-        argv = ["useradd", "--system", "--user-group", "--no-create-home",
-                "--home-dir", home, "--shell", nologin_shell()]
-        if comment:
-            argv += ["--comment", comment]
-        if groups:
-            argv += ["--groups", ",".join(groups)]
+        argv = useradd_argv(name, home=home, shell=nologin_shell(),
+                            groups=groups, comment=comment, uid=uid)
         try:
-            commands.run(argv + [name], timeout=30)
+            commands.run(argv, timeout=30)
             log.info("created user %s", name)
             changed = True
         except commands.CommandError:

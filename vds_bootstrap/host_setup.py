@@ -14,7 +14,7 @@ import stat
 import uuid
 from dataclasses import dataclass
 
-from vds_bootstrap import accounts, report
+from vds_bootstrap import accounts, classic_ids, report
 from vds_bootstrap.report import StepResult
 from vdsm.common import commands, hookpoints
 from vdsm.config import Config
@@ -48,24 +48,35 @@ def lookup_account(name: str) -> Account | None:
     return Account(entry.pw_uid, entry.pw_gid)
 
 
-def ensure_vdsm_user(name: str) -> StepResult:
-    """The system user vdsmd drops to, in kvm/libvirt groups where present."""
+def ensure_vdsm_user(name: str, *, root: str = "/") -> StepResult:
+    """The system user vdsmd drops to, in kvm/libvirt groups where present;
+    vdsm and kvm get the classic id 36 where it is free (else a WARN step
+    naming who holds it). ``root``: where /etc/passwd and /etc/group are."""
     if os.geteuid() != 0:
         if accounts.user_exists(name):
             return report.ok("USER", f"user {name} exists (not root: not checked)")
         return report.fail("USER", f"user {name} missing; run as root to create it")
     try:
         # kvm is the classic agent's group for /dev/kvm and disk images.
-        changed = accounts.ensure_group(KVM_GROUP)
+        kvm = classic_ids.choose_on(root, classic_ids.GROUP, KVM_GROUP)
+        changed = accounts.ensure_group(KVM_GROUP, gid=kvm.request)
+        user = classic_ids.choose_on(root, classic_ids.USER, name)
         groups = [g for g in VDSM_GROUPS if accounts.group_exists(g)]
         changed |= accounts.ensure_user(name, home=VDSM_HOME, groups=groups,
-                                        comment="Node Virtualization Manager")
-    except commands.CommandError as e:
+                                        comment="Node Virtualization Manager",
+                                        uid=user.request)
+    except (commands.CommandError, OSError) as e:
         return report.fail("USER", f"cannot set up user {name}: {e}")
     member = ", ".join(sorted(accounts.user_groups(name)))
     what = "set up" if changed else "already set up"
-    return report.ok("USER", f"user {name} {what} (groups: {member})",
-                     changed=changed)
+    message = f"user {name} {what} (groups: {member})"
+    warnings = [w for w in (kvm.warning, user.warning) if w]
+    for warning in warnings:
+        log.warning("%s", warning)
+    if warnings:
+        return report.warn("USER", "; ".join([message, *warnings]),
+                           changed=changed)
+    return report.ok("USER", message, changed=changed)
 
 
 def agent_dirs(cfg: Config) -> list[tuple[str, bool]]:

@@ -29,6 +29,7 @@ from vdsm.common import hooks, pki
 from vdsm.common.errors import InvalidConfiguration
 from vdsm.common.events import Notifier
 from vdsm.config import Config
+from vdsm.host.fencing.service import FencingService
 from vdsm.host.hostdev.service import HostdevService
 from vdsm.host.jobs import JobRegistry
 from vdsm.host.maintenance import Maintenance
@@ -148,6 +149,9 @@ class Agent:
             self.schema, wiring.core_handlers(self.host, self.task_managers,
                                              self.jobs),
             on_call=self._record_call)
+        self.fencing = self._fencing_service()
+        self.dispatcher.add_handlers(
+            "Host", wiring.fencing_handlers(self.fencing)["Host"])
         for sub in self.subsystems.values():
             handlers = wiring.subsystem_handlers(sub, host_tasks=self.tasks)
             for namespace, handler in handlers.items():
@@ -184,6 +188,14 @@ class Agent:
         if (storage := self._storage()) is not None:
             sources["storage_stats"] = storage.domain_stats
         return sources
+
+    def _fencing_service(self) -> FencingService:
+        """fenceNode, checking host leases through storage where it runs."""
+        storage = self._storage()
+        return FencingService(
+            self.config.get("fencing", "agent_dir"),
+            self.config.get("fencing", "timeout"),
+            lease_status=storage.host_leases.status if storage else None)
 
     def _connect_subsystems(self) -> None:
         """Hand each subsystem what it needs of another."""

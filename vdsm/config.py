@@ -269,6 +269,14 @@ OPTIONS: tuple[Option, ...] = (
            "approved."),
     Option("registration", "request_timeout", 30.0,
            "Seconds one request to the manager may take."),
+    # --- fencing proxy (Host.fenceNode) ---
+    Option("fencing", "agent_dir", "/usr/sbin",
+           "Where the fence agents are: fenceNode's agent X runs "
+           "<agent_dir>/fence_X (the fence-agents package installs there)."),
+    Option("fencing", "timeout", 120.0,
+           "Seconds a fence agent may run before it is killed and fenceNode "
+           "answers a failure (fence_ipmilan alone waits 20 s on an "
+           "unreachable device, longer with retries)."),
 )
 
 _BY_KEY = {(o.section, o.key): o for o in OPTIONS}

@@ -14,6 +14,7 @@ import time
 import traceback
 from typing import Any, Callable
 
+from vds_bootstrap import accounts, classic_ids
 from vdsm import config as vdsm_config
 from vdsm.common import commands, privileges
 
@@ -28,10 +29,12 @@ def ensure_vdsm_user() -> str:
     other tests running at the same time may rely on it.
     """
     if not privileges.ensure_user(VDSM_USER):
+        # the classic uid 36 where it is free, as bootstrap does
+        uid = classic_ids.choose_on("/", classic_ids.USER, VDSM_USER).request
         result = commands.run(
-            ["useradd", "--system", "--user-group", "--no-create-home",
-             "--home-dir", "/var/lib/vdsm", "--shell", "/usr/sbin/nologin",
-             VDSM_USER], check=False, timeout=30)
+            accounts.useradd_argv(VDSM_USER, home="/var/lib/vdsm",
+                                  shell="/usr/sbin/nologin", uid=uid),
+            check=False, timeout=30)
         if not privileges.ensure_user(VDSM_USER):
             raise RuntimeError(f"cannot create user {VDSM_USER}: {result.err}")
     return VDSM_USER

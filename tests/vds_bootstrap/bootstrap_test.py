@@ -90,8 +90,13 @@ def test_first_run_configures_host(bootstrapped: dict) -> None:
     assert first.returncode == 0, first.stdout + first.stderr
     results = bstrap(first.stdout)
     assert list(results) == STEPS
-    for name in ("OS", "USER", "DIRS", "PKI", "CONFIG", "UUID", "RELEASE"):
+    for name in ("OS", "DIRS", "PKI", "CONFIG", "UUID", "RELEASE"):
         assert results[name]["status"] == "OK", results[name]
+    # WARN where vdsm/kvm could not get the classic id 36 (this machine's
+    # accounts predate it): the warning says so (classic_ids_test).
+    assert results["USER"]["status"] in ("OK", "WARN"), results["USER"]
+    if results["USER"]["status"] == "WARN":
+        assert "not the classic" in results["USER"]["message"]
     # No KVM and libvirt not started are warnings, never failures.
     assert results["CPU"]["status"] in ("OK", "WARN")
     assert results["LIBVIRT"]["status"] in ("OK", "WARN")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from vdsm.api import host_services
 from vdsm.api import storage as storage_api
+from vdsm.api.fencing import FencingVerbs
 from vdsm.api.host import HostVerbs
 from vdsm.api.network import NetworkVerbs
 from vdsm.api.policy import PolicyVerbs
@@ -20,6 +21,7 @@ from vdsm.api.task import TaskVerbs
 from vdsm.api.vm import VirtHostVerbs, VmVerbs
 
 if TYPE_CHECKING:
+    from vdsm.host.fencing.service import FencingService
     from vdsm.host.policy.subsystem import PolicySubsystem
     from vdsm.network.subsystem import NetworkSubsystem
     from vdsm.storage.subsystem import StorageSubsystem
@@ -40,6 +42,10 @@ def core_handlers(host: HostInfo, tasks: TaskManagers,
                   jobs: HostJobs | None = None) -> Handlers:
     """The Host and Task verbs of the agent itself."""
     return {"Host": HostVerbs(host, tasks, jobs), "Task": TaskVerbs(tasks)}
+
+
+def fencing_handlers(fencing: FencingService) -> Handlers:
+    return {"Host": FencingVerbs(fencing)}
 
 
 def virt_handlers(virt: VirtSubsystem) -> Handlers:

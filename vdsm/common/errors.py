@@ -95,3 +95,11 @@ class SetHAPolicyFailed(VdsmError):
 class HostdevDetachFailed(VdsmError):
     name = "HostdevDetachFailed"
     default_message = "Could not detach host device"
+
+
+# --- fencing proxy (Host.fenceNode) ------------------------------------------
+class UnsupportedFenceAgent(VdsmError):
+    """No executable ``fence_<agent>`` in the fence agents directory."""
+
+    name = "UnsupportedFenceAgent"
+    default_message = "Unsupported fencing agent"

@@ -18,6 +18,7 @@ from vdsm.common.errors import VdsmError
 from vdsm.storage.context import StorageContext
 from vdsm.storage.domains import monitor
 from vdsm.storage.errors import VolumeExtendingError
+from vdsm.storage.host_leases import HostLeases
 from vdsm.storage.io.out_of_process import IOProcessPool
 from vdsm.storage.leases import manager as leases
 from vdsm.storage.service import StorageService
@@ -103,6 +104,11 @@ class StorageSubsystem:
     def volume_extender(self) -> _VolumeExtender:
         """What the virt subsystem uses to grow thin block volumes."""
         return _VolumeExtender(self)
+
+    @property
+    def host_leases(self) -> HostLeases:
+        """Other hosts' lease status (the fencing policy asks it)."""
+        return HostLeases(self.service.ctx.leases)
 
     def domain_stats(self) -> dict[str, Any]:
         """Per-domain health for getVdsStats (``storageDomains``)."""

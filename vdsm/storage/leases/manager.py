@@ -31,6 +31,12 @@ class LeaseStatus:
     owners: tuple[LeaseOwner, ...]
 
 
+# A host id's state in a lockspace, as the classic getHostLeaseStatus names it.
+HOST_LIVE, HOST_FAIL, HOST_DEAD, HOST_FREE, HOST_UNKNOWN = (
+    "live", "fail", "dead", "free", "unknown")
+HOST_STATUSES = (HOST_LIVE, HOST_FAIL, HOST_DEAD, HOST_FREE, HOST_UNKNOWN)
+
+
 class LeaseManager(abc.ABC):
     """Host ids and resource leases; implementations are thread-safe."""
 
@@ -93,6 +99,13 @@ class LeaseManager(abc.ABC):
     def status(self, lockspace: str, resource: str, path: str,
                offset: int) -> LeaseStatus:
         """Read a resource lease from disk; raises SanlockInquireError."""
+
+    def host_status(self, lockspace: str, host_id: int) -> str:
+        """How another host's id looks from here: one of HOST_STATUSES.
+
+        Only a manager that watches other hosts' renewals can know; the
+        default says "unknown"."""
+        return HOST_UNKNOWN
 
 
 _REGISTRY: dict[str, Callable[..., LeaseManager]] = {}

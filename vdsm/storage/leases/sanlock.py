@@ -237,5 +237,24 @@ class SanlockLeaseManager(leases.LeaseManager):
             version=int(info.get("version", 0)),
             owners=tuple(LeaseOwner(o["host_id"], o["generation"]) for o in owners))
 
+    def host_status(self, lockspace: str, host_id: int) -> str:
+        """sanlock's view of ``host_id`` (live: its delta lease timestamp
+        keeps moving). Raises SanlockInquireError when this host is not in
+        the lockspace."""
+        sanlock = _sanlock()
+        try:
+            hosts = sanlock.get_hosts(_b(lockspace), host_id)
+        except sanlock.SanlockException as e:
+            raise SanlockInquireError(
+                f"Cannot read host {host_id} in {lockspace}: {e}") from None
+        flags = {sanlock.HOST_LIVE: leases.HOST_LIVE,
+                 sanlock.HOST_FAIL: leases.HOST_FAIL,
+                 sanlock.HOST_DEAD: leases.HOST_DEAD,
+                 sanlock.HOST_FREE: leases.HOST_FREE}
+        for host in hosts:
+            if host.get("host_id") == host_id:
+                return flags.get(host.get("flags"), leases.HOST_UNKNOWN)
+        return leases.HOST_FREE
+
 
 leases.register("sanlock", SanlockLeaseManager)
