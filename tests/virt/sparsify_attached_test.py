@@ -22,135 +22,42 @@ from typing import Any, Iterator
 import libvirt
 import pytest
 
-from tests.storage.helpers import (
-    BLANK,
-    StorageHost,
-    create_pool,
-    loop_ext4,
-    new_uuid,
-    ok,
-    wait_task,
-)
-from tests.supervdsm.helpers import ensure_vdsm_user
-from tests.virt.harness import (
-    agent_overrides,
-    read_console,
-    vm_params,
-    wait_for,
-    wait_status,
-)
-from tests.virt.privlibvirt import PrivateLibvirt
+from tests.virt.harness import wait_for, wait_status
 from tests.virt.thinprov_test import _agent, guest_exec
-from vdsm.common import commands
+from tests.virt.trimrig import (
+    MIB,
+    NoLibvirt,
+    agent_pings,
+    host_with_volume,
+    running_guest,
+    sparsify,
+    write_delete,
+)
 
-MIB = 1 << 20
-RAW, SPARSE = 5, 2
 SIZE = 256 * MIB
 KEEP = "keep-me-intact-0123456789"
-# 200 MiB of non-zero data (an 8 MiB random pattern 25 times: urandom is
-# slow under TCG), synced, deleted, synced; the file system stays mounted
-WRITE_DELETE = (f"echo {KEEP} > /mnt/test/keep && "
-                "dd if=/dev/urandom of=/tmp/pat bs=1M count=8 2>/dev/null && "
-                "for i in $(seq 25); do cat /tmp/pat; done > /mnt/test/big && "
-                "sync && rm /mnt/test/big /tmp/pat && sync && echo done")
 
 
 @pytest.fixture(scope="module")
 def rig(netns: str, guest: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """The host (storage + virt), its pool and volume, then its libvirtd
-    (started after the pool's mount so that its mount namespace sees it)."""
     if not guest.get("agent"):
         pytest.skip("the test guest was built without qemu-guest-agent")
-    ensure_vdsm_user()
-    # the vdsm user's vdsmd talks to a root libvirtd; the volume stays the
-    # vdsm user's (libvirt's chown would hide it from the storage side)
-    lv = PrivateLibvirt(netns=netns, qemu_conf={"dynamic_ownership": 0},
-                        libvirtd_conf={"unix_sock_rw_perms": "0777",
-                                       "auth_unix_rw": "none"})
-    overrides = agent_overrides(lv.uri)
-    del overrides[("addresses", "management_port")]
-    host = StorageHost(overrides, vdsmd_module="tests.virt.trim_vdsmd").start()
     try:
-        p = host.proxy()
-        with loop_ext4(512) as device:
-            names = create_pool(p, device)
-            img, vol = new_uuid(), new_uuid()
-            sd, sp = names["sd"], names["sp"]
-            task = ok(p.createVolume(sd, sp, img, SIZE, RAW, SPARSE, "DATA", vol,
-                                     "attached"))["uuid"]
-            assert wait_task(p, task)["taskResult"] == "success"
-            path = ok(p.getVolumePath(sd, sp, img, vol))["path"]
-            commands.run(["mkfs.ext4", "-q", "-F", "-E", "nodiscard", path],
-                         timeout=60)
-            try:
-                try:
-                    lv.start()
-                except (RuntimeError, OSError, commands.CommandError) as e:
-                    pytest.skip(f"cannot start a private libvirtd: {e}")
-                yield dict(names, host=host, img=img, vol=vol, path=path,
-                           uri=lv.uri)
-            finally:
-                lv.stop()
-                lv.cleanup()
-                ok(p.spmStop(sp))
-                ok(p.disconnectStoragePool(sp, 1, ""))
-                ok(p.disconnectStorageServer(6, BLANK, [names["con"]]))
-    finally:
-        host.stop()
-
-
-def agent_answers(uri: str, vm_id: str) -> bool:
-    try:
-        return guest_exec(uri, vm_id, "true", timeout=10)["rc"] == 0
-    except libvirt.libvirtError:
-        return False      # not connected yet
-
-
-def agent_pings(uri: str, vm_id: str) -> bool:
-    conn = libvirt.open(uri)
-    try:
-        _agent(conn.lookupByUUIDString(vm_id), {"execute": "guest-ping"})
-        return True
-    except libvirt.libvirtError:
-        return False
-    finally:
-        conn.close()
-
-
-def created(p: Any, params: dict[str, Any]) -> bool:
-    """create, until the virt side has reached the late libvirtd."""
-    answer = p.create(params)
-    return answer["status"]["code"] == 0
+        with host_with_volume(netns, SIZE) as rig:
+            yield rig
+    except NoLibvirt as e:
+        pytest.skip(str(e))
 
 
 @pytest.fixture(scope="module")
 def running(rig: dict[str, Any], guest: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """The VM with the volume attached with discard, data written and
+    """The VM with the volume attached with discard, 200 MiB written and
     deleted inside."""
-    p = rig["host"].proxy()
-    params = vm_params(guest, drives=[{"path": rig["path"], "format": "raw",
-                                       "serial": "vdsm-fs-test",
-                                       "discard": True}])
-    vm_id = params["vmId"]
-    wait_for(lambda: created(p, params), 30, "the VM created", interval=0.5)
-    log_dir = rig["host"].config.log_dir
-    try:
-        wait_status(p, vm_id, "Up")
-        wait_for(lambda: "VDSM-TEST-GUEST mounted /mnt/test"
-                 in read_console(log_dir, vm_id), 60, "the volume mounted")
-        wait_for(lambda: agent_answers(rig["uri"], vm_id), 60,
-                 "qemu-guest-agent in the guest", interval=0.5)
-        result = guest_exec(rig["uri"], vm_id, WRITE_DELETE, timeout=180)
+    with running_guest(rig, guest) as vm_id:
+        result = guest_exec(rig["uri"], vm_id, write_delete(200, keep=KEEP),
+                            timeout=180)
         assert result["rc"] == 0 and "done" in result["out"], result
-        yield dict(rig, vm_id=vm_id, proxy=p)
-    finally:
-        p.destroy(vm_id)
-
-
-def sparsify(r: dict[str, Any]) -> dict[str, Any]:
-    p = r["proxy"]
-    task = ok(p.sparsifyImage(r["sp"], r["sd"], r["img"], r["vol"]))["uuid"]
-    return wait_task(p, task, timeout=120)
+        yield dict(rig, vm_id=vm_id)
 
 
 def test_disk_xml_passes_discard(running):
