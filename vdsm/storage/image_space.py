@@ -20,6 +20,8 @@ from typing import Any, Callable, Protocol
 
 from vdsm.storage import resources as rm
 from vdsm.storage.domains.cache import DomainCache
+from vdsm.storage.domains.file.volume import FileVolume
+from vdsm.storage.domains.volume import Volume
 from vdsm.storage.errors import ImagesActionError
 from vdsm.storage.sparsify import Result, Trim, allocated, sparsify
 from vdsm.storage.volumes import domain_lock, image_lock
@@ -69,8 +71,13 @@ class ImageSpace:
                 return self._trim_guest(vm_id, vol).as_dict()
             return sparsify(vol, trim=self.trim).as_dict()
 
-    def _trim_guest(self, vm_id: str, vol: Any) -> Result:
+    def _trim_guest(self, vm_id: str, vol: Volume) -> Result:
+        """Raises ImagesActionError for a block volume (refused as when
+        not attached), the guest trim's errors."""
         assert self.guests is not None
+        if not isinstance(vol, FileVolume):
+            raise ImagesActionError(f"Cannot sparsify {vol.vol_uuid}: only file "
+                                    "volumes give space back")
         log.info("volume %s is attached to VM %s: trimming the guest instead "
                  "of rewriting the image", vol.vol_uuid, vm_id)
         before = allocated(vol)
