@@ -18,6 +18,8 @@ beside curl): benchmarks/storage_transfer_block.py.
     .venv/bin/python benchmarks/storage.py [--size-mb 1024] [--creates 10]
     .venv/bin/python benchmarks/storage.py --section copy   (copy between
         domains: benchmarks/storage_copy.py)
+    .venv/bin/python benchmarks/storage.py --section trim   (sparsify of a
+        running guest's volume: benchmarks/storage_trim.py)
 
 Needs root and the sanlock package (see tests/storage/helpers.py).
 """
@@ -177,11 +179,12 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--section", choices=("core", "ovf", "transfer", "copy",
-                                                 "block-transfer"),
+                                                 "block-transfer", "trim"),
                         default="core",
                         help="run only this section (its own module)")
     parser.add_argument("--vms", type=int, default=200)
     parser.add_argument("--sparsify-mb", type=int, default=1024)
+    parser.add_argument("--trim-mb", type=int, default=256)
     args = parser.parse_args()
     if args.section == "ovf":
         from benchmarks.storage_ovf import run
@@ -193,6 +196,10 @@ def main() -> int:
     if args.section == "block-transfer":
         from benchmarks.storage_transfer_block import block_transfer
         block_transfer(min(args.size_mb, 512), args.rounds)
+        return 0
+    if args.section == "trim":
+        from benchmarks.storage_trim import run as trim_run
+        trim_run(args.trim_mb, min(args.rounds, 3))
         return 0
     if args.section == "copy":
         from benchmarks.storage_copy import run as copy_run

@@ -204,6 +204,7 @@ class Agent:
             virt.set_drive_resolver(storage.drive_resolver)
             virt.set_volume_extender(storage.volume_extender)
             virt.set_volume_chains(storage.volume_chains)
+            storage.set_guest_trim(virt.guest_trim)
         if network is not None and virt is not None:
             network.set_vm_users(virt.network_users)
         # policy engine (issue 14): it balloons and tunes virt's VMs

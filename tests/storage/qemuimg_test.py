@@ -24,6 +24,19 @@ def test_create_raw_and_qcow2_chain_with_relative_backing(tmp_path):
     assert qemuimg.info(str(top))["format-specific"]["data"]["compat"] == "1.1"
 
 
+def test_create_reads_the_backing_file_unless_told_it_is_fresh(tmp_path):
+    """The clone leaves out the ``qemu-img info`` of a parent it has just
+    made; by default a missing parent still fails the create."""
+    top = str(tmp_path / "top")
+    with pytest.raises(qemuimg.QemuImgError):
+        qemuimg.create(top, size=MiB, fmt=qemuimg.QCOW2, backing="gone",
+                       backing_format=qemuimg.RAW, cwd=str(tmp_path))
+    qemuimg.create(top, size=MiB, fmt=qemuimg.QCOW2, backing="gone",
+                   backing_format=qemuimg.RAW, cwd=str(tmp_path),
+                   check_backing=False)
+    assert qemuimg.info(top)["backing-filename"] == "gone"
+
+
 def test_convert_collapses_a_chain(tmp_path):
     base = str(tmp_path / "base")
     top = str(tmp_path / "top")

@@ -60,6 +60,13 @@ def test_volume_drive_and_generated_mac():
     assert nic["macAddr"].startswith("00:1a:4a:")
 
 
+@pytest.mark.parametrize("value, kept", [
+    (True, True), ("true", True), (False, False), (None, False)])
+def test_drive_discard(value, kept):
+    disk = devices.normalize_disk({"path": "/a", "discard": value})
+    assert disk.get("discard", False) is kept
+
+
 @pytest.mark.parametrize("spec, error", [
     ({"format": "raw"}, MissingParameter),
     ({"path": "/a", "format": "vmdk"}, InvalidParameter),

@@ -163,6 +163,17 @@ def test_disk_block_device_with_errors_propagated():
         '</disk>')
 
 
+def test_disk_with_discard_passes_it_to_the_image():
+    disk = {"type": "disk", "device": "disk", "iface": "virtio",
+            "path": "/no/such/img", "format": "raw", "propagateErrors": "off",
+            "name": "vda", "discard": True, "deviceId": "x"}
+    assert _text(disks.element_for(disk)) == (
+        '<disk type="file" device="disk" snapshot="no">'
+        '<driver name="qemu" type="raw" cache="none" error_policy="stop" '
+        'io="threads" discard="unmap"/><source file="/no/such/img"/>'
+        '<target dev="vda" bus="virtio"/><alias name="ua-x"/></disk>')
+
+
 def test_disk_type_follows_the_prepared_path_not_the_wire(tmp_path):
     # a block volume (diskType block) whose LV is served as a file (tests,
     # lvfiles) is a file disk; a block device node is a block disk

@@ -103,7 +103,9 @@ class ImageCopy:
             for vol_uuid in vols:
                 ctx.check_abort()
                 self.guard()
-                create_target(src_dom.volume(img_uuid, vol_uuid), dst_dom, img_uuid)
+                # each parent was made just before, in this task
+                create_target(src_dom.volume(img_uuid, vol_uuid), dst_dom, img_uuid,
+                              fresh_parent=True)
             ctx.clear_recoveries()
         log.info("cloned the structure of image %s from %s to %s", img_uuid,
                  sd_uuid, dst_sd_uuid)
@@ -162,7 +164,7 @@ class ImageCopy:
                     ctx.check_abort()
                     self.guard()
                     create_target(src_dom.volume(img_uuid, vol_uuid), dst_dom,
-                                  img_uuid)
+                                  img_uuid, fresh_parent=True)
                 self._copy_volumes(ctx, src_dom, dst_dom, img_uuid, vols,
                                    (n, len(chains)))
                 self._verify(src_dom, dst_dom, img_uuid, vols[-1], error)

@@ -51,9 +51,12 @@ def _run(argv: list[str], *, timeout: float, cwd: str | None = None) -> str:
 
 def create(path: str, *, size: int | None, fmt: str, backing: str | None = None,
            backing_format: str | None = None, preallocation: str | None = None,
-           cwd: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+           cwd: str | None = None, timeout: float = DEFAULT_TIMEOUT,
+           check_backing: bool = True) -> None:
     """Create an image; a relative ``backing`` is resolved from ``path``'s
-    directory (the classic chain stores bare volume UUIDs)."""
+    directory (the classic chain stores bare volume UUIDs). With a size,
+    ``check_backing`` False leaves out the read of the backing file (one
+    ``qemu-img info``) where the caller has just made it."""
     argv = [QEMU_IMG, "create", "-f", fmt]
     options = []
     if fmt == QCOW2:
@@ -67,8 +70,9 @@ def create(path: str, *, size: int | None, fmt: str, backing: str | None = None,
             # made while the VM writes it): the parent is read with
             # force-share first (a missing or broken one still fails), then
             # qemu-img does not open it (-u)
-            info(os.path.join(cwd or os.path.dirname(path), backing),
-                 fmt=backing_format, timeout=timeout)
+            if check_backing:
+                info(os.path.join(cwd or os.path.dirname(path), backing),
+                     fmt=backing_format, timeout=timeout)
             argv.append("-u")
     if preallocation is not None:
         options.append(f"preallocation={preallocation}")

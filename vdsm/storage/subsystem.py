@@ -19,6 +19,7 @@ from vdsm.storage.context import StorageContext
 from vdsm.storage.domains import monitor
 from vdsm.storage.errors import VolumeExtendingError
 from vdsm.storage.host_leases import HostLeases
+from vdsm.storage.image_space import GuestTrim
 from vdsm.storage.io.out_of_process import IOProcessPool
 from vdsm.storage.leases import manager as leases
 from vdsm.storage.service import StorageService
@@ -99,6 +100,11 @@ class StorageSubsystem:
     def volume_chains(self) -> _VolumeChains:
         """What the virt subsystem uses to sync metadata after a live merge."""
         return _VolumeChains(self)
+
+    def set_guest_trim(self, guests: GuestTrim) -> None:
+        """sparsifyImage of a volume a VM here runs on trims that guest
+        through ``guests`` (virt's) instead of rewriting the image."""
+        self.service.space.guests = guests
 
     @property
     def volume_extender(self) -> _VolumeExtender:

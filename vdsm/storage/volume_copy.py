@@ -40,9 +40,11 @@ def prepared(vol: Volume) -> Iterator[None]:
         vol.teardown()
 
 
-def create_target(src: Volume, dst_dom: StorageDomain, img_uuid: str) -> Volume:
+def create_target(src: Volume, dst_dom: StorageDomain, img_uuid: str, *,
+                  fresh_parent: bool = False) -> Volume:
     """The empty, ILLEGAL copy of ``src`` on ``dst_dom`` (its parent must be
-    there already). Raises CopyImageError, create_data's errors."""
+    there already; ``fresh_parent``: made by this caller just before, so
+    not read again). Raises CopyImageError, create_data's errors."""
     md = src.metadata()
     dst = dst_dom.new_volume(img_uuid, src.vol_uuid)
     dst_md = md.updated(domain=dst_dom.sd_uuid, legality=sc.ILLEGAL_VOL)
@@ -51,12 +53,12 @@ def create_target(src: Volume, dst_dom: StorageDomain, img_uuid: str) -> Volume:
     preallocate = md.type == sc.VOL_TYPES[sc.PREALLOCATED_VOL]
     initial = None
     try:
-        if md.format == COW:
+        if md.format == COW and dst.needs_initial_size:
             with prepared(src):
                 initial = qemuimg.measure(src.path, src_format=qemuimg.QCOW2,
                                           dst_format=qemuimg.QCOW2)
         dst.create_data(dst_md, parent=parent, preallocate=preallocate,
-                        initial_size=initial)
+                        initial_size=initial, check_parent=not fresh_parent)
     except qemuimg.QemuImgError as e:
         raise CopyImageError(f"Cannot create {src.vol_uuid} on "
                              f"{dst_dom.sd_uuid}: {e.message}") from None

@@ -132,6 +132,8 @@ def normalize_disk(spec: Any) -> dict[str, Any]:
     for key in ("serial", "cache", "name", "alias", "diskType"):
         if spec.get(key):
             disk[key] = str(spec[key])
+    if _bool(spec.get("discard"), default=False):
+        disk["discard"] = True      # guest discards reach the image
     if spec.get("bootOrder") not in (None, ""):
         disk["bootOrder"] = _int(spec["bootOrder"], "bootOrder", 1, 999)
     _custom(disk, spec)

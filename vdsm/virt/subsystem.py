@@ -28,6 +28,7 @@ from vdsm.virt.context import VirtContext
 from vdsm.virt.domxml.domain import HostOptions
 from vdsm.virt.drives import DriveResolver
 from vdsm.virt.guestagent import GuestAgentPoller
+from vdsm.virt.guesttrim import GuestTrim
 from vdsm.virt.hostdevs import HostDevices
 from vdsm.virt.livemerge import ChainSync
 from vdsm.virt.migration.limits import Slots
@@ -107,6 +108,8 @@ class VirtSubsystem:
         self.ctx.jobs = agent.jobs
         # what the host's policy engine balloons and tunes (issue 14)
         self.policy_guests = PolicyGuests(self.ctx)
+        # sparsifyImage of an attached volume trims the guest (issue 13)
+        self.guest_trim = GuestTrim(self.ctx)
 
     def _setup_migration(self, config: Any) -> None:
         settings = MigrationSettings.from_config(config)

@@ -122,6 +122,10 @@ class VolumeMetadata:
 class Volume(abc.ABC):
     """One volume of a domain's image."""
 
+    # whether create_data uses ``initial_size`` (an LV is sized up front; a
+    # file grows by itself): callers skip a qemu-img measure when not
+    needs_initial_size = False
+
     def __init__(self, sd_uuid: str, img_uuid: str, vol_uuid: str) -> None:
         self.sd_uuid = sd_uuid
         self.img_uuid = img_uuid
@@ -156,9 +160,12 @@ class Volume(abc.ABC):
 
     @abc.abstractmethod
     def create_data(self, md: VolumeMetadata, *, parent: Volume | None,
-                    preallocate: bool, initial_size: int | None = None) -> None:
+                    preallocate: bool, initial_size: int | None = None,
+                    check_parent: bool = True) -> None:
         """Create the data file/LV (RAW or qcow2 on top of ``parent``);
-        ``initial_size`` sizes a COW volume's LV (a file grows by itself)."""
+        ``initial_size`` sizes a COW volume's LV (a file grows by itself);
+        ``check_parent`` False skips reading the parent first (the caller
+        has just made it, so no VM holds it and it is whole)."""
 
     @abc.abstractmethod
     def create_lease(self) -> None:

@@ -23,6 +23,8 @@ def element_for(disk: dict[str, Any], *, with_boot: bool = True) -> Element:
         driver["error_policy"] = ("enospace" if disk["propagateErrors"] == "on"
                                   else "stop")
         driver["io"] = "native" if block else "threads"
+        if disk.get("discard"):
+            driver["discard"] = "unmap"
     sub(root, "driver", **driver)
     if path:
         sub(root, "source", **({"dev": path} if block else {"file": path}))

@@ -80,6 +80,8 @@ def alloc_size(md: VolumeMetadata, *, preallocate: bool, chunk_size: int,
 
 
 class BlockVolume(Volume):
+    needs_initial_size = True
+
     def __init__(self, sd_uuid: str, img_uuid: str, vol_uuid: str, *,
                  vg: VGAccess) -> None:
         super().__init__(sd_uuid, img_uuid, vol_uuid)
@@ -164,7 +166,8 @@ class BlockVolume(Volume):
     # Creation and removal.
 
     def create_data(self, md: VolumeMetadata, *, parent: Volume | None,
-                    preallocate: bool, initial_size: int | None = None) -> None:
+                    preallocate: bool, initial_size: int | None = None,
+                    check_parent: bool = True) -> None:
         """The LV (tagged, INITIALIZING), its qcow2 header for COW, the
         metadata slot written with ``md``; INITIALIZING dropped last.
         Raises IncorrectFormat, VolumeCreationError, the LVM errors of
@@ -177,7 +180,7 @@ class BlockVolume(Volume):
         slot = self._create_lv(size, parent_uuid)
         try:
             if md.format == COW:
-                self._create_qcow2(md, parent)
+                self._create_qcow2(md, parent, check_parent=check_parent)
             self._write_slot(slot, volume_md.encode(md.to_md()))
             self.vg.lvm.change_lv_tags(self.sd_uuid, self.vol_uuid,
                                        delete=[tags.UNINIT_TAG])
@@ -199,7 +202,8 @@ class BlockVolume(Volume):
                                   initializing=True)])
         return slot
 
-    def _create_qcow2(self, md: VolumeMetadata, parent: Volume | None) -> None:
+    def _create_qcow2(self, md: VolumeMetadata, parent: Volume | None, *,
+                      check_parent: bool = True) -> None:
         chain = [self.vol_uuid]
         backing = backing_format = None
         if parent is not None:
@@ -210,7 +214,7 @@ class BlockVolume(Volume):
         try:
             qemuimg.create(self.path, size=md.capacity, fmt=qemuimg.QCOW2,
                            backing=backing, backing_format=backing_format,
-                           cwd=self.vg.lv_path(""))
+                           cwd=self.vg.lv_path(""), check_backing=check_parent)
         except qemuimg.QemuImgError as e:
             raise VolumeCreationError(f"Cannot create {self.vol_uuid}: "
                                       f"{e.message}") from None

@@ -69,7 +69,8 @@ class FileVolume(Volume):
         self.ops.write_atomic(self.meta_path, md.dump(), sc.FILE_VOLUME_PERMISSIONS)
 
     def create_data(self, md: VolumeMetadata, *, parent: Volume | None,
-                    preallocate: bool, initial_size: int | None = None) -> None:
+                    preallocate: bool, initial_size: int | None = None,
+                    check_parent: bool = True) -> None:
         mode = sc.FILE_VOLUME_PERMISSIONS
         if md.format == RAW:
             if parent is not None:
@@ -87,7 +88,7 @@ class FileVolume(Volume):
             qemuimg.create(self.path, size=md.capacity, fmt=qemuimg.QCOW2,
                            backing=backing, backing_format=backing_format,
                            preallocation="falloc" if preallocate else None,
-                           cwd=self.image_dir)
+                           cwd=self.image_dir, check_backing=check_parent)
         except qemuimg.QemuImgError as e:
             raise VolumeCreationError(f"Cannot create {self.vol_uuid}: {e.message}") \
                 from None
