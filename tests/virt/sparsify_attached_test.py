@@ -108,6 +108,8 @@ def test_without_guest_agent_classic_error_nothing_rewritten(running):
     assert status["taskResult"] != "success", status
     assert status["code"] == 19, status            # NonResponsiveGuestAgent
     after = os.stat(path)
-    assert (after.st_ino, after.st_blocks, after.st_mtime_ns) == \
-        (st.st_ino, st.st_blocks, st.st_mtime_ns)
+    # not rewritten (a sparsify by qemu-img renames a new file over it); its
+    # blocks and mtime are the running guest's to change (ext4 commits its
+    # journal every 5 s), so they are not compared
+    assert (after.st_ino, after.st_size) == (st.st_ino, st.st_size)
     wait_status(running["proxy"], vm_id, "Up", timeout=5)
