@@ -72,3 +72,31 @@ def test_block_volumes_are_refused():
         vol_uuid = "v"
     with pytest.raises(ImagesActionError):
         sparsify(NotAFile())  # type: ignore[arg-type]
+
+
+def _tool(tmp_path, body: str) -> str:
+    """A stand-in for virt-sparsify (not installed here; the real path of
+    sparsifyImage runs in ovf_agent_test and sparsify_guest_test): records
+    its arguments, then runs ``body``."""
+    path = tmp_path / "virt-sparsify"
+    path.write_text(f"#!/bin/sh\necho \"$@\" > {tmp_path}/argv\n{body}\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_virt_sparsify_runs_in_place_on_the_volume_then_the_zero_pass(tmp_path):
+    directory = tmp_path / "img"
+    directory.mkdir()
+    vol = volume(str(directory), "vol")
+    qemuimg.create(vol.path, size=16 * MiB, fmt="qcow2")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(FileVolume, "metadata",
+                   lambda self: type("Md", (), {"format": "COW"})())
+        result = sparsify(vol, virt_sparsify=_tool(tmp_path, "exit 0"))
+        assert result.tool == "virt-sparsify"
+        assert (tmp_path / "argv").read_text().split() == [
+            "--in-place", "--format", "qcow2", vol.path]
+        with pytest.raises(ImagesActionError, match="appliance failed"):
+            sparsify(vol, virt_sparsify=_tool(
+                tmp_path, "echo 'libguestfs: appliance failed' >&2; exit 1"))
+    assert qemuimg.info(vol.path, fmt="qcow2")["virtual-size"] == 16 * MiB
