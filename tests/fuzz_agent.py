@@ -20,7 +20,7 @@ import uuid
 import xmlrpc.client
 from typing import Any
 
-from tests.agentproc import PYTHON, AgentRoot, ensure_vdsm_user
+from tests.agentproc import PYTHON, REPO, AgentRoot, ensure_vdsm_user
 from tests.fuzzing import BLANK, Call, Tally, answer_code, describe, xmlrpc_args
 from vdsm.common import commands, pki
 from vdsm_cli.jsonrpc_client import ClientError, StompClient
@@ -75,15 +75,32 @@ class FuzzAgent(AgentRoot):
             self.cleanup()
             raise
 
+    def kept_in_tmp(self) -> list[str]:
+        """Paths under /tmp the daemons still need behind their private
+        /tmp: the agent's root, and the repository (its venv) when a
+        checkout lives there."""
+        kept = [self.root]
+        if REPO.startswith("/tmp/"):
+            kept.append(REPO)
+        return kept
+
+    def _fence(self) -> str:
+        """The shell that gives the daemons a fresh /tmp: what they need of
+        the old one is bound aside (on a private tmpfs at /mnt) and moved
+        back to the same paths."""
+        kept = self.kept_in_tmp()
+        steps = ["mount -t tmpfs fuzzhold /mnt"]
+        for i, path in enumerate(kept):
+            steps += [f"mkdir /mnt/{i}", f"mount --bind {path} /mnt/{i}"]
+        steps.append("mount -t tmpfs -o mode=1777 fuzztmp /tmp")
+        for i, path in enumerate(kept):
+            steps += [f"mkdir -p {path}", f"mount --move /mnt/{i} {path}"]
+        return " && ".join(steps + ['exec "$@"'])
+
     def start(self, name: str, module: str, *args: str) -> subprocess.Popen:
-        base = os.path.basename(self.root)
-        fence = (f"mount --bind {self.root} /mnt"
-                 " && mount -t tmpfs -o mode=1777 fuzztmp /tmp"
-                 f" && mkdir /tmp/{base} && mount --move /mnt /tmp/{base}"
-                 " && exec \"$@\"")
         if name == "supervdsmd":
             prefix = ["unshare", "-m", "--propagation", "private",
-                      "sh", "-c", fence, "fence"]
+                      "sh", "-c", self._fence(), "fence"]
         else:
             prefix = ["nsenter", "-t", str(self.procs["supervdsmd"].pid),
                       "-m", "--"]
@@ -127,10 +144,12 @@ class FuzzAgent(AgentRoot):
         return StompClient("127.0.0.1", self.port, ssl_context=ctx, timeout=60)
 
     def private_tmp(self) -> list[str]:
-        """What is in the daemons' /tmp but the root's mount point."""
+        """What is in the daemons' /tmp but the mount points of what they
+        kept of the host's."""
         pid = self.procs["supervdsmd"].pid
         entries = os.listdir(f"/proc/{pid}/root/tmp")
-        return sorted(set(entries) - {os.path.basename(self.root)})
+        kept = {p.removeprefix("/tmp/").split("/")[0] for p in self.kept_in_tmp()}
+        return sorted(set(entries) - kept)
 
     def fds(self) -> int:
         return len(os.listdir(f"/proc/{self.procs['vdsmd'].pid}/fd"))
