@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from vdsm.common import pki
+from vdsm.common import fileutils, pki
 
 log = logging.getLogger(__name__)
 
@@ -135,12 +135,4 @@ def _keep(path: str) -> None:
 
 def write_file(path: str, data: bytes, mode: int) -> None:
     """Write beside, fsync, rename: readers see the old or the new file."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    fileutils.write_atomic(path, data, mode)

@@ -67,11 +67,11 @@ class ManagerClient:
             raise RegistrationError(f"get-pki-trust answered HTTP {status}")
         return body
 
-    def register(self, ca_pem_path: str, host: HostIdentity,
+    def register(self, ca_pem: bytes, host: HostIdentity,
                  csr_pem: bytes) -> bytes:
         """The signed certificate PEM. The manager is verified against the
         CA fetched before. Raises NotApproved, Refused, RegistrationError."""
-        ctx = ssl.create_default_context(cafile=ca_pem_path)
+        ctx = ssl.create_default_context(cadata=ca_pem.decode("ascii"))
         form = urllib.parse.urlencode({
             "name": host.name, "address": host.address,
             "port": str(host.port), "uniqueId": host.unique_id,

@@ -54,9 +54,7 @@ class Settings:
 def identity(config: Config, settings: Settings) -> HostIdentity:
     """Name, address and port the manager will reach the agent at, and the
     host UUID the agent reports (vdsm.id beside vdsm.conf first)."""
-    id_file = osinfo.VDSM_ID
-    if config.files:
-        id_file = os.path.join(os.path.dirname(config.files[0]), "vdsm.id")
+    id_file = osinfo.vdsm_id_path(config.files)
     address = (settings.address or config.get("addresses", "management_ip")
                or _route_address(settings.url))
     return HostIdentity(name=socket.getfqdn(), address=address,
@@ -102,7 +100,6 @@ def register(config: Config, settings: Settings, *,
     delays = backoff.schedule(settings.retry_initial, settings.retry_max,
                               deadline)
     ca_pem: bytes | None = None
-    staged_ca = os.path.join(config.state_dir, "manager-ca.pem")
     attempt = 0
     while True:
         attempt += 1
@@ -114,9 +111,8 @@ def register(config: Config, settings: Settings, *,
                     log.warning("trusting manager CA %s on first use "
                                 "(no manager_fingerprint configured)",
                                 certs.fingerprint(fetched))
-                certs.write_file(staged_ca, fetched, 0o644)
                 ca_pem = fetched
-            signed = client.register(staged_ca, host, csr)
+            signed = client.register(ca_pem, host, csr)
             certs.check_host_cert(signed, key, ca)
             break
         except Refused:
@@ -130,7 +126,6 @@ def register(config: Config, settings: Settings, *,
                     "retrying in %.2fs", attempt, settings.url, e, delay)
             sleep(delay)
     certs.install(paths, ca_pem, signed)
-    os.unlink(staged_ca)
     certs.write_file(os.path.join(config.state_dir, MARKER), json.dumps({
         "manager_url": settings.url, "ca": certs.fingerprint(ca_pem),
         "attempts": attempt}).encode(), 0o644)

@@ -80,10 +80,9 @@ class MOMPolicyUpdateFailed(VdsmError):
 
 
 # --- host services: maintenance and host devices (issue 14) -----------------
-class PreparingForShutdown(VdsmError):
+class PreparingForShutdown(ResourceUnavailable):
     """After prepareForShutdown: the host takes no new VMs."""
 
-    name = "ResourceUnavailable"
     default_message = "Resource unavailable: the host is preparing for shutdown"
 
 

@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from vdsm.common import fileutils
+
 log = logging.getLogger(__name__)
 
 KEY_BITS = 2048
@@ -67,15 +69,7 @@ def _name(common_name: str) -> x509.Name:
 
 
 def _write(path: str, data: bytes, mode: int) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    fileutils.write_atomic(path, data, mode)
 
 
 def _write_key(path: str, key: rsa.RSAPrivateKey) -> None:

@@ -113,13 +113,6 @@ def _network_caps() -> dict[str, Any]:
     return caps
 
 
-def _vdsm_id_path(config: Config) -> str:
-    """vdsm.id lives beside the configuration file that was loaded."""
-    if config.files:
-        return os.path.join(os.path.dirname(config.files[0]), "vdsm.id")
-    return osinfo.VDSM_ID
-
-
 def _os_caps(config: Config) -> dict[str, Any]:
     try:
         iscsi_name = osinfo.iscsi_initiator_name()
@@ -130,7 +123,7 @@ def _os_caps(config: Config) -> dict[str, Any]:
         "operatingSystem": osinfo.os_version(),
         "kernelArgs": osinfo.kernel_args(),
         "realtimeKernel": osinfo.realtime_kernel(),
-        "uuid": osinfo.host_uuid(id_file=_vdsm_id_path(config)),
+        "uuid": osinfo.host_uuid(id_file=osinfo.vdsm_id_path(config.files)),
         "ISCSIInitiatorName": iscsi_name,
         "HBAInventory": {"iSCSI": [{"InitiatorName": iscsi_name}]
                          if iscsi_name else [], "FC": []},

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from vdsm.common import fileutils
 from vdsm.common.errors import PreparingForShutdown, SetHAPolicyFailed
 
 log = logging.getLogger(__name__)
@@ -62,10 +63,6 @@ class Maintenance:
                 done[name] = {"error": str(e)}
         log.info("prepareForShutdown done: %s", done)
         return done
-
-    @property
-    def shutting_down(self) -> bool:
-        return self._shutting_down
 
     def check_new_vm(self) -> None:
         """Raises PreparingForShutdown after prepareForShutdown."""
@@ -118,10 +115,4 @@ class Maintenance:
 
 
 def _write_json(path: str, data: dict[str, Any]) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    fileutils.write_atomic(path, json.dumps(data).encode(), 0o644)

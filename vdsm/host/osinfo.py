@@ -128,6 +128,14 @@ def iscsi_initiator_name(path: str = ISCSI_INITIATOR) -> str:
     return parse_key_values(text).get("InitiatorName", "")
 
 
+def vdsm_id_path(config_files: list[str]) -> str:
+    """vdsm.id lives beside the configuration file that was loaded (the
+    agent's and vdsm-reg's host UUID are the same file)."""
+    if config_files:
+        return os.path.join(os.path.dirname(config_files[0]), "vdsm.id")
+    return VDSM_ID
+
+
 def host_uuid(*, id_file: str = VDSM_ID, dmi_uuid: str = DMI_PRODUCT_UUID,
               machine_id: str = MACHINE_ID) -> str:
     """The identity the engine knows this host by.

@@ -108,16 +108,17 @@ def parse_capacity(size: Any) -> int:
     return (value + SIZE_ALIGNMENT - 1) // SIZE_ALIGNMENT * SIZE_ALIGNMENT
 
 
-def repair_sizes(dom: StorageDomain, img_uuid: str, vols: list[str]) -> list[str]:
-    """Volumes of a prepared chain left with capacity 0 (a resize that
-    never finished) get their image's virtual size back. Returns the
-    repaired volumes; one that cannot be read is logged and left."""
+def repair_sizes(dom: StorageDomain, img_uuid: str,
+                 mds: dict[str, VolumeMetadata]) -> list[str]:
+    """Volumes of a prepared chain (``mds``: their metadata as prepare read
+    it) left with capacity 0 (a resize that never finished) get their
+    image's virtual size back. Returns the repaired volumes; one that
+    cannot be read is logged and left."""
     repaired = []
-    for vol_uuid in vols:
-        vol = dom.volume(img_uuid, vol_uuid)
-        md = vol.metadata()
+    for vol_uuid, md in mds.items():
         if md.capacity != IN_TRANSACTION or md.voltype == image.SHARED:
             continue
+        vol = dom.volume(img_uuid, vol_uuid)
         try:
             size = int(qemuimg.info(vol.path)["virtual-size"])
             vol.write_metadata(md.updated(capacity=size))

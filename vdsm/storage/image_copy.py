@@ -34,6 +34,7 @@ from vdsm.storage.errors import (
     MultipleMoveImageError,
     StorageError,
 )
+from vdsm.storage.images import image_exists
 from vdsm.storage.spm import recovery
 from vdsm.storage.volume_copy import VolumeCopier, create_target, same_data
 from vdsm.storage.volumes import domain_lock, image_lock
@@ -99,13 +100,7 @@ class ImageCopy:
             src_dom = self.cache.produce(sd_uuid)
             dst_dom = self.cache.produce(dst_sd_uuid)
             vols = self._source_chain(src_dom, dst_dom, img_uuid, DestImageActionError)
-            self._new_image(ctx, dst_dom, img_uuid)
-            for vol_uuid in vols:
-                ctx.check_abort()
-                self.guard()
-                # each parent was made just before, in this task
-                create_target(src_dom.volume(img_uuid, vol_uuid), dst_dom, img_uuid,
-                              fresh_parent=True)
+            self._clone_chain(ctx, src_dom, dst_dom, img_uuid, vols)
             ctx.clear_recoveries()
         log.info("cloned the structure of image %s from %s to %s", img_uuid,
                  sd_uuid, dst_sd_uuid)
@@ -159,14 +154,10 @@ class ImageCopy:
             chains = {i: self._source_chain(src_dom, dst_dom, i, error)
                       for i in img_uuids}
             for n, (img_uuid, vols) in enumerate(chains.items()):
-                self._new_image(ctx, dst_dom, img_uuid)
-                for vol_uuid in vols:
-                    ctx.check_abort()
-                    self.guard()
-                    create_target(src_dom.volume(img_uuid, vol_uuid), dst_dom,
-                                  img_uuid, fresh_parent=True)
+                self._clone_chain(ctx, src_dom, dst_dom, img_uuid, vols)
+                # the targets' qcow2 headers were just written: none again
                 self._copy_volumes(ctx, src_dom, dst_dom, img_uuid, vols,
-                                   (n, len(chains)))
+                                   (n, len(chains)), fresh=True)
                 self._verify(src_dom, dst_dom, img_uuid, vols[-1], error)
             ctx.clear_recoveries()
             if remove:
@@ -188,11 +179,9 @@ class ImageCopy:
         if base.image != img_uuid:
             raise error(f"Image {img_uuid} is based on template {base.image}; "
                         f"copy the template first")
-        try:
-            image.volumes_metadata(dst_dom, img_uuid)
-        except ImageDoesNotExistInSD:
-            return vols
-        raise error(f"Image {img_uuid} already exists on {dst_dom.sd_uuid}")
+        if image_exists(dst_dom, img_uuid):
+            raise error(f"Image {img_uuid} already exists on {dst_dom.sd_uuid}")
+        return vols
 
     def _new_image(self, ctx: TaskContext, dst_dom: StorageDomain,
                    img_uuid: str) -> None:
@@ -201,11 +190,23 @@ class ImageCopy:
                                                  "img_uuid": img_uuid})
         dst_dom.create_image(img_uuid)
 
+    def _clone_chain(self, ctx: TaskContext, src_dom: StorageDomain,
+                     dst_dom: StorageDomain, img_uuid: str, vols: list[str]) -> None:
+        """The destination image (registered for removal) and an empty
+        target for each of ``vols``, in chain order (each parent made just
+        before its child, in this task)."""
+        self._new_image(ctx, dst_dom, img_uuid)
+        for vol_uuid in vols:
+            ctx.check_abort()
+            self.guard()
+            create_target(src_dom.volume(img_uuid, vol_uuid), dst_dom, img_uuid,
+                          fresh_parent=True)
+
     def _copy_volumes(self, ctx: TaskContext, src_dom: StorageDomain,
                       dst_dom: StorageDomain, img_uuid: str, vols: list[str],
-                      part: tuple[int, int]) -> None:
+                      part: tuple[int, int], *, fresh: bool = False) -> None:
         """Copy ``vols`` in order; progress covers share ``part`` (index,
-        count) of the task."""
+        count) of the task; ``fresh``: the targets were just created."""
         index, count = part
         count = max(count, 1)
         for i, vol_uuid in enumerate(vols):
@@ -223,7 +224,7 @@ class ImageCopy:
                 ctx.set_progress(100 * (done + percent / 100 / len(vols) / count))
             self.copier.copy(src, dst_dom.volume(img_uuid, vol_uuid),
                              parent_format=parent_format, progress=progress,
-                             aborting=lambda: ctx.aborting)
+                             aborting=lambda: ctx.aborting, fresh=fresh)
         ctx.check_abort()
         ctx.set_progress(100 * (index + 1) / count)
 

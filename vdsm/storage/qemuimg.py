@@ -202,13 +202,20 @@ def amend(path: str, *, compat: str, fmt: str = QCOW2,
          timeout=timeout)
 
 
-def compare(first: str, second: str, *, timeout: float = COPY_TIMEOUT) -> bool:
-    """Whether two images (any formats, with their chains) hold the same
-    guest-visible data (``qemu-img compare``: rc 0 same, 1 different);
-    raises QemuImgError on other failures."""
-    result = commands.run([QEMU_IMG, "compare", "-U", first, second],
-                          timeout=timeout, check=False)
+def compare(first: str, second: str, *, first_format: str | None = None,
+            second_format: str | None = None,
+            timeout: float = COPY_TIMEOUT) -> bool:
+    """Whether two images (with their chains) hold the same guest-visible
+    data (``qemu-img compare``: rc 0 same, 1 different); the formats are
+    probed unless given. Raises QemuImgError on other failures."""
+    argv = [QEMU_IMG, "compare", "-U"]
+    if first_format:
+        argv += ["-f", first_format]
+    if second_format:
+        argv += ["-F", second_format]
+    argv += [first, second]
+    result = commands.run(argv, timeout=timeout, check=False)
     if result.rc not in (0, 1):
         raise QemuImgError(f"qemu-img compare failed rc={result.rc}: "
-                           f"{result.err.strip()[:500]}", rc=result.rc)
+                           f"{result.err.strip()[:500]}", cmd=argv, rc=result.rc)
     return result.rc == 0

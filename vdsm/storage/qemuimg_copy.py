@@ -20,6 +20,7 @@ import time
 from typing import Callable
 
 from vdsm.common import commands
+from vdsm.storage import qemuimg
 from vdsm.storage.qemuimg import COPY_TIMEOUT, DEFAULT_TIMEOUT, QEMU_IMG, QemuImgError
 
 log = logging.getLogger(__name__)
@@ -123,12 +124,9 @@ def _kill(proc: subprocess.Popen) -> None:
 
 def compare(first: str, second: str, *, first_format: str, second_format: str,
             timeout: float = COPY_TIMEOUT) -> bool:
-    """``qemu-img compare`` of what two images (with their chains) read:
-    True when equal. Raises QemuImgError when it cannot compare."""
-    argv = [QEMU_IMG, "compare", "-U", "-f", first_format, "-F", second_format,
-            first, second]
-    result = commands.run(argv, timeout=max(timeout, DEFAULT_TIMEOUT), check=False)
-    if result.rc in (0, 1):
-        return result.rc == 0
-    raise QemuImgError(f"qemu-img compare failed rc={result.rc}: "
-                       f"{result.err.strip()[:500]}", cmd=argv, rc=result.rc)
+    """``qemu-img compare`` of what two images (with their chains) read,
+    formats given: True when equal. Raises QemuImgError when it cannot
+    compare."""
+    return qemuimg.compare(first, second, first_format=first_format,
+                           second_format=second_format,
+                           timeout=max(timeout, DEFAULT_TIMEOUT))

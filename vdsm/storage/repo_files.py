@@ -50,14 +50,15 @@ def file_stats(dom: StorageDomain, pattern: str = "*", *,
         raise GetFileStatsError(f"Cannot get file stats of {dom.sd_uuid}: {e}") from e
     result = {}
     for name in match(names, pattern, case_sensitive=case_sensitive):
+        path = os.path.join(iso_dir, name)
         try:
-            st = dom.ops.stat(os.path.join(iso_dir, name))
+            st = dom.ops.stat(path)
         except FileNotFoundError:
             continue    # removed while listing
         if st["isdir"]:
             continue
         result[name] = {"size": st["size"], "ctime": int(st["ctime"]),
-                        "readable": st["readable"]}
+                        "readable": dom.ops.readable(path)}
     return result
 
 

@@ -345,9 +345,9 @@ class StorageService:
         with self.resources.acquire([domain_lock(sd_uuid),
                                      image_lock(sd_uuid, img_uuid, rm.SHARED)]):
             dom = self.cache.current(sd_uuid)
-            prepared = image.prepare(dom, img_uuid, vol_uuid, run_path=run_path,
-                                     allow_illegal=allow_illegal)
-            chainsync.repair_sizes(dom, img_uuid, prepared["chain"])
+            prepared, mds = image.prepare(dom, img_uuid, vol_uuid, run_path=run_path,
+                                          allow_illegal=allow_illegal)
+            chainsync.repair_sizes(dom, img_uuid, mds)
             return prepared
 
     def teardown_image(self, sd_uuid: str, sp_uuid: str, img_uuid: str,

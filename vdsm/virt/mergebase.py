@@ -18,7 +18,8 @@ import threading
 from typing import Any
 
 from vdsm.virt import thinprov as tp
-from vdsm.virt.domxml.base import Element, from_string
+from vdsm.virt.domxml.base import Element
+from vdsm.virt.domxml.chain import disk_layers
 from vdsm.virt.errors import MergeFailed
 from vdsm.virt.replication import virtual_size
 
@@ -31,20 +32,7 @@ QCOW2 = "qcow2"
 def chain_formats(xml: str | Element, target: str) -> list[str]:
     """Formats of disk ``target``'s chain, leaf first (as disk_chain's
     paths; "" where libvirt names none)."""
-    root = from_string(xml) if isinstance(xml, str) else xml
-    for node in root.iterfind("devices/disk"):
-        tgt = node.find("target")
-        if tgt is None or tgt.get("dev") != target:
-            continue
-        formats = []
-        current: Element | None = node
-        while current is not None and current.find("source") is not None:
-            fmt = current.find("driver") if current is node else \
-                current.find("format")
-            formats.append((fmt.get("type") or "") if fmt is not None else "")
-            current = current.find("backingStore")
-        return formats
-    return []
+    return [fmt for _, fmt in disk_layers(xml, target)]
 
 
 def needed_size(*, base_size: int, top_sizes: list[int], capacity: int,

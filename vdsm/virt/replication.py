@@ -39,6 +39,7 @@ from vdsm.virt.errors import (
     ReplicaError,
     ReplicationNotInProgress,
 )
+from vdsm.virt.thinprov import REPLICA_KEY
 from vdsm.virt.vm import Vm
 from vdsm.virt.vmops import persist_conf, refresh_live, running_domain
 
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 
 JOB_TYPE = "virt"            # in Host.getJobs, as merges and snapshots
 REPLICA_ERROR = 55           # ReplicaError's wire code, for the failed job
-REPLICA = "diskReplicate"   # the classic drive key of the replication state
+REPLICA = REPLICA_KEY       # the classic drive key of the replication state
 COPY_FLAGS = (libvirt.VIR_DOMAIN_BLOCK_COPY_REUSE_EXT
               | libvirt.VIR_DOMAIN_BLOCK_COPY_SHALLOW
               | libvirt.VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB)

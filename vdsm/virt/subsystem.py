@@ -147,9 +147,7 @@ class VirtSubsystem:
     def set_volume_extender(self, extender: Extender) -> None:
         """Thin block volumes of running VMs grow through ``extender``
         (storage's); without one they are watched but never extended."""
-        if self.volumes.extender is None:
-            self.volumes.extender = extender
-        if self.ctx.extender is None:
+        if self.ctx.extender is None:     # the volume monitor's too
             self.ctx.extender = extender
 
     # --- life cycle ------------------------------------------------------

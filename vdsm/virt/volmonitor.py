@@ -50,7 +50,8 @@ class VolumeMonitor:
         self.ctx = ctx
         self.policy = policy
         self.interval = interval
-        self.extender = extender
+        if extender is not None:
+            self.extender = extender
         self._lock = threading.Lock()
         self._drives: dict[str, dict[str, tp.ThinDrive]] = {}
         # VMs paused on a thin drive's ENOSPC: since (monotonic)
@@ -60,6 +61,16 @@ class VolumeMonitor:
         self._queued: set[str] = set()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def extender(self) -> tp.Extender | None:
+        """Storage's extender, kept in the context (live merge grows a thin
+        base with it too)."""
+        return self.ctx.extender
+
+    @extender.setter
+    def extender(self, extender: tp.Extender | None) -> None:
+        self.ctx.extender = extender
 
     def start(self) -> None:
         self._stopping.clear()

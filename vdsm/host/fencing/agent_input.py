@@ -18,11 +18,9 @@ import re
 from dataclasses import dataclass, field
 
 from vdsm.common.errors import InvalidParameter
+from vdsm.common.secrets import MASK, is_secret_key
 
-MASK = "****"
 ACTIONS = ("status", "on", "off", "reboot")
-# Keys whose values never reach a log (fence-agents accepts both spellings).
-SECRET_KEYS = frozenset({"passwd", "password"})
 _AGENT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _OPTION = re.compile(r"^[a-z][a-z0-9_-]*(=\S*)?$")
 # The agents whose "secure" variant is a protocol switch rather than ssh.
@@ -126,5 +124,5 @@ def masked(text: str) -> str:
     out = []
     for line in text.splitlines():
         key = line.split("=", 1)[0].strip()
-        out.append(f"{key}={MASK}" if key in SECRET_KEYS else line)
+        out.append(f"{key}={MASK}" if is_secret_key(key) else line)
     return "\n".join(out)

@@ -25,7 +25,8 @@ from typing import Any, Callable, Protocol
 from vdsm.common.errors import MOMPolicyUpdateFailed, VdsmError
 from vdsm.host.policy import entities, hostfigures, lang, rules
 from vdsm.host.policy.history import History
-from vdsm.host.policy.interp import Interpreter, PolicyRuntimeError
+from vdsm.host.policy.interp import Interpreter, PolicyRuntimeError, check
+from vdsm.host.policy.lang import Node
 from vdsm.host.policy.store import PolicyStore
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,14 @@ class Guests(Protocol):
     def set_cpu_tune(self, vm_id: str, quota: int, period: int) -> None: ...
 
 
+def compile_policy(text: str) -> list[Node]:
+    """The policy text parsed and checked (PolicySyntaxError with the line
+    and reason): what is accepted runs every cycle unchecked."""
+    program = lang.parse(text)
+    check(program)
+    return program
+
+
 class PolicyEngine:
     def __init__(self, *, interval: float, tune_ksm: Callable[..., Any],
                  guests: Guests | None = None,
@@ -66,8 +75,7 @@ class PolicyEngine:
         self._read_host = read_host
         self._lock = threading.Lock()
         self._text = rules.DEFAULT_POLICY
-        self._program = lang.parse(self._text)
-        Interpreter(self._program)  # the default must pass the checks
+        self._program = compile_policy(self._text)  # the default must pass
         self._params: dict[str, Any] = {}
         self._custom: str | None = None   # the text set, None: the default
         self._store = store
@@ -84,8 +92,7 @@ class PolicyEngine:
         """Replace the policy; MOMPolicyUpdateFailed (line and reason) when
         it cannot be parsed, the old one then stays."""
         try:
-            program = lang.parse(text)
-            Interpreter(program)
+            program = compile_policy(text)
         except lang.PolicySyntaxError as e:
             log.warning("policy refused: %s", e)
             raise MOMPolicyUpdateFailed(f"Failed to set mom policy: {e}") from None
@@ -119,8 +126,7 @@ class PolicyEngine:
         text, params = store.load()
         if text is not None:
             try:
-                program = lang.parse(text)
-                Interpreter(program)
+                program = compile_policy(text)
             except lang.PolicySyntaxError as e:
                 log.warning("stored policy in %s refused (%s): running the "
                             "default policy", store.path, e)
@@ -162,7 +168,8 @@ class PolicyEngine:
         guests = [entities.guest(r, self._history.add(f"vm:{r['id']}", r))
                   for r in records]
         self._history.keep_only(["host", *(f"vm:{r['id']}" for r in records)])
-        Interpreter(program).run({**params, "Host": host, "Guests": guests})
+        Interpreter(program, checked=True).run(
+            {**params, "Host": host, "Guests": guests})
         self.cycles += 1
         return {"ksm": self._apply_ksm(host),
                 "guests": {g.figures["id"]: changes for g in guests

@@ -16,6 +16,8 @@ import logging
 import os
 from typing import Any
 
+from vdsm.common import fileutils
+
 log = logging.getLogger(__name__)
 
 FILE = "policy.json"
@@ -50,16 +52,5 @@ class PolicyStore:
 
     def save(self, text: str | None, params: dict[str, Any]) -> None:
         """Replace the stored state; raises OSError (the old file stays)."""
-        directory = os.path.dirname(self.path)
-        os.makedirs(directory, exist_ok=True)
-        tmp = f"{self.path}.tmp"
-        with open(tmp, "w") as f:
-            json.dump({"policy": text, "parameters": params}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fileutils.write_atomic(self.path, json.dumps(
+            {"policy": text, "parameters": params}).encode(), 0o644)

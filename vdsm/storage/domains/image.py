@@ -71,8 +71,10 @@ def chain(dom: StorageDomain, img_uuid: str, leaf_uuid: str | None = None) -> li
 
 
 def prepare(dom: StorageDomain, img_uuid: str, leaf_uuid: str | None, *,
-            run_path: str | None, allow_illegal: bool = False) -> dict[str, Any]:
-    """prepareImage: the leaf's path, its info, and every volume of the chain.
+            run_path: str | None, allow_illegal: bool = False
+            ) -> tuple[dict[str, Any], dict[str, VolumeMetadata]]:
+    """prepareImage: the leaf's path, its info, and every volume of the
+    chain; with the chain's metadata as read (for the caller's checks).
 
     The leaf is prepared with its chain (block volumes are activated;
     teardown() undoes it); ``run_path`` is the image directory as
@@ -97,5 +99,5 @@ def prepare(dom: StorageDomain, img_uuid: str, leaf_uuid: str | None, *,
     path = os.path.join(image_dir, leaf)
     dom.link_image(img_uuid, vols)
     dom.volume(img_uuid, leaf).prepare()    # the whole chain, last
-    return {"path": path, "info": {"type": "file", "path": path, "volType": "path"},
-            "imgVolumesInfo": volumes_info, "chain": vols}
+    return ({"path": path, "info": {"type": "file", "path": path, "volType": "path"},
+             "imgVolumesInfo": volumes_info, "chain": vols}, mds)

@@ -234,13 +234,17 @@ def stat(path: str) -> dict[str, Any]:
     st = os.stat(path)
     return {"size": st.st_size, "allocated": st.st_blocks * 512,
             "mtime": st.st_mtime, "ctime": st.st_ctime, "mode": st.st_mode,
-            "uid": st.st_uid, "gid": st.st_gid, "isdir": os.path.isdir(path),
-            "readable": os.access(path, os.R_OK)}
+            "uid": st.st_uid, "gid": st.st_gid, "isdir": os.path.isdir(path)}
 
 
 def statvfs(path: str) -> dict[str, int]:
     st = os.statvfs(path)
     return {"total": st.f_blocks * st.f_frsize, "free": st.f_bavail * st.f_frsize}
+
+
+def readable(path: str) -> bool:
+    """Whether this process may read ``path`` (getFileStats' status)."""
+    return os.access(path, os.R_OK)
 
 
 def access(path: str) -> bool:
@@ -259,7 +263,8 @@ def check_read(path: str) -> float:
 OPERATIONS = {f.__name__: f for f in (
     read_file, read_block, write_block, write_atomic, create_file, truncate,
     preallocate, exists, listdir, glob, makedirs, mkdir, unlink, rmdir, rmtree,
-    rename, chmod, link, symlink, stat, statvfs, access, check_read, fsync_dir)}
+    rename, chmod, link, symlink, stat, statvfs, readable, access, check_read,
+    fsync_dir)}
 
 
 class FileOps:
@@ -334,6 +339,9 @@ class FileOps:
 
     def statvfs(self, path: str) -> dict[str, int]:
         return self._call("statvfs", path)
+
+    def readable(self, path: str) -> bool:
+        return self._call("readable", path)
 
     def access(self, path: str) -> bool:
         return self._call("access", path)

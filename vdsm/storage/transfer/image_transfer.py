@@ -38,6 +38,7 @@ from vdsm.storage.errors import (
 )
 from vdsm.storage.transfer import runner, target
 from vdsm.storage.transfer.http_helper import shown_url
+from vdsm.storage.volume_copy import prepared
 from vdsm.storage.volumes import domain_lock, image_lock
 from vdsm.tasks.context import TaskContext
 
@@ -107,7 +108,7 @@ class ImageTransfers:
                 self.guard()
                 vol.update(legality=sc.ILLEGAL_VOL)
 
-            with _prepared(vol):
+            with prepared(vol):
                 result = runner.run("get", url, vol.path, headers=headers,
                                     progress=job.progress_to,
                                     aborting=lambda: ctx.aborting,
@@ -133,7 +134,7 @@ class ImageTransfers:
                 self.resources.acquire([domain_lock(sd_uuid),
                                         image_lock(sd_uuid, img_uuid, rm.SHARED)]):
             vol = self._volume(sd_uuid, img_uuid, vol_uuid)
-            with _prepared(vol):
+            with prepared(vol):
                 result = runner.run("put", url, vol.path, headers=headers,
                                     progress=job.progress_to,
                                     aborting=lambda: ctx.aborting,
@@ -170,11 +171,3 @@ class ImageTransfers:
             raise
         job.finish()
 
-
-@contextlib.contextmanager
-def _prepared(vol: Volume) -> Iterator[None]:
-    vol.prepare()
-    try:
-        yield
-    finally:
-        vol.teardown()

@@ -115,7 +115,5 @@ def initial_metadata(*, sd_uuid: str, name: str, dom_type: int, dom_class: int,
         md[sc.MD_BLOCK_SIZE] = str(block_size)
         md[sc.MD_ALIGNMENT] = str(alignment)
     else:
-        md.pop(sc.MD_BLOCK_SIZE, None)
-        md.pop(sc.MD_ALIGNMENT, None)
         md[MD_LOGBLKSIZE] = md[MD_PHYBLKSIZE] = str(block_size)
     return md
