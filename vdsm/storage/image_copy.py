@@ -155,9 +155,8 @@ class ImageCopy:
                       for i in img_uuids}
             for n, (img_uuid, vols) in enumerate(chains.items()):
                 self._clone_chain(ctx, src_dom, dst_dom, img_uuid, vols)
-                # the targets' qcow2 headers were just written: none again
                 self._copy_volumes(ctx, src_dom, dst_dom, img_uuid, vols,
-                                   (n, len(chains)), fresh=True)
+                                   (n, len(chains)))
                 self._verify(src_dom, dst_dom, img_uuid, vols[-1], error)
             ctx.clear_recoveries()
             if remove:
@@ -204,9 +203,9 @@ class ImageCopy:
 
     def _copy_volumes(self, ctx: TaskContext, src_dom: StorageDomain,
                       dst_dom: StorageDomain, img_uuid: str, vols: list[str],
-                      part: tuple[int, int], *, fresh: bool = False) -> None:
+                      part: tuple[int, int]) -> None:
         """Copy ``vols`` in order; progress covers share ``part`` (index,
-        count) of the task; ``fresh``: the targets were just created."""
+        count) of the task."""
         index, count = part
         count = max(count, 1)
         for i, vol_uuid in enumerate(vols):
@@ -224,7 +223,7 @@ class ImageCopy:
                 ctx.set_progress(100 * (done + percent / 100 / len(vols) / count))
             self.copier.copy(src, dst_dom.volume(img_uuid, vol_uuid),
                              parent_format=parent_format, progress=progress,
-                             aborting=lambda: ctx.aborting, fresh=fresh)
+                             aborting=lambda: ctx.aborting)
         ctx.check_abort()
         ctx.set_progress(100 * (index + 1) / count)
 

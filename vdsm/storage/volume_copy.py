@@ -74,13 +74,10 @@ class VolumeCopier:
 
     def copy(self, src: Volume, dst: Volume, *, parent_format: str | None,
              progress: Callable[[float], None] | None = None,
-             aborting: Callable[[], bool] = lambda: False,
-             fresh: bool = False) -> None:
+             aborting: Callable[[], bool] = lambda: False) -> None:
         """Fill ILLEGAL ``dst`` from ``src``, marking it ILLEGAL first (a
         retry), LEGAL last; ``parent_format`` is the parent's qemu format
-        (None for a base). A COW target gets a fresh qcow2 header first
-        (nothing of a cut-off earlier copy stays) unless ``fresh``: just
-        created by create_target. Raises CopyImageError."""
+        (None for a base). Raises CopyImageError."""
         md = src.metadata()
         dst_md = dst.metadata()
         dst.update(legality=sc.ILLEGAL_VOL)
@@ -88,7 +85,7 @@ class VolumeCopier:
         fmt = qemu_format(md.format)
         try:
             with prepared(src), prepared(dst):
-                if dst_md.format == COW and not fresh:
+                if dst_md.format == COW:
                     _empty_qcow2(dst, dst_md, backing, parent_format)
                 argv = qemuimg_copy.convert_argv(
                     src.path, dst.path, src_format=fmt,
